@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+// prunerd — streaming Density-Based Pruning of web-scale embedding data.
+//
+// Layout tells the architecture:
+//   PrunerCore    pure algorithm (k-means, concepts, quotas, decisions), no I/O
+//   PrunerIO      codecs: LZ4 frames (liblz4), PRN1 / JSON Lines records, .npy, log lines
+//   PrunerDaemon  libuv event loop wiring inputs → engine → decision log
+//   prunerd       the command line
+import PackageDescription
+
+let package = Package(
+    name: "prunerd",
+    products: [
+        .executable(name: "prunerd", targets: ["prunerd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibUV",
+            pkgConfig: "libuv",
+            providers: [.apt(["libuv1-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        .target(
+            name: "PrunerCore",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "PrunerIO",
+            dependencies: ["CLZ4", "PrunerCore"]
+        ),
+        .target(
+            name: "PrunerDaemon",
+            dependencies: [
+                "CLibUV", "PrunerIO", "PrunerCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "prunerd",
+            dependencies: [
+                "PrunerDaemon", "PrunerIO", "PrunerCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore"]),
+        .testTarget(name: "PrunerIOTests", dependencies: ["PrunerIO", "PrunerCore"]),
+        .testTarget(name: "PrunerDaemonTests", dependencies: ["PrunerDaemon", "PrunerIO", "PrunerCore"]),
+    ]
+)

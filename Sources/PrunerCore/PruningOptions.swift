@@ -1,0 +1,61 @@
+// The knobs of Density-Based Pruning shared by the offline recipe and the
+// streaming engine. Defaults follow the DBP paper where it gives one.
+
+/// Which members of a concept are kept.
+public enum KeepMode: String, Sendable, Codable, CaseIterable {
+    /// Keep the members farthest from the centroid (the DBP paper's choice).
+    case hard
+    /// Keep the members nearest to the centroid (an ablation in the paper).
+    case easy
+    /// Keep a seeded random sample at the concept's quota.
+    case random
+}
+
+/// What happens to centroids after warm-up in the streaming engine.
+public enum CentroidUpdate: String, Sendable, Codable, CaseIterable {
+    /// Centroids never move after warm-up: decisions are most faithful to the offline recipe on them.
+    case frozen
+    /// The winning centroid moves toward each record with step 1/n_j, then is renormalised.
+    case online
+}
+
+/// Options of Density-Based Pruning.
+public struct PruningOptions: Sendable, Codable, Equatable {
+    /// Fraction ρ of records to keep, 0 < ρ ≤ 1.
+    public var keepRatio: Double = 0.3
+    /// Number of concepts k.
+    public var clusters: Int = 100
+    /// Softmax temperature τ over complexities.
+    public var temperature: Double = 0.1
+    /// Number l of nearest other centroids averaged into d_inter (the paper uses 20).
+    public var neighbors: Int = 20
+    /// F in floor_j = min(max(1, ⌊F·M/k⌋), n_j − 1).
+    public var minPerCluster: Double = 0
+    /// Which members of a concept are kept.
+    public var keep: KeepMode = .hard
+    /// Seed of every random choice (k-means++ seeding, reservoirs, random keep).
+    public var seed: UInt64 = 0
+    /// Maximum Lloyd iterations of spherical k-means.
+    public var kmeansIterations: Int = 40
+    /// Streaming: records buffered before the first decision.
+    public var warmup: Int = 5000
+    /// Streaming: records between quota and threshold recomputes.
+    public var recomputeEvery: Int = 1000
+    /// Streaming: centroid behaviour after warm-up.
+    public var update: CentroidUpdate = .frozen
+
+    public init() {}
+
+    /// Checks ranges; returns a message naming the first bad option.
+    public func validationError() -> String? {
+        if !(keepRatio > 0 && keepRatio <= 1) { return "--keep-ratio must be in (0, 1], got \(keepRatio)" }
+        if clusters < 1 { return "--clusters must be at least 1, got \(clusters)" }
+        if !(temperature > 0) || !temperature.isFinite { return "--temperature must be positive, got \(temperature)" }
+        if neighbors < 1 { return "--neighbors must be at least 1, got \(neighbors)" }
+        if !(minPerCluster >= 0) || !minPerCluster.isFinite { return "--min-per-cluster must be ≥ 0, got \(minPerCluster)" }
+        if kmeansIterations < 1 { return "k-means iterations must be at least 1" }
+        if warmup < 0 { return "--warmup must be ≥ 0, got \(warmup)" }
+        if recomputeEvery < 1 { return "--recompute-every must be at least 1, got \(recomputeEvery)" }
+        return nil
+    }
+}

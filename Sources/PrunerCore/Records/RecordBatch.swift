@@ -1,0 +1,120 @@
+// The unit of work between ingest and the engine: records in arrival order,
+// each either a normalised vector or a rejection, with where it came from.
+
+/// Where a record came from and its place there, carried untouched from the
+/// decoder to the decision log line.
+public struct RecordOrigin: Sendable, Hashable {
+    /// Index into the daemon's table of input names (`stdin`, `file:/x.lz4`, …).
+    public var source: UInt32
+    /// The record's index within that input, from 0.
+    public var seq: UInt64
+
+    public init(source: UInt32, seq: UInt64) {
+        self.source = source
+        self.seq = seq
+    }
+}
+
+/// A batch of records in arrival order.
+///
+/// Valid records carry an L2-normalised vector stored row-major in `vectors`;
+/// rejected ones carry a reason and no row. Keeping rejections in the batch is
+/// what lets the log keep every input's lines in input order.
+public struct RecordBatch: Sendable {
+    /// One record of the batch.
+    public struct Entry: Sendable {
+        public var origin: RecordOrigin
+        /// The record's id as sent (may be empty for a rejected record whose id was unreadable).
+        public var id: String
+        /// The optional `score` field; `nil` when absent.
+        public var score: Float?
+        /// Set when the record cannot be decided.
+        public var rejection: RejectReason?
+        /// Row of this record in `vectors`, or -1 when rejected.
+        public var row: Int32
+
+        public init(origin: RecordOrigin, id: String, score: Float?, rejection: RejectReason?, row: Int32) {
+            self.origin = origin
+            self.id = id
+            self.score = score
+            self.rejection = rejection
+            self.row = row
+        }
+    }
+
+    /// The dimension of every row in `vectors`.
+    public let dimension: Int
+    /// Records in arrival order.
+    public private(set) var entries: [Entry] = []
+    /// Normalised vectors of the valid entries, `rowCount × dimension`, row-major.
+    public private(set) var vectors: [Float] = []
+
+    public init(dimension: Int, reservingCapacity capacity: Int = 0) {
+        precondition(dimension > 0, "a batch needs a positive dimension")
+        self.dimension = dimension
+        entries.reserveCapacity(capacity)
+        vectors.reserveCapacity(capacity * dimension)
+    }
+
+    /// Number of records (valid and rejected).
+    public var count: Int { entries.count }
+    /// Number of valid rows in `vectors`.
+    public var rowCount: Int { vectors.count / dimension }
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Appends a record whose vector is not yet normalised. The vector is
+    /// validated (finite, non-zero) and normalised into the batch; a failing
+    /// vector becomes a rejection instead, so callers never check twice.
+    ///
+    /// - Returns: the rejection reason, or `nil` when the record was accepted.
+    @discardableResult
+    public mutating func append<C: Collection>(
+        origin: RecordOrigin, id: String, score: Float?, vector: C
+    ) -> RejectReason? where C.Element == Float {
+        guard vector.count == dimension else {
+            appendRejection(origin: origin, id: id, score: score, reason: .badDimension)
+            return .badDimension
+        }
+        var sumOfSquares: Float = 0
+        var finite = true
+        for x in vector {
+            finite = finite && x.isFinite
+            sumOfSquares += x * x
+        }
+        if !finite || !sumOfSquares.isFinite {
+            appendRejection(origin: origin, id: id, score: score, reason: .nonFinite)
+            return .nonFinite
+        }
+        guard sumOfSquares > 0 else {
+            appendRejection(origin: origin, id: id, score: score, reason: .zeroVector)
+            return .zeroVector
+        }
+        let scale = 1 / sumOfSquares.squareRoot()
+        let row = Int32(rowCount)
+        for x in vector { vectors.append(x * scale) }
+        entries.append(Entry(origin: origin, id: id, score: score, rejection: nil, row: row))
+        return nil
+    }
+
+    /// Appends a record that cannot be decided.
+    public mutating func appendRejection(origin: RecordOrigin, id: String, score: Float? = nil, reason: RejectReason) {
+        entries.append(Entry(origin: origin, id: id, score: score, rejection: reason, row: -1))
+    }
+
+    /// Appends every entry of `other` (same dimension), renumbering rows.
+    public mutating func append(contentsOf other: RecordBatch) {
+        precondition(other.dimension == dimension, "batches of different dimensions")
+        let offset = Int32(rowCount)
+        for var entry in other.entries {
+            if entry.row >= 0 { entry.row += offset }
+            entries.append(entry)
+        }
+        vectors.append(contentsOf: other.vectors)
+    }
+
+    /// Removes everything, keeping the allocated capacity for reuse.
+    public mutating func removeAll() {
+        entries.removeAll(keepingCapacity: true)
+        vectors.removeAll(keepingCapacity: true)
+    }
+}

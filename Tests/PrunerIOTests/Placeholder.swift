@@ -1,0 +1,2 @@
+// Replaced as soon as the target has real tests.
+import Testing
