@@ -1,0 +1,165 @@
+// One decision log line, written byte by byte into a reused buffer:
+// {"ts":"2026-11-26T15:58:52.123Z","src":"stdin","seq":0,"id":"abc","decision":"keep",
+//  "reason":"within_quota","cluster":17,"dist":0.412345,"threshold":0.398765}
+// Field order is fixed: it is the log's public format, and operators diff logs.
+
+import PrunerCore
+
+/// Formats decision log lines (JSON Lines) without Foundation and without
+/// building a String per line: the log writes hundreds of thousands a second.
+public struct DecisionLineFormatter {
+    private var timestamps = TimestampFormatter()
+
+    public init() {}
+
+    /// Appends one newline-terminated log line to `buffer`.
+    ///
+    /// - Parameters:
+    ///   - ts: wall-clock time of the decision, milliseconds since the Unix epoch (UTC).
+    ///   - source: the input's name as *already escaped* JSON string contents
+    ///     (see ``jsonEscaped(_:)``), so the daemon escapes each input name once.
+    ///   - seq: the record's index within its input.
+    ///   - id: the record's id as sent; escaped here.
+    public mutating func append(
+        ts: Int64, source: [UInt8], seq: UInt64, id: String, decision: Decision, to buffer: inout [UInt8]
+    ) {
+        buffer.append(contentsOf: Fragments.ts)
+        timestamps.append(millisecondsSinceEpoch: ts, to: &buffer)
+        buffer.append(contentsOf: Fragments.src)
+        buffer.append(contentsOf: source)
+        buffer.append(contentsOf: Fragments.seq)
+        appendDecimal(seq, to: &buffer)
+        buffer.append(contentsOf: Fragments.id)
+        Self.appendEscaped(id, to: &buffer)
+        buffer.append(contentsOf: Fragments.decision)
+        buffer.append(contentsOf: Fragments.verdict(decision.verdict))
+        buffer.append(contentsOf: Fragments.reason)
+        appendReason(decision.reason, to: &buffer)
+        buffer.append(contentsOf: Fragments.cluster)
+        if let cluster = decision.cluster {
+            if cluster < 0 { buffer.append(UInt8(ascii: "-")) }
+            appendDecimal(UInt64(cluster.magnitude), to: &buffer)
+        } else {
+            buffer.append(contentsOf: Fragments.null)
+        }
+        buffer.append(contentsOf: Fragments.dist)
+        appendFixed6(decision.distance, to: &buffer)
+        buffer.append(contentsOf: Fragments.threshold)
+        appendFixed6(decision.threshold, to: &buffer)
+        buffer.append(contentsOf: Fragments.end)
+    }
+
+    /// `s` escaped as JSON string contents (no surrounding quotes), for
+    /// callers that escape a fixed string once, like an input name.
+    public static func jsonEscaped(_ s: String) -> [UInt8] {
+        var out: [UInt8] = []
+        appendEscaped(s, to: &out)
+        return out
+    }
+
+    /// Appends `s` escaped as JSON string contents: `"` and `\` are
+    /// backslash-escaped, control characters become `\u00XX`, and all other
+    /// UTF-8 (always valid in a Swift String) passes through.
+    public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        for byte in s.utf8 {
+            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                out.append(byte)
+            } else if byte >= 0x20 {
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+            } else {
+                out.append(contentsOf: Fragments.unicodeEscape)
+                out.append(hexDigit(byte >> 4))
+                out.append(hexDigit(byte & 15))
+            }
+        }
+    }
+
+    private func appendReason(_ reason: DecisionReason, to buffer: inout [UInt8]) {
+        switch reason {
+        case .withinQuota: buffer.append(contentsOf: Fragments.withinQuota)
+        case .overQuota: buffer.append(contentsOf: Fragments.overQuota)
+        default: buffer.append(contentsOf: reason.logValue.utf8)
+        }
+    }
+}
+
+/// The constant pieces of a line, encoded once.
+private enum Fragments {
+    static let ts = Array(#"{"ts":""#.utf8)
+    static let src = Array(#"","src":""#.utf8)
+    static let seq = Array(#"","seq":"#.utf8)
+    static let id = Array(#","id":""#.utf8)
+    static let decision = Array(#"","decision":""#.utf8)
+    static let reason = Array(#"","reason":""#.utf8)
+    static let cluster = Array(#"","cluster":"#.utf8)
+    static let dist = Array(#","dist":"#.utf8)
+    static let threshold = Array(#","threshold":"#.utf8)
+    static let end = Array("}\n".utf8)
+    static let null = Array("null".utf8)
+    static let unicodeEscape = Array(#"\u00"#.utf8)
+    static let keep = Array("keep".utf8)
+    static let drop = Array("drop".utf8)
+    static let reject = Array("reject".utf8)
+    static let withinQuota = Array("within_quota".utf8)
+    static let overQuota = Array("over_quota".utf8)
+
+    static func verdict(_ verdict: Verdict) -> [UInt8] {
+        switch verdict {
+        case .keep: return keep
+        case .drop: return drop
+        case .reject: return reject
+        }
+    }
+}
+
+@inline(__always)
+func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+}
+
+/// Appends the decimal digits of `value`.
+func appendDecimal(_ value: UInt64, to buffer: inout [UInt8]) {
+    if value < 10 {
+        buffer.append(UInt8(ascii: "0") + UInt8(value))
+        return
+    }
+    var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes of scratch, ≥ 20 digits
+    withUnsafeMutableBytes(of: &digits) { scratch in
+        var v = value
+        var i = scratch.count
+        while v > 0 {
+            i -= 1
+            scratch[i] = UInt8(ascii: "0") + UInt8(v % 10)
+            v /= 10
+        }
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[i...]))
+    }
+}
+
+/// Appends `value` with exactly 6 digits after the point, as C's `%.6f`
+/// would (round half to even on the exact value), or `null` when absent or
+/// not finite. Exact because a Float times 10^6 fits a Double's 53 bits.
+func appendFixed6(_ value: Float?, to buffer: inout [UInt8]) {
+    guard let value, value.isFinite else {
+        buffer.append(contentsOf: Array("null".utf8))
+        return
+    }
+    let scaled = (Double(value.magnitude) * 1_000_000).rounded(.toNearestOrEven)
+    guard scaled < 9e15 else {
+        // Far outside any distance's range; keep the line valid JSON.
+        buffer.append(contentsOf: value.description.utf8)
+        return
+    }
+    if value.sign == .minus { buffer.append(UInt8(ascii: "-")) }
+    let micro = UInt64(scaled)
+    appendDecimal(micro / 1_000_000, to: &buffer)
+    buffer.append(UInt8(ascii: "."))
+    var fraction = micro % 1_000_000
+    var divisor: UInt64 = 100_000
+    for _ in 0..<6 {
+        buffer.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
+        fraction %= divisor
+        divisor /= 10
+    }
+}
