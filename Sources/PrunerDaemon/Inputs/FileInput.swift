@@ -1,0 +1,149 @@
+// An input read from a regular file (or stdin redirected from one) with
+// libuv's asynchronous fs reads, one read in flight, into one fixed buffer.
+// Regular files cannot be polled, so they cannot be libuv streams.
+import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An input read with `uv_fs_read` from an open file descriptor.
+final class FileInput: Input {
+    private let loop: EventLoop
+    private let fd: Int32
+    private let ownsDescriptor: Bool
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    private var isPaused = false
+    private var readInFlight = false
+    private var isDone = false
+
+    init(name: String, source: UInt32, fd: Int32, ownsDescriptor: Bool, loop: EventLoop, maxRecordSize: Int) {
+        self.loop = loop
+        self.fd = fd
+        self.ownsDescriptor = ownsDescriptor
+        self.readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+        super.init(name: name, source: source, maxRecordSize: maxRecordSize)
+    }
+
+    deinit {
+        readBuffer.deallocate()
+        if ownsDescriptor && !isDone { FileSystem.closeFile(fd) }
+    }
+
+    override func start() { readNext() }
+
+    override func pause() { isPaused = true }
+
+    override func resume() {
+        isPaused = false
+        readNext()
+    }
+
+    override func close() {
+        guard !isDone else { return }
+        isDone = true
+        if ownsDescriptor && !readInFlight { FileSystem.closeFile(fd) }
+    }
+
+    private func readNext() {
+        guard !isPaused, !readInFlight, !isDone else { return }
+        readInFlight = true
+        let request = UVRequest<uv_fs_t>.make(context: self)
+        var buffer = uv_buf_init(readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(readBuffer.count))
+        let status = uv_fs_read(loop.loop, request, fd, &buffer, 1, -1) { request in
+            let result = request!.pointee.result
+            uv_fs_req_cleanup(request)
+            let input = UVRequest<uv_fs_t>.complete(request, as: FileInput.self)
+            input.didRead(result: result)
+        }
+        if status != 0 {
+            UVRequest<uv_fs_t>.abandon(request)
+            readInFlight = false
+            end(error: UVError(code: status, operation: "uv_fs_read").description)
+        }
+    }
+
+    private func didRead(result: Int) {
+        readInFlight = false
+        if isDone {
+            if ownsDescriptor { FileSystem.closeFile(fd) }
+            return
+        }
+        if result > 0 {
+            delegate?.input(self, didRead: UnsafeRawBufferPointer(rebasing: readBuffer[0..<result]))
+            readNext()
+        } else if result == 0 {
+            end(error: nil)
+        } else {
+            end(error: UVError(code: Int32(result), operation: "read").description)
+        }
+    }
+
+    private func end(error: String?) {
+        delegate?.inputDidEnd(self, error: error)
+    }
+}
+
+/// Opens the inputs named on the command line.
+enum InputOpener {
+    /// Opens `path` (or stdin for `-`) and hands the input to `opened`.
+    ///
+    /// Regular files become file inputs; FIFOs, pipes and terminals stream inputs.
+    /// A FIFO is opened on libuv's thread pool, because opening one blocks until a
+    /// writer appears, and a non-blocking open would read EOF before it does.
+    static func open(path: String, source: UInt32, loop: EventLoop, maxRecordSize: Int,
+                     opened: @escaping (Result<Input, UVError>) -> Void) {
+        if path == "-" {
+            opened(Result { () throws(UVError) in
+                try adopt(fd: 0, name: "stdin", source: source, ownsDescriptor: false, loop: loop, maxRecordSize: maxRecordSize)
+            })
+            return
+        }
+        let name = inputName(forPath: path)
+        let context = OpenContext { fd in
+            opened(Result { () throws(UVError) in
+                try uvCheck(fd, "open \(path)")
+                return try adopt(fd: fd, name: name, source: source, ownsDescriptor: true, loop: loop,
+                                 maxRecordSize: maxRecordSize)
+            })
+        }
+        let request = UVRequest<uv_fs_t>.make(context: context)
+        let status = uv_fs_open(loop.loop, request, path, O_RDONLY | O_CLOEXEC, 0) { request in
+            let fd = Int32(request!.pointee.result)
+            uv_fs_req_cleanup(request)
+            UVRequest<uv_fs_t>.complete(request, as: OpenContext.self).done(fd)
+        }
+        if status != 0 {
+            UVRequest<uv_fs_t>.abandon(request)
+            context.done(status)
+        }
+    }
+
+    /// The `src` name of an input given on the command line.
+    static func inputName(forPath path: String) -> String {
+        path == "-" ? "stdin" : "file:" + absolute(path)
+    }
+
+    private final class OpenContext {
+        let done: (Int32) -> Void
+        init(done: @escaping (Int32) -> Void) { self.done = done }
+    }
+
+    private static func adopt(fd: Int32, name: String, source: UInt32, ownsDescriptor: Bool,
+                              loop: EventLoop, maxRecordSize: Int) throws(UVError) -> Input {
+        if uv_guess_handle(fd) == UV_FILE {
+            return FileInput(name: name, source: source, fd: fd, ownsDescriptor: ownsDescriptor, loop: loop,
+                             maxRecordSize: maxRecordSize)
+        }
+        let handle = try StreamHandle.adopting(fd: fd, on: loop)
+        return StreamInput(name: name, source: source, handle: handle, maxRecordSize: maxRecordSize)
+    }
+
+    private static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        var size = buffer.count
+        guard uv_cwd(&buffer, &size) == 0 else { return path }
+        let cwd = String(decoding: buffer[0..<size].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return cwd + "/" + path
+    }
+}

@@ -1,0 +1,81 @@
+// One input of the daemon (stdin, a file or FIFO, an accepted connection): its
+// name, its decoders and its record counter. Readers (StreamInput, FileInput)
+// feed it bytes; it turns them into records for the batcher.
+import PrunerCore
+import PrunerIO
+
+/// Receives what inputs produce. Implemented by the daemon.
+protocol InputDelegate: AnyObject {
+    /// Raw bytes read from `input`.
+    func input(_ input: Input, didRead bytes: UnsafeRawBufferPointer)
+    /// The input reached EOF (`error == nil`) or failed.
+    func inputDidEnd(_ input: Input, error: String?)
+}
+
+/// An input's identity and decoding state. Subclasses own the libuv side.
+class Input {
+    /// The `src` of its decision lines, e.g. `stdin`, `file:/x.lz4`, `unix:/run/in.sock#12`.
+    let name: String
+    /// Index of `name` in the source table.
+    let source: UInt32
+    weak var delegate: InputDelegate?
+
+    private let compression = LZ4StreamDecoder()
+    private var records: RecordDecoder
+    /// Index of the next record of this input (the `seq` field).
+    private(set) var nextSeq: UInt64 = 0
+    /// Whether decoding failed; further bytes are ignored.
+    private(set) var hasFailed = false
+
+    init(name: String, source: UInt32, maxRecordSize: Int) {
+        self.name = name
+        self.source = source
+        self.records = RecordDecoder(maxRecordSize: maxRecordSize)
+    }
+
+    /// Decompresses and decodes `bytes`, handing each record to `sink` with its origin.
+    /// - Throws: the first framing error; the input must then be closed.
+    func decode(_ bytes: UnsafeRawBufferPointer, _ sink: (RecordEvent, RecordOrigin) -> Void) throws(StreamError) {
+        guard !hasFailed else { return }
+        do throws(StreamError) {
+            try compression.feed(bytes) { (plain: UnsafeRawBufferPointer) throws(StreamError) in
+                try records.feed(plain) { event in
+                    sink(event, RecordOrigin(source: source, seq: nextSeq))
+                    nextSeq += 1
+                }
+            }
+        } catch {
+            hasFailed = true
+            throw error
+        }
+    }
+
+    /// End of input: delivers a final unterminated JSON line, and checks that no
+    /// frame or record was left truncated.
+    func finishDecoding(_ sink: (RecordEvent, RecordOrigin) -> Void) throws(StreamError) {
+        guard !hasFailed else { return }
+        do throws(StreamError) {
+            try compression.finish()
+            try records.finish { event in
+                sink(event, RecordOrigin(source: source, seq: nextSeq))
+                nextSeq += 1
+            }
+        } catch {
+            hasFailed = true
+            throw error
+        }
+    }
+
+    /// Starts reading.
+    func start() {}
+    /// Stops reading until `resume()` (backpressure).
+    func pause() {}
+    /// Resumes reading after `pause()`.
+    func resume() {}
+    /// Stops reading for good and releases the libuv side.
+    func close() {}
+    /// Whether the input can take reply lines (reply mode on a connection).
+    var acceptsReplies: Bool { false }
+    /// Sends reply bytes back on the connection (reply mode).
+    func reply(_ bytes: [UInt8]) {}
+}

@@ -1,0 +1,141 @@
+// An input read through a libuv stream: stdin or a FIFO as a pipe, a terminal,
+// or an accepted unix/TCP connection. Reads into one fixed buffer per input, so
+// memory per input is bounded; `pause()` is uv_read_stop (backpressure).
+import CLibUV
+
+/// Type-erased ownership of a stream handle (`uv_pipe_t`, `uv_tcp_t`, `uv_tty_t`).
+final class StreamHandle {
+    let stream: UnsafeMutablePointer<uv_stream_t>
+    private let closeHandle: () -> Void
+    private let attachOwner: (AnyObject) -> Void
+
+    init<Handle>(_ handle: UVHandle<Handle>) {
+        stream = handle.stream
+        closeHandle = { handle.close() }
+        attachOwner = { handle.attach(to: $0) }
+    }
+
+    func attach(to owner: AnyObject) { attachOwner(owner) }
+    func close() { closeHandle() }
+
+    /// Opens an existing file descriptor as a stream of the kind libuv detects.
+    static func adopting(fd: Int32, on loop: EventLoop) throws(UVError) -> StreamHandle {
+        switch uv_guess_handle(fd) {
+        case UV_TTY:
+            return StreamHandle(try UVHandle<uv_tty_t> { uv_tty_init(loop.loop, $0, fd, 0) })
+        case UV_TCP:
+            let handle = try UVHandle<uv_tcp_t> { uv_tcp_init(loop.loop, $0) }
+            let status = uv_tcp_open(handle.pointer, uv_os_sock_t(fd))
+            if status != 0 { handle.close(); throw UVError(code: status, operation: "uv_tcp_open(\(fd))") }
+            return StreamHandle(handle)
+        default:
+            let handle = try UVHandle<uv_pipe_t> { uv_pipe_init(loop.loop, $0, 0) }
+            let status = uv_pipe_open(handle.pointer, fd)
+            if status != 0 { handle.close(); throw UVError(code: status, operation: "uv_pipe_open(\(fd))") }
+            return StreamHandle(handle)
+        }
+    }
+}
+
+/// An input read from a libuv stream.
+final class StreamInput: Input {
+    private let handle: StreamHandle
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    private var isReading = false
+    private var isClosed = false
+    private let repliesEnabled: Bool
+    private var pendingReplyBytes = 0
+
+    init(name: String, source: UInt32, handle: StreamHandle, maxRecordSize: Int, replies: Bool = false) {
+        self.handle = handle
+        self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        self.repliesEnabled = replies
+        super.init(name: name, source: source, maxRecordSize: maxRecordSize)
+        handle.attach(to: self)
+    }
+
+    deinit {
+        handle.close()
+        readBuffer.deallocate()
+    }
+
+    /// Starts reading.
+    override func start() { resume() }
+
+    override func resume() {
+        guard !isReading, !isClosed else { return }
+        isReading = true
+        let status = uv_read_start(handle.stream, { handle, _, buffer in
+            guard let input = UVOwner.of(handle, as: StreamInput.self) else {
+                buffer!.pointee = uv_buf_init(nil, 0)
+                return
+            }
+            buffer!.pointee = uv_buf_init(
+                input.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(input.readBuffer.count))
+        }, { stream, count, _ in
+            guard let input = UVOwner.of(stream, as: StreamInput.self) else { return }
+            input.didRead(count: count)
+        })
+        if status != 0 {
+            isReading = false
+            finish(error: UVError(code: status, operation: "uv_read_start").description)
+        }
+    }
+
+    override func pause() {
+        guard isReading else { return }
+        isReading = false
+        uv_read_stop(handle.stream)
+    }
+
+    override func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        isReading = false
+        handle.close()
+    }
+
+    override var acceptsReplies: Bool { repliesEnabled && !isClosed }
+
+    override func reply(_ bytes: [UInt8]) {
+        guard acceptsReplies, !bytes.isEmpty else { return }
+        let box = ReplyWrite(bytes: bytes, input: self)
+        let request = UVRequest<uv_write_t>.make(context: box)
+        pendingReplyBytes += bytes.count
+        let status = box.storage.withUnsafeMutableBytes { raw -> Int32 in
+            var buffer = uv_buf_init(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(raw.count))
+            return uv_write(request, handle.stream, &buffer, 1) { request, _ in
+                let box = UVRequest<uv_write_t>.complete(request, as: ReplyWrite.self)
+                box.input.pendingReplyBytes -= box.storage.count
+            }
+        }
+        if status != 0 {
+            pendingReplyBytes -= bytes.count
+            UVRequest<uv_write_t>.abandon(request)
+        }
+    }
+
+    private func didRead(count: Int) {
+        if count > 0 {
+            delegate?.input(self, didRead: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
+        } else if count < 0 {
+            pause()
+            let error = UVError(code: Int32(count), operation: "read")
+            finish(error: error.isEndOfFile ? nil : error.description)
+        }
+    }
+
+    private func finish(error: String?) {
+        delegate?.inputDidEnd(self, error: error)
+    }
+
+    /// Keeps reply bytes alive until libuv has written them.
+    private final class ReplyWrite {
+        var storage: [UInt8]
+        let input: StreamInput
+        init(bytes: [UInt8], input: StreamInput) {
+            self.storage = bytes
+            self.input = input
+        }
+    }
+}

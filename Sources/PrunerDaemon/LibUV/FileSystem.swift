@@ -1,0 +1,120 @@
+// Synchronous whole-file operations through libuv's fs API (uv_fs_* with no
+// callback runs on the calling thread). Used for small files at start and stop
+// (centroids, checkpoints) and by the command line; streaming reads are async.
+import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whole-file reads and crash-safe writes via libuv.
+public enum FileSystem {
+    /// Reads a whole file.
+    public static func readFile(atPath path: String) throws(UVError) -> [UInt8] {
+        var request = uv_fs_t()
+        defer { uv_fs_req_cleanup(&request) }
+        let fd = uv_fs_open(nil, &request, path, O_RDONLY | O_CLOEXEC, 0, nil)
+        try uvCheck(fd, "open \(path)")
+        defer { closeFile(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { raw -> Int in
+                var buffer = uv_buf_init(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(raw.count))
+                var readRequest = uv_fs_t()
+                defer { uv_fs_req_cleanup(&readRequest) }
+                return Int(uv_fs_read(nil, &readRequest, fd, &buffer, 1, -1, nil))
+            }
+            try uvCheck(Int32(clamping: count), "read \(path)")
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    /// Writes `bytes` so that a crash leaves either the old file or the new one:
+    /// write a temporary file, fsync it, rename it over `path`, fsync the directory.
+    public static func writeFileAtomically(_ bytes: [UInt8], toPath path: String) throws(UVError) {
+        let temporary = path + ".tmp"
+        var request = uv_fs_t()
+        let fd = uv_fs_open(nil, &request, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640, nil)
+        uv_fs_req_cleanup(&request)
+        try uvCheck(fd, "open \(temporary)")
+        do throws(UVError) {
+            try writeAll(bytes, to: fd, name: temporary)
+            var sync = uv_fs_t()
+            let status = uv_fs_fsync(nil, &sync, fd, nil)
+            uv_fs_req_cleanup(&sync)
+            try uvCheck(status, "fsync \(temporary)")
+        } catch {
+            closeFile(fd)
+            throw error
+        }
+        closeFile(fd)
+        var rename = uv_fs_t()
+        let renamed = uv_fs_rename(nil, &rename, temporary, path, nil)
+        uv_fs_req_cleanup(&rename)
+        try uvCheck(renamed, "rename \(temporary) → \(path)")
+        try syncDirectory(containing: path)
+    }
+
+    /// Creates `path` and its missing parents (like `mkdir -p`).
+    public static func createDirectory(atPath path: String, mode: Int32 = 0o750) throws(UVError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            var request = uv_fs_t()
+            let status = uv_fs_mkdir(nil, &request, prefix, mode, nil)
+            uv_fs_req_cleanup(&request)
+            if status < 0 && status != UV_EEXIST.rawValue { throw UVError(code: status, operation: "mkdir \(prefix)") }
+            prefix += "/"
+        }
+    }
+
+    /// Whether a file exists at `path`.
+    public static func fileExists(atPath path: String) -> Bool {
+        var request = uv_fs_t()
+        defer { uv_fs_req_cleanup(&request) }
+        return uv_fs_stat(nil, &request, path, nil) == 0
+    }
+
+    /// Removes a file, ignoring a missing one.
+    public static func removeFile(atPath path: String) {
+        var request = uv_fs_t()
+        uv_fs_unlink(nil, &request, path, nil)
+        uv_fs_req_cleanup(&request)
+    }
+
+    static func writeAll(_ bytes: [UInt8], to fd: Int32, name: String) throws(UVError) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { raw -> Int in
+                var buffer = uv_buf_init(
+                    UnsafeMutablePointer(mutating: raw.baseAddress!.advanced(by: written).assumingMemoryBound(to: CChar.self)),
+                    UInt32(min(raw.count - written, 1 << 30)))
+                var request = uv_fs_t()
+                defer { uv_fs_req_cleanup(&request) }
+                return Int(uv_fs_write(nil, &request, fd, &buffer, 1, -1, nil))
+            }
+            try uvCheck(Int32(clamping: count), "write \(name)")
+            written += count
+        }
+    }
+
+    static func closeFile(_ fd: Int32) {
+        var request = uv_fs_t()
+        uv_fs_close(nil, &request, fd, nil)
+        uv_fs_req_cleanup(&request)
+    }
+
+    private static func syncDirectory(containing path: String) throws(UVError) {
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        var request = uv_fs_t()
+        let fd = uv_fs_open(nil, &request, directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, nil)
+        uv_fs_req_cleanup(&request)
+        try uvCheck(fd, "open directory \(directory)")
+        defer { closeFile(fd) }
+        var sync = uv_fs_t()
+        let status = uv_fs_fsync(nil, &sync, fd, nil)
+        uv_fs_req_cleanup(&sync)
+        try uvCheck(status, "fsync directory \(directory)")
+    }
+}

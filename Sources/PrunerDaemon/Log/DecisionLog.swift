@@ -1,0 +1,154 @@
+// The decision log: JSON Lines appended to a file (or stdout), written with
+// libuv's async fs writes, one write in flight, whole lines per write, so a
+// reader tailing the file never sees a torn line. Reopened on SIGHUP for
+// logrotate's rename-then-signal rotation.
+import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Appends formatted decision lines to the decision log.
+final class DecisionLog {
+    /// `-` for stdout, else a file path.
+    let path: String
+    private let loop: EventLoop
+    private var fd: Int32
+    private var queued: [UInt8] = []
+    private var writeInFlight = false
+    private var reopenRequested = false
+    private var idleWaiters: [() -> Void] = []
+    /// Bytes handed over but not yet written (for backpressure).
+    private(set) var backlog = 0
+    /// Called on a failed write; the daemon reports it.
+    var onError: ((UVError) -> Void)?
+
+    init(path: String, loop: EventLoop) throws(UVError) {
+        self.path = path
+        self.loop = loop
+        self.fd = try DecisionLog.open(path)
+    }
+
+    /// Queues whole lines; they are written in order.
+    func append(_ lines: [UInt8]) {
+        guard !lines.isEmpty else { return }
+        queued.append(contentsOf: lines)
+        backlog += lines.count
+        writeNext()
+    }
+
+    /// Whether everything appended has been written.
+    var isIdle: Bool { !writeInFlight && queued.isEmpty && !reopenRequested }
+
+    /// Calls `body` once everything appended so far is written.
+    func whenIdle(_ body: @escaping () -> Void) {
+        if isIdle { body() } else { idleWaiters.append(body) }
+    }
+
+    /// Closes and reopens the file after the write in flight (logrotate). No line is lost:
+    /// lines queued meanwhile go to the new file.
+    func reopen() {
+        guard path != "-" else { return }
+        reopenRequested = true
+        writeNext()
+    }
+
+    /// Flushes to disk and closes (at stop).
+    func close() {
+        guard fd >= 0 else { return }
+        if path != "-" {
+            var request = uv_fs_t()
+            uv_fs_fsync(nil, &request, fd, nil)
+            uv_fs_req_cleanup(&request)
+            FileSystem.closeFile(fd)
+        }
+        fd = -1
+    }
+
+    private func writeNext() {
+        guard !writeInFlight else { return }
+        if reopenRequested {
+            reopenRequested = false
+            do throws(UVError) {
+                let newFD = try DecisionLog.open(path)
+                FileSystem.closeFile(fd)
+                fd = newFD
+            } catch {
+                onError?(error)
+            }
+        }
+        guard !queued.isEmpty, fd >= 0 else {
+            if isIdle {
+                let waiters = idleWaiters
+                idleWaiters = []
+                for waiter in waiters { waiter() }
+            }
+            return
+        }
+        let chunk = Chunk(bytes: queued, log: self)
+        queued = []
+        queued.reserveCapacity(chunk.bytes.count)
+        writeInFlight = true
+        write(chunk)
+    }
+
+    private func write(_ chunk: Chunk) {
+        let request = UVRequest<uv_fs_t>.make(context: chunk)
+        let status = chunk.bytes.withUnsafeBytes { raw -> Int32 in
+            var buffer = uv_buf_init(
+                UnsafeMutablePointer(mutating: raw.baseAddress!.advanced(by: chunk.written).assumingMemoryBound(to: CChar.self)),
+                UInt32(raw.count - chunk.written))
+            return uv_fs_write(loop.loop, request, fd, &buffer, 1, -1) { request in
+                let result = request!.pointee.result
+                uv_fs_req_cleanup(request)
+                let chunk = UVRequest<uv_fs_t>.complete(request, as: Chunk.self)
+                chunk.log.didWrite(chunk, result: result)
+            }
+        }
+        if status != 0 {
+            UVRequest<uv_fs_t>.abandon(request)
+            didWrite(chunk, result: Int(status))
+        }
+    }
+
+    private func didWrite(_ chunk: Chunk, result: Int) {
+        if result < 0 {
+            onError?(UVError(code: Int32(result), operation: "write \(path)"))
+            if result == Int(UV_EINTR.rawValue) || result == Int(UV_EAGAIN.rawValue) {
+                write(chunk)
+                return
+            }
+            // A failing disk: drop this chunk rather than spin; the error is logged.
+            backlog -= chunk.bytes.count - chunk.written
+            writeInFlight = false
+            writeNext()
+            return
+        }
+        chunk.written += result
+        backlog -= result
+        if chunk.written < chunk.bytes.count {
+            write(chunk)
+            return
+        }
+        writeInFlight = false
+        writeNext()
+    }
+
+    private static func open(_ path: String) throws(UVError) -> Int32 {
+        if path == "-" { return 1 }
+        var request = uv_fs_t()
+        defer { uv_fs_req_cleanup(&request) }
+        let fd = uv_fs_open(nil, &request, path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640, nil)
+        try uvCheck(fd, "open decision log \(path)")
+        return fd
+    }
+
+    private final class Chunk {
+        let bytes: [UInt8]
+        var written = 0
+        let log: DecisionLog
+        init(bytes: [UInt8], log: DecisionLog) {
+            self.bytes = bytes
+            self.log = log
+        }
+    }
+}

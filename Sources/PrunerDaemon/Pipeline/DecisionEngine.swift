@@ -1,0 +1,99 @@
+// What the daemon drives: something that takes batches and returns decisions
+// in arrival order. `prunerd serve` drives the streaming engine; `prunerd
+// offline` the batch recipe, which decides everything at the end.
+import PrunerCore
+
+/// A decision maker driven by the daemon, one call at a time, off the loop thread.
+public protocol DecisionEngine: AnyObject {
+    /// Decisions for the records now decidable, in arrival order.
+    func submit(_ batch: RecordBatch) -> DecidedRecords
+    /// End of all input: decisions for everything still held.
+    func finish() -> DecidedRecords
+    /// The final centroids (k × d, row-major) for `--save-centroids`; empty if none.
+    var centroids: [Float] { get }
+    /// The dimension of the centroids, once known.
+    var dimension: Int? { get }
+}
+
+/// The streaming DBP engine behind `prunerd serve`. Created on the first batch,
+/// when the dimension is known (or at once from given centroids).
+public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
+    private let options: PruningOptions
+    private let givenCentroids: [Float]?
+    private(set) var pruner: StreamingPruner?
+
+    /// - Parameter centroids: `--centroids`, k × dimension, or nil to seed from the warm-up.
+    public init(options: PruningOptions, centroids: (values: [Float], dimension: Int)?) throws {
+        self.options = options
+        self.givenCentroids = centroids?.values
+        if let centroids {
+            pruner = try StreamingPruner(options: options, dimension: centroids.dimension, centroids: centroids.values)
+        }
+    }
+
+    /// Resumes from a checkpoint.
+    public init(restoring pruner: StreamingPruner) {
+        self.options = pruner.options
+        self.givenCentroids = nil
+        self.pruner = pruner
+    }
+
+    public func submit(_ batch: RecordBatch) -> DecidedRecords {
+        if pruner == nil {
+            // Cannot fail: no centroids were given, so nothing can disagree.
+            pruner = try! StreamingPruner(options: options, dimension: batch.dimension, centroids: givenCentroids)
+        }
+        return pruner!.submit(batch)
+    }
+
+    public func finish() -> DecidedRecords {
+        pruner?.finish() ?? DecidedRecords()
+    }
+
+    public var centroids: [Float] { pruner?.centroids ?? [] }
+    public var dimension: Int? { pruner?.dimension }
+}
+
+/// The exact batch recipe behind `prunerd offline`: holds every record, decides at the end.
+public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
+    private let options: PruningOptions
+    private let givenCentroids: [Float]?
+    private var all: RecordBatch?
+    private var result: OfflineResult?
+    public private(set) var dimension: Int?
+
+    public init(options: PruningOptions, centroids: (values: [Float], dimension: Int)?) {
+        self.options = options
+        self.givenCentroids = centroids?.values
+        if let centroids {
+            all = RecordBatch(dimension: centroids.dimension)
+            dimension = centroids.dimension
+        }
+    }
+
+    public func submit(_ batch: RecordBatch) -> DecidedRecords {
+        if all == nil {
+            all = RecordBatch(dimension: batch.dimension)
+            dimension = batch.dimension
+        }
+        all!.append(contentsOf: batch)
+        return DecidedRecords()
+    }
+
+    public func finish() -> DecidedRecords {
+        guard let all, !all.isEmpty else { return DecidedRecords() }
+        let result = OfflinePruner.run(vectors: all.vectors, dimension: all.dimension, options: options,
+                                       centroids: givenCentroids)
+        self.result = result
+        var decided = DecidedRecords()
+        decided.entries = all.entries
+        decided.decisions = all.entries.map { entry in
+            if let rejection = entry.rejection { return .reject(rejection) }
+            return result.decision(forRow: Int(entry.row))
+        }
+        self.all = nil
+        return decided
+    }
+
+    public var centroids: [Float] { result?.centroids ?? [] }
+}

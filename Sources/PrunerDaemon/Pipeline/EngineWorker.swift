@@ -1,0 +1,136 @@
+// Runs the engine off the loop thread, one job at a time, and formats the
+// decision lines there too, so the loop thread only reads, decodes and writes.
+// One job in flight means the engine is never touched by two threads at once,
+// and decisions come back in submission order.
+import CLibUV
+import PrunerCore
+import PrunerIO
+
+/// Counts of verdicts, by reject reason too.
+public struct DecisionTally: Sendable, Equatable {
+    public var kept = 0
+    public var dropped = 0
+    public var rejected = 0
+    public var rejectedByReason: [String: Int] = [:]
+    public var droppedByReason: [String: Int] = [:]
+
+    public init() {}
+
+    public var total: Int { kept + dropped + rejected }
+
+    mutating func count(_ decision: Decision) {
+        switch decision.verdict {
+        case .keep: kept += 1
+        case .drop:
+            dropped += 1
+            if decision.reason != .overQuota && decision.reason != .notSampled {
+                droppedByReason[decision.reason.logValue, default: 0] += 1
+            }
+        case .reject:
+            rejected += 1
+            rejectedByReason[decision.reason.logValue, default: 0] += 1
+        }
+    }
+
+    mutating func add(_ other: DecisionTally) {
+        kept += other.kept
+        dropped += other.dropped
+        rejected += other.rejected
+        rejectedByReason.merge(other.rejectedByReason, uniquingKeysWith: +)
+        droppedByReason.merge(other.droppedByReason, uniquingKeysWith: +)
+    }
+}
+
+/// What one engine job produced, ready for the loop thread to write.
+struct WorkerOutput: @unchecked Sendable {
+    /// Formatted decision lines, in order.
+    var lines: [UInt8] = []
+    /// Lines to send back on reply-mode connections, by source.
+    var replies: [UInt32: [UInt8]] = [:]
+    /// Decisions per source (to know when a reply connection has all its answers).
+    var decidedPerSource: [UInt32: Int] = [:]
+    var tally = DecisionTally()
+}
+
+/// Serialises engine jobs onto libuv's thread pool.
+final class EngineWorker {
+    enum Job {
+        case submit(RecordBatch)
+        case finish
+        case decided(DecidedRecords)
+    }
+
+    let engine: DecisionEngine
+    private let sources: SourceTable
+    private let loop: EventLoop
+    private(set) var isBusy = false
+
+    init(engine: DecisionEngine, sources: SourceTable, loop: EventLoop) {
+        self.engine = engine
+        self.sources = sources
+        self.loop = loop
+    }
+
+    /// Runs `job` on the pool; `done` gets its output on the loop thread.
+    func run(_ job: Job, done: @escaping (WorkerOutput) -> Void) {
+        precondition(!isBusy, "one engine job at a time")
+        isBusy = true
+        let state = JobState(job: job, engine: engine, sources: sources)
+        loop.queueWork({ state.execute() }, then: { [self] in
+            isBusy = false
+            done(state.output)
+        })
+    }
+
+    /// A job's input and output, handed between threads by libuv's queue (which orders them).
+    private final class JobState: @unchecked Sendable {
+        let job: Job
+        let engine: DecisionEngine
+        let sources: SourceTable
+        var output = WorkerOutput()
+
+        init(job: Job, engine: DecisionEngine, sources: SourceTable) {
+            self.job = job
+            self.engine = engine
+            self.sources = sources
+        }
+
+        func execute() {
+            let decided: DecidedRecords
+            switch job {
+            case .submit(let batch): decided = engine.submit(batch)
+            case .finish: decided = engine.finish()
+            case .decided(let records): decided = records
+            }
+            format(decided)
+        }
+
+        private func format(_ decided: DecidedRecords) {
+            guard !decided.isEmpty else { return }
+            let names = sources.snapshot()
+            var formatter = DecisionLineFormatter()
+            let now = EngineWorker.millisecondsSinceEpoch()
+            output.lines.reserveCapacity(decided.count * 200)
+            for index in 0..<decided.count {
+                let entry = decided.entries[index]
+                let decision = decided.decisions[index]
+                let source = names[Int(entry.origin.source)]
+                let start = output.lines.count
+                formatter.append(ts: now, source: source.escapedName, seq: entry.origin.seq, id: entry.id,
+                                 decision: decision, to: &output.lines)
+                if source.replies {
+                    output.replies[entry.origin.source, default: []].append(contentsOf: output.lines[start...])
+                }
+                output.decidedPerSource[entry.origin.source, default: 0] += 1
+                output.tally.count(decision)
+            }
+        }
+    }
+
+    /// Wall-clock milliseconds for the `ts` field.
+    static func millisecondsSinceEpoch() -> Int64 {
+        var time = uv_timeval64_t()
+        uv_gettimeofday(&time)
+        return time.tv_sec * 1000 + Int64(time.tv_usec / 1000)
+    }
+}

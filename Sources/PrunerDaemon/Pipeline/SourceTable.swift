@@ -1,0 +1,32 @@
+// The names of all inputs ever seen, shared by the loop thread (which adds
+// connections) and the engine worker (which formats log lines).
+import Synchronization
+import PrunerIO
+
+/// Input names by source index, with their JSON-escaped spelling cached.
+final class SourceTable: Sendable {
+    struct Source: Sendable {
+        var name: String
+        var escapedName: [UInt8]
+        var replies: Bool
+    }
+
+    private let sources = Mutex<[Source]>([])
+
+    /// Registers an input name and returns its source index.
+    func register(name: String, replies: Bool = false) -> UInt32 {
+        sources.withLock { sources in
+            sources.append(Source(name: name, escapedName: DecisionLineFormatter.jsonEscaped(name), replies: replies))
+            return UInt32(sources.count - 1)
+        }
+    }
+
+    /// A consistent copy for one batch's formatting (copy-on-write: cheap).
+    func snapshot() -> [Source] {
+        sources.withLock { $0 }
+    }
+
+    func name(of source: UInt32) -> String {
+        sources.withLock { $0[Int(source)].name }
+    }
+}

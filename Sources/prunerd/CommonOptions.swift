@@ -1,0 +1,119 @@
+// Options and helpers shared by the subcommands: paths, centroids files, logging.
+import ArgumentParser
+import Logging
+import PrunerDaemon
+import PrunerIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where prunerd keeps its files unless told otherwise.
+enum DefaultPaths {
+    /// `$STATE_DIRECTORY` (systemd's StateDirectory=), else `$XDG_STATE_HOME/prunerd`, else `~/.local/state/prunerd`.
+    static func stateDirectory() -> String {
+        if let state = environment("STATE_DIRECTORY")?.split(separator: ":").first { return String(state) }
+        if let xdg = environment("XDG_STATE_HOME") { return xdg + "/prunerd" }
+        return (environment("HOME") ?? ".") + "/.local/state/prunerd"
+    }
+
+    /// `$LOGS_DIRECTORY/decisions.jsonl` (systemd's LogsDirectory=), else `<state dir>/decisions.jsonl`.
+    static func decisionLog(stateDirectory: String) -> String {
+        if let logs = environment("LOGS_DIRECTORY")?.split(separator: ":").first { return logs + "/decisions.jsonl" }
+        return stateDirectory + "/decisions.jsonl"
+    }
+
+    static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
+    }
+}
+
+/// Options of every subcommand that writes a decision log.
+struct OutputOptions: ParsableArguments {
+    @Option(name: .customLong("decisions"),
+            help: "Decision log (JSON Lines, appended): a path, or - for stdout. Default: <state dir>/decisions.jsonl ($LOGS_DIRECTORY under systemd).")
+    var decisions: String?
+
+    @Option(name: .customLong("state-dir"),
+            help: "State directory. Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/prunerd, else ~/.local/state/prunerd.")
+    var stateDirectory: String?
+
+    @Option(name: .customLong("centroids"), help: "Use these centroids (.npy, k × d, float32 or float16) instead of k-means.")
+    var centroids: String?
+
+    @Option(name: .customLong("save-centroids"), help: "Write the final centroids (.npy, float32, k × d) on exit.")
+    var saveCentroids: String?
+
+    @Option(name: .customLong("max-record-size"), help: "Largest record accepted, in bytes (PRN1 length, JSON line).")
+    var maxRecordSize: Int = 1 << 20
+
+    @Option(name: .customLong("log-level"), help: "Daemon log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    var resolvedStateDirectory: String { stateDirectory ?? DefaultPaths.stateDirectory() }
+
+    /// The decision log path, creating its directory when needed.
+    func resolvedDecisionLog() throws -> String {
+        let path = decisions ?? DefaultPaths.decisionLog(stateDirectory: resolvedStateDirectory)
+        if path != "-", let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            try FileSystem.createDirectory(atPath: String(path[..<slash]))
+        }
+        return path
+    }
+
+    /// Loads `--centroids`.
+    func loadCentroids() throws -> (values: [Float], dimension: Int)? {
+        guard let path = centroids else { return nil }
+        let array = try NPYArray.decode(try FileSystem.readFile(atPath: path))
+        return (array.values, array.columns)
+    }
+
+    /// Writes `--save-centroids`.
+    func saveCentroids(_ values: [Float], dimension: Int?) throws {
+        guard let path = saveCentroids, let dimension, dimension > 0, !values.isEmpty else { return }
+        let bytes = NPYArray.encodeFloat32(rows: values.count / dimension, columns: dimension, values: values)
+        try FileSystem.writeFileAtomically(bytes, toPath: path)
+    }
+
+    /// Sets up swift-log with the daemon's handler.
+    func makeLogger() throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("unknown --log-level \(logLevel)")
+        }
+        LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: level) }
+        return Logger(label: "prunerd")
+    }
+}
+
+extension DaemonSummary {
+    /// The one-paragraph summary printed at the end of a run.
+    var report: String {
+        func percent(_ part: Int) -> String {
+            tally.total == 0 ? "0.0%" : String(format1: 100 * Double(part) / Double(tally.total)) + "%"
+        }
+        var text = "records: \(tally.total)  kept: \(tally.kept) (\(percent(tally.kept)))  dropped: \(tally.dropped)  "
+        text += "rejected: \(tally.rejected)  rate: \(Int(rate.rounded())) records/s  (\(String(format1: seconds)) s)\n"
+        if !tally.rejectedByReason.isEmpty {
+            text += "rejected by reason: " + tally.rejectedByReason.sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+        }
+        if inputErrors > 0 { text += "inputs closed on error: \(inputErrors) (see the log above)\n" }
+        text += "decision log: \(decisionsPath == "-" ? "stdout" : decisionsPath)\n"
+        return text
+    }
+}
+
+extension String {
+    /// One digit after the point, without Foundation.
+    init(format1 value: Double) {
+        let tenths = Int((value * 10).rounded())
+        self = "\(tenths / 10).\(abs(tenths % 10))"
+    }
+}
+
+/// Writes to stderr (summaries must not mix with decisions on stdout).
+func printToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress!, $0.count) }
+}

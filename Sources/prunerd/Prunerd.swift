@@ -1,0 +1,18 @@
+// The `prunerd` command: subcommands for the daemon (`serve`), the exact batch
+// recipe (`offline`) and the streaming-vs-batch fidelity harness (`fidelity`).
+import ArgumentParser
+
+@main
+struct Prunerd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prunerd",
+        abstract: "Prune web-scale embedding data while it streams in (Density-Based Pruning).",
+        discussion: """
+            prunerd clusters embedding records into concepts online, keeps per-concept
+            statistics, and writes a keep/drop decision for every record to a JSON Lines
+            decision log. See README.md and docs/wire-format.md.
+            """,
+        subcommands: [ServeCommand.self, OfflineCommand.self, FidelityCommand.self],
+        defaultSubcommand: nil
+    )
+}
