@@ -3,8 +3,8 @@
 import ArgumentParser
 import PrunerCore
 
-extension KeepMode: @retroactive ExpressibleByArgument {}
-extension CentroidUpdate: @retroactive ExpressibleByArgument {}
+extension KeepMode: ExpressibleByArgument {}
+extension CentroidUpdate: ExpressibleByArgument {}
 
 /// Command-line spelling of `PruningOptions`.
 struct PruningOptionGroup: ParsableArguments {
