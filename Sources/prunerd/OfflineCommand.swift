@@ -30,5 +30,7 @@ struct OfflineCommand: ParsableCommand {
         let summary = try daemon.run()
         try output.saveCentroids(engine.centroids, dimension: engine.dimension)
         printToStandardError(summary.report)
+        // As a filter, a failed input is a failed run (like zcat); as a service it is logged only.
+        if summary.inputErrors > 0 { throw ExitCode(1) }
     }
 }

@@ -39,5 +39,7 @@ struct ServeCommand: ParsableCommand {
         let summary = try daemon.run()
         try output.saveCentroids(engine.centroids, dimension: engine.dimension)
         printToStandardError(summary.report)
+        // As a filter, a failed input is a failed run (like zcat); as a service it is logged only.
+        if listen.isEmpty && summary.inputErrors > 0 { throw ExitCode(1) }
     }
 }
