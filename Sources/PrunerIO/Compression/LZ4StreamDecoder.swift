@@ -38,6 +38,8 @@ public final class LZ4StreamDecoder {
     private var pendingCount = 0
     /// Compressed offset at which the current frame (or pending magic) starts.
     private var frameStart: UInt64 = 0
+    /// liblz4's hint of how many source bytes its next step wants.
+    private var nextSourceHint = Int.max
     private let context: OpaquePointer
     private let outputBuffer: UnsafeMutableRawBufferPointer
 
@@ -178,7 +180,9 @@ public final class LZ4StreamDecoder {
     ) throws(StreamError) -> Int {
         var used = 0
         while true {
-            var srcSize = count - used
+            // Feeding at most liblz4's hint (about one block) per call makes the
+            // offset of a failing call point at the failing block.
+            var srcSize = min(count - used, nextSourceHint)
             var dstSize = outputBuffer.count
             let callOffset = consumedBytes
             let hint = LZ4F_decompress(
@@ -190,6 +194,7 @@ public final class LZ4StreamDecoder {
             }
             used += srcSize
             consumedBytes += UInt64(srcSize)
+            nextSourceHint = hint == 0 ? Int.max : hint
             if dstSize > 0 {
                 try output(UnsafeRawBufferPointer(start: outputBuffer.baseAddress, count: dstSize))
             }

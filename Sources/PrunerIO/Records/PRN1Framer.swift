@@ -127,6 +127,8 @@ struct PRN1Framer {
         }
         guard flags & ~1 == 0 else { return sink(.rejected(id: id ?? "", reason: .badFlags)) }
         guard dim > 0 else { return sink(.rejected(id: id ?? "", reason: .badDimension)) }
+        guard idLength >= 1 && idLength <= Self.maxIDLength else { return sink(.rejected(id: "", reason: .badID)) }
+        guard 6 + idLength <= body.count else { return sink(.rejected(id: "", reason: .badLength)) }
         guard let id else { return sink(.rejected(id: "", reason: .badID)) }
         let hasScore = flags & 1 != 0
         guard body.count == 6 + idLength + dim * type.size + (hasScore ? 4 : 0) else {
