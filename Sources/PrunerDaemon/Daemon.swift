@@ -25,8 +25,33 @@ public struct DaemonConfiguration: Sendable {
     public var maxPendingRecords: Int = 8192
     /// Decision-log bytes waiting for the disk before reading pauses.
     public var maxLogBacklog: Int = 64 << 20
+    /// Listening sockets handed over by systemd (socket activation).
+    public var activatedSockets: [ActivatedSocket] = []
+    /// Unix socket answering `prunerd status`, or nil for none.
+    public var controlPath: String?
+    /// Prometheus text exposition endpoint (`GET /metrics`), or nil for none.
+    public var metrics: ListenAddress?
+    /// Where checkpoints are written (and restored from by the command line), or nil for none.
+    public var checkpointPath: String?
+    /// Seconds between checkpoints while running (0: only at stop).
+    public var checkpointEvery: Double = 0
+    /// Re-reads the live options on SIGHUP (config file merged with the command line).
+    public var reloadOptions: (@Sendable () throws -> PruningOptions)?
 
     public init() {}
+}
+
+/// A listening socket passed by systemd, with its FileDescriptorName=.
+public struct ActivatedSocket: Sendable {
+    public var fd: Int32
+    public var name: String
+    /// Names ending in `-reply` get reply mode.
+    public var replies: Bool { name.hasSuffix("-reply") }
+
+    public init(fd: Int32, name: String) {
+        self.fd = fd
+        self.name = name
+    }
 }
 
 /// One `--listen` option.
@@ -47,6 +72,8 @@ public struct DaemonSummary: Sendable {
     public var seconds: Double
     public var inputErrors: Int
     public var decisionsPath: String
+    /// Record-to-decision latency (read → line written).
+    public var latency: LatencyHistogram
 
     /// Records per second over the whole run.
     public var rate: Double { seconds > 0 ? Double(tally.total) / seconds : 0 }
@@ -75,6 +102,18 @@ public final class Daemon: InputDelegate {
     private var isShuttingDown = false
     private var tally = DecisionTally()
     private var inputErrors = 0
+    private var notifier: SystemdNotifier?
+    private var timers: [LoopTimer] = []
+    private var services: [Listener] = []
+    private var latency = LatencyTracker()
+    private var recordsRead: UInt64 = 0
+    private var recordsDecided: UInt64 = 0
+    private var startedAt: UInt64 = 0
+    private var rateWindow: (at: UInt64, decided: UInt64) = (0, 0)
+    private var recentRate = 0.0
+    private var lastCheckpointAt: UInt64?
+    private var checkpointInFlight = false
+    private var pendingStatusRequests: [() -> Void] = []
 
     public init(configuration: DaemonConfiguration, engine: DecisionEngine, logger: Logger) throws {
         self.configuration = configuration
@@ -86,17 +125,24 @@ public final class Daemon: InputDelegate {
 
     /// Runs until every input ended (pipe mode) or a stop signal drained the daemon.
     public func run() throws -> DaemonSummary {
-        let started = uv_hrtime()
+        startedAt = uv_hrtime()
+        rateWindow = (startedAt, 0)
         log = try DecisionLog(path: configuration.decisionsPath, loop: loop)
         log.onError = { [logger] error in logger.error("decision log: \(error)") }
         try installSignals()
         for listener in configuration.listeners { try listen(listener) }
+        for socket in configuration.activatedSockets { try adopt(socket) }
+        try startServices()
         for path in configuration.inputs { open(path) }
+        notifier = SystemdNotifier()
+        notifier?.ready(status: "accepting input")
+        startTimers()
         drainIfDone()
         loop.run()
         log.close()
-        return DaemonSummary(tally: tally, seconds: Double(uv_hrtime() - started) / 1e9,
-                             inputErrors: inputErrors, decisionsPath: configuration.decisionsPath)
+        return DaemonSummary(tally: tally, seconds: Double(uv_hrtime() - startedAt) / 1e9,
+                             inputErrors: inputErrors, decisionsPath: configuration.decisionsPath,
+                             latency: latency.histogram)
     }
 
     // MARK: Inputs
@@ -126,6 +172,14 @@ public final class Daemon: InputDelegate {
         logger.info("listening on \(listener.address)\(listener.replies ? " (reply mode)" : "")")
     }
 
+    private func adopt(_ socket: ActivatedSocket) throws {
+        let listener = try Listener(adopting: socket.fd, name: "systemd:\(socket.name)", replies: socket.replies, loop: loop,
+            onConnection: { [unowned self] listener, handle in accept(handle, from: listener) },
+            onError: { [unowned self] listener, error in logger.error("listener \(listener.name): \(error)") })
+        listeners.append(listener)
+        logger.info("listening on socket passed by systemd (fd \(socket.fd), \(socket.name))\(socket.replies ? " (reply mode)" : "")")
+    }
+
     private func accept(_ handle: StreamHandle, from listener: Listener) {
         guard !isStopping else {
             handle.close()
@@ -147,11 +201,13 @@ public final class Daemon: InputDelegate {
     }
 
     func input(_ input: Input, didRead bytes: UnsafeRawBufferPointer) {
+        let before = input.nextSeq
         do throws(StreamError) {
             try input.decode(bytes) { event, origin in batcher.accept(event, origin: origin) }
         } catch {
             end(input, error: "\(error)")
         }
+        noteRead(input.nextSeq - before)
         if batcher.pendingCount >= configuration.maxPendingRecords || log.backlog >= configuration.maxLogBacklog {
             pauseInputs()
         }
@@ -163,12 +219,20 @@ public final class Daemon: InputDelegate {
             end(input, error: error)
             return
         }
+        let before = input.nextSeq
         do throws(StreamError) {
             try input.finishDecoding { event, origin in batcher.accept(event, origin: origin) }
+            noteRead(input.nextSeq - before)
             end(input, error: nil)
         } catch {
             end(input, error: "\(error)")
         }
+    }
+
+    private func noteRead(_ count: UInt64) {
+        guard count > 0 else { return }
+        recordsRead += count
+        latency.recordRead(total: recordsRead, at: uv_hrtime())
     }
 
     /// Retires an input: logs why if it failed, and closes it once it needs nothing more.
@@ -207,6 +271,7 @@ public final class Daemon: InputDelegate {
 
     private func pump() {
         guard !worker.isBusy else { return }
+        servePendingStatusRequests()
         if let early = batcher.takeEarlyRejections() {
             worker.run(.decided(early), done: didWork)
         } else if let batch = batcher.takeBatch() {
@@ -217,7 +282,9 @@ public final class Daemon: InputDelegate {
     }
 
     private func didWork(_ output: WorkerOutput) {
-        log.append(output.lines)
+        recordsDecided += UInt64(output.tally.total)
+        let decidedSoFar = recordsDecided
+        log.append(output.lines) { [self] in latency.recordWritten(total: decidedSoFar, at: uv_hrtime()) }
         tally.add(output.tally)
         for (source, count) in output.decidedPerSource {
             decidedPerSource[source, default: 0] += count
@@ -247,7 +314,10 @@ public final class Daemon: InputDelegate {
         }
         guard !isShuttingDown else { return }
         isShuttingDown = true
-        log.whenIdle { [self] in shutDown() }
+        log.whenIdle { [self] in
+            if configuration.checkpointPath != nil { writeCheckpoint() }
+            shutDown()
+        }
     }
 
     private func shutDown() {
@@ -255,6 +325,11 @@ public final class Daemon: InputDelegate {
         endedInputs = [:]
         for signal in signals { signal.close() }
         signals = []
+        for timer in timers { timer.close() }
+        timers = []
+        for service in services { service.close() }
+        services = []
+        servePendingStatusRequests()
         logger.info("stopped: \(tally.total) records, \(tally.kept) kept, \(tally.dropped) dropped, \(tally.rejected) rejected")
     }
 
@@ -264,10 +339,28 @@ public final class Daemon: InputDelegate {
         for signal in [SIGTERM, SIGINT] {
             signals.append(try SignalWatcher(on: loop, signal: signal) { [unowned self] in stop() })
         }
-        signals.append(try SignalWatcher(on: loop, signal: SIGHUP) { [unowned self] in
-            logger.info("SIGHUP: reopening decision log \(configuration.decisionsPath)")
-            log.reopen()
-        })
+        signals.append(try SignalWatcher(on: loop, signal: SIGHUP) { [unowned self] in reload() })
+    }
+
+    /// SIGHUP: reopen the decision log (logrotate) and reload the live options.
+    private func reload() {
+        notifier?.reloading()
+        logger.info("SIGHUP: reopening decision log \(configuration.decisionsPath)")
+        log.reopen()
+        if let reloadOptions = configuration.reloadOptions {
+            whenWorkerIdle { [self] in
+                do {
+                    let options = try reloadOptions()
+                    try worker.engine.reload(options)
+                    logger.info("reloaded options: keep-ratio \(options.keepRatio), temperature \(options.temperature), neighbors \(options.neighbors), min-per-cluster \(options.minPerCluster), keep \(options.keep.rawValue)")
+                } catch {
+                    logger.error("reload refused, running configuration kept: \(error)")
+                }
+                notifier?.ready(status: statusLine())
+            }
+        } else {
+            notifier?.ready(status: statusLine())
+        }
     }
 
     /// Stops accepting, decides every record already read, and exits the loop.
@@ -275,9 +368,149 @@ public final class Daemon: InputDelegate {
         guard !isStopping else { return }
         isStopping = true
         logger.info("stopping: no new input; deciding every record already read")
+        notifier?.stopping()
         for listener in listeners { listener.close() }
         listeners = []
         for input in Array(inputs.values) { end(input, error: nil) }
         pump()
+    }
+
+    // MARK: Service
+
+    /// Runs `body` on the loop thread at a moment no engine job is running,
+    /// so it may read or change the engine.
+    private func whenWorkerIdle(_ body: @escaping () -> Void) {
+        if worker.isBusy { pendingStatusRequests.append(body) } else { body() }
+    }
+
+    private func servePendingStatusRequests() {
+        guard !worker.isBusy, !pendingStatusRequests.isEmpty else { return }
+        let requests = pendingStatusRequests
+        pendingStatusRequests = []
+        for request in requests { request() }
+    }
+
+    private func startServices() throws {
+        if let path = configuration.controlPath {
+            let control = try Listener(address: .unix(path: path), replies: false, loop: loop,
+                onConnection: { [unowned self] _, handle in
+                    _ = RequestConnection(handle: handle, terminator: [UInt8(ascii: "\n")]) { [unowned self] _ in
+                        Array(statusJSON().utf8) + [UInt8(ascii: "\n")]
+                    }
+                },
+                onError: { [unowned self] _, error in logger.error("control socket: \(error)") })
+            services.append(control)
+            logger.info("status on unix:\(path)")
+        }
+        if let metrics = configuration.metrics {
+            let server = try Listener(address: metrics, replies: false, loop: loop,
+                onConnection: { [unowned self] _, handle in
+                    _ = RequestConnection(handle: handle, terminator: Array("\r\n\r\n".utf8)) { [unowned self] request in
+                        httpResponse(to: request)
+                    }
+                },
+                onError: { [unowned self] _, error in logger.error("metrics endpoint: \(error)") })
+            services.append(server)
+            logger.info("metrics on \(metrics)/metrics")
+        }
+    }
+
+    private func startTimers() {
+        // Watchdog pings come from the loop itself, so a wedged loop is caught.
+        if notifier != nil, let usec = SystemdNotifier.watchdogInterval() {
+            if let timer = try? LoopTimer(on: loop, action: { [unowned self] in notifier?.watchdog() }) {
+                let interval = max(1, usec / 2000)
+                timer.start(after: 0, every: interval)
+                timer.unref()
+                timers.append(timer)
+            }
+        }
+        if let timer = try? LoopTimer(on: loop, action: { [unowned self] in tick() }) {
+            timer.start(after: 1000, every: 1000)
+            timer.unref()
+            timers.append(timer)
+        }
+    }
+
+    /// Once a second: rate, STATUS=, periodic checkpoint.
+    private func tick() {
+        let now = uv_hrtime()
+        let seconds = Double(now - rateWindow.at) / 1e9
+        if seconds > 0 { recentRate = Double(recordsDecided - rateWindow.decided) / seconds }
+        rateWindow = (now, recordsDecided)
+        notifier?.status(statusLine())
+        if configuration.checkpointEvery > 0, configuration.checkpointPath != nil, !isShuttingDown {
+            let due = lastCheckpointAt.map { Double(now - $0) / 1e9 >= configuration.checkpointEvery }
+                ?? (Double(now - startedAt) / 1e9 >= configuration.checkpointEvery)
+            if due { whenWorkerIdle { [self] in writeCheckpoint() } }
+        }
+    }
+
+    private func statusLine() -> String {
+        let ratio = tally.kept + tally.dropped > 0 ? Double(tally.kept) / Double(tally.kept + tally.dropped) : 0
+        return "\(Int(recentRate.rounded())) records/s, \(tally.total) decided, kept ratio \(formatFixed(ratio, 4)), "
+            + "\(worker.engine.conceptCount) concepts"
+    }
+
+    /// Writes the engine's checkpoint atomically (must run while the worker is idle).
+    private func writeCheckpoint() {
+        guard let path = configuration.checkpointPath, let bytes = worker.engine.checkpoint() else { return }
+        do {
+            try FileSystem.writeFileAtomically(bytes, toPath: path)
+            lastCheckpointAt = uv_hrtime()
+            logger.info("checkpoint written: \(path) (\(bytes.count) bytes, \(recordsDecided) records decided)")
+        } catch {
+            logger.error("checkpoint failed: \(error)")
+        }
+    }
+
+    /// The `prunerd status` document (must run while the worker is idle; see `whenWorkerIdle`).
+    private func statusJSON() -> String {
+        var json = JSONWriter()
+        json.open()
+        json.field("uptime_seconds", Double(uv_hrtime() - startedAt) / 1e9)
+        json.field("records", tally.total)
+        json.field("kept", tally.kept)
+        json.field("dropped", tally.dropped)
+        json.field("rejected", tally.rejected)
+        json.field("keep_ratio", tally.kept + tally.dropped > 0 ? Double(tally.kept) / Double(tally.kept + tally.dropped) : 0)
+        json.field("records_per_second", recentRate)
+        json.field("records_per_second_overall", Double(tally.total) / max(1e-9, Double(uv_hrtime() - startedAt) / 1e9))
+        json.field("rejected_by_reason", tally.rejectedByReason)
+        json.field("dropped_by_reason", tally.droppedByReason)
+        json.field("open_inputs", inputs.count)
+        json.field("latency_ms_p50", latency.histogram.quantileMilliseconds(0.5))
+        json.field("latency_ms_p99", latency.histogram.quantileMilliseconds(0.99))
+        json.field("checkpoint_age_seconds", lastCheckpointAt.map { Double(uv_hrtime() - $0) / 1e9 })
+        json.field("decision_log", configuration.decisionsPath)
+        worker.engine.writeStatus(into: &json)
+        json.close()
+        return json.text
+    }
+
+    private func httpResponse(to request: [UInt8]) -> [UInt8] {
+        let line = String(decoding: request.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        let parts = line.split(separator: " ")
+        guard parts.count >= 2, parts[0] == "GET", parts[1] == "/metrics" || parts[1].hasPrefix("/metrics?") else {
+            return Array("HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n".utf8)
+        }
+        var metrics = PrometheusExposition()
+        metrics.counter("prunerd_records_total", "Records that got a decision line, by decision.",
+                        [(["decision": "keep"], Double(tally.kept)), (["decision": "drop"], Double(tally.dropped)),
+                         (["decision": "reject"], Double(tally.rejected))])
+        metrics.counter("prunerd_rejected_total", "Rejected records by reason.",
+                        tally.rejectedByReason.sorted { $0.key < $1.key }.map { (["reason": $0.key], Double($0.value)) })
+        metrics.gauge("prunerd_records_per_second", "Decisions per second over the last second.", recentRate)
+        metrics.gauge("prunerd_keep_ratio", "Realised keep ratio over kept and dropped records.",
+                      tally.kept + tally.dropped > 0 ? Double(tally.kept) / Double(tally.kept + tally.dropped) : 0)
+        metrics.gauge("prunerd_open_inputs", "Inputs currently open.", Double(inputs.count))
+        metrics.gauge("prunerd_concepts", "Concepts of the engine.", Double(worker.engine.conceptCount))
+        metrics.gauge("prunerd_latency_p99_seconds", "Record-to-decision latency, 99th percentile.",
+                      latency.histogram.quantileMilliseconds(0.99) / 1000)
+        metrics.gauge("prunerd_checkpoint_age_seconds", "Seconds since the last checkpoint (-1: none yet).",
+                      lastCheckpointAt.map { Double(uv_hrtime() - $0) / 1e9 } ?? -1)
+        let body = metrics.text
+        return Array(("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body).utf8)
     }
 }

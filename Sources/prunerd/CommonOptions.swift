@@ -30,13 +30,13 @@ enum DefaultPaths {
 }
 
 /// Options of every subcommand that writes a decision log.
-struct OutputOptions: ParsableArguments {
+struct OutputOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("decisions"),
-            help: "Decision log (JSON Lines, appended): a path, or - for stdout. Default: <state dir>/decisions.jsonl ($LOGS_DIRECTORY under systemd).")
+            help: "Decision log (JSON Lines, appended): a path, or - for stdout. Default: $LOGS_DIRECTORY/decisions.jsonl under systemd, else <state dir>/decisions.jsonl.")
     var decisions: String?
 
     @Option(name: .customLong("state-dir"),
-            help: "State directory. Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/prunerd, else ~/.local/state/prunerd.")
+            help: "State directory (checkpoints). Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/prunerd, else ~/.local/state/prunerd.")
     var stateDirectory: String?
 
     @Option(name: .customLong("centroids"), help: "Use these centroids (.npy, k × d, float32 or float16) instead of k-means.")
@@ -45,28 +45,50 @@ struct OutputOptions: ParsableArguments {
     @Option(name: .customLong("save-centroids"), help: "Write the final centroids (.npy, float32, k × d) on exit.")
     var saveCentroids: String?
 
-    @Option(name: .customLong("max-record-size"), help: "Largest record accepted, in bytes (PRN1 length, JSON line).")
-    var maxRecordSize: Int = 1 << 20
+    @Option(name: .customLong("max-record-size"), help: "Largest record accepted, in bytes (PRN1 length, JSON line; default 1 MiB).")
+    var maxRecordSize: Int?
 
-    @Option(name: .customLong("log-level"), help: "Daemon log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(name: .customLong("log-level"), help: "Daemon log level: trace, debug, info (default), notice, warning, error, critical.")
+    var logLevel: String?
 
-    var resolvedStateDirectory: String { stateDirectory ?? DefaultPaths.stateDirectory() }
+    /// The settings: command line, else configuration file, else default.
+    func resolve(over config: ConfigFile? = nil) throws -> ResolvedOutput {
+        let stateDirectory = try stateDirectory ?? config?.string("state-dir") ?? DefaultPaths.stateDirectory()
+        let decisions = try decisions ?? config?.string("decisions") ?? DefaultPaths.decisionLog(stateDirectory: stateDirectory)
+        return ResolvedOutput(
+            decisions: decisions, stateDirectory: stateDirectory,
+            centroids: try centroids ?? config?.string("centroids"),
+            saveCentroids: try saveCentroids ?? config?.string("save-centroids"),
+            maxRecordSize: try maxRecordSize ?? config?.int("max-record-size") ?? (1 << 20),
+            logLevel: try logLevel ?? config?.string("log-level") ?? "info")
+    }
+}
 
-    /// The decision log path, creating its directory when needed.
-    func resolvedDecisionLog() throws -> String {
-        let path = decisions ?? DefaultPaths.decisionLog(stateDirectory: resolvedStateDirectory)
-        if path != "-", let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            try FileSystem.createDirectory(atPath: String(path[..<slash]))
+/// Output settings after layering.
+struct ResolvedOutput {
+    var decisions: String
+    var stateDirectory: String
+    var centroids: String?
+    var saveCentroids: String?
+    var maxRecordSize: Int
+    var logLevel: String
+
+    /// Creates the decision log's directory when needed.
+    func prepareDecisionLog() throws {
+        if decisions != "-", let slash = decisions.lastIndex(of: "/"), slash != decisions.startIndex {
+            try FileSystem.createDirectory(atPath: String(decisions[..<slash]))
         }
-        return path
     }
 
     /// Loads `--centroids`.
     func loadCentroids() throws -> (values: [Float], dimension: Int)? {
         guard let path = centroids else { return nil }
-        let array = try NPYArray.decode(try FileSystem.readFile(atPath: path))
-        return (array.values, array.columns)
+        do {
+            let array = try NPYArray.decode(try FileSystem.readFile(atPath: path))
+            return (array.values, array.columns)
+        } catch {
+            throw ValidationError("--centroids \(path): \(error)")
+        }
     }
 
     /// Writes `--save-centroids`.
@@ -79,7 +101,7 @@ struct OutputOptions: ParsableArguments {
     /// Sets up swift-log with the daemon's handler.
     func makeLogger() throws -> Logger {
         guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("unknown --log-level \(logLevel)")
+            throw ValidationError("unknown log level '\(logLevel)'")
         }
         LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: level) }
         return Logger(label: "prunerd")
@@ -99,6 +121,10 @@ extension DaemonSummary {
                 .map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
         }
         if inputErrors > 0 { text += "inputs closed on error: \(inputErrors) (see the log above)\n" }
+        if latency.total > 0 {
+            text += "latency (read → decision written): p50 \(String(format1: latency.quantileMilliseconds(0.5))) ms, "
+            text += "p99 \(String(format1: latency.quantileMilliseconds(0.99))) ms\n"
+        }
         text += "decision log: \(decisionsPath == "-" ? "stdout" : decisionsPath)\n"
         return text
     }

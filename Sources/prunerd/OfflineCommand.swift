@@ -20,17 +20,18 @@ struct OfflineCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let logger = try output.makeLogger()
+        let resolved = try output.resolve()
+        let logger = try resolved.makeLogger()
         var configuration = DaemonConfiguration()
         configuration.inputs = inputs.isEmpty ? ["-"] : inputs
-        configuration.decisionsPath = try output.resolvedDecisionLog()
-        configuration.maxRecordSize = output.maxRecordSize
-        let engine = OfflineEngine(options: try pruning.options(), centroids: try output.loadCentroids())
+        configuration.decisionsPath = resolved.decisions
+        configuration.maxRecordSize = resolved.maxRecordSize
+        try resolved.prepareDecisionLog()
+        let engine = OfflineEngine(options: try pruning.options(), centroids: try resolved.loadCentroids())
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
-        try output.saveCentroids(engine.centroids, dimension: engine.dimension)
+        try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
         printToStandardError(summary.report)
-        // As a filter, a failed input is a failed run (like zcat); as a service it is logged only.
         if summary.inputErrors > 0 { throw ExitCode(1) }
     }
 }

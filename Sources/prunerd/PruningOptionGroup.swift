@@ -1,5 +1,6 @@
-// The DBP options shared by `serve`, `offline` and `fidelity`, with the
-// reason for each default in its help text.
+// The DBP options shared by `serve`, `offline` and `fidelity`, with the reason
+// for each default in its help text. Every option is optional here so that a
+// configuration file can sit between the built-in default and the command line.
 import ArgumentParser
 import PrunerCore
 
@@ -7,64 +8,71 @@ extension KeepMode: ExpressibleByArgument {}
 extension CentroidUpdate: ExpressibleByArgument {}
 
 /// Command-line spelling of `PruningOptions`.
-struct PruningOptionGroup: ParsableArguments {
+struct PruningOptionGroup: ParsableArguments, Sendable {
     @Option(name: .customLong("keep-ratio"),
-            help: "Fraction ρ of records to keep, 0 < ρ ≤ 1. Default 0.3: near the DBP paper's LAION result (27.7% of the data).")
-    var keepRatio: Double = PruningOptions().keepRatio
+            help: "Fraction ρ of records to keep, 0 < ρ ≤ 1 (default 0.3: near the DBP paper's LAION result, 27.7% of the data).")
+    var keepRatio: Double?
 
     @Option(name: .customLong("clusters"),
-            help: "Number of concepts k. Default 100: about 1 concept per few hundred records at the scale of a warm-up; raise for larger data.")
-    var clusters: Int = PruningOptions().clusters
+            help: "Number of concepts k (default 100; raise with the data: the paper uses ~1 concept per 10k–40k records).")
+    var clusters: Int?
 
     @Option(name: .customLong("temperature"),
-            help: "Softmax temperature τ over complexities. Default 0.1: the DBP paper's value; lower concentrates the budget on complex concepts.")
-    var temperature: Double = PruningOptions().temperature
+            help: "Softmax temperature τ over complexities (default 0.1, the paper's; lower concentrates the budget on complex concepts).")
+    var temperature: Double?
 
     @Option(name: .customLong("neighbors"),
-            help: "Nearest other centroids averaged into d_inter. Default 20, as in the paper.")
-    var neighbors: Int = PruningOptions().neighbors
+            help: "Nearest other centroids averaged into d_inter (default 20, as in the paper).")
+    var neighbors: Int?
 
     @Option(name: .customLong("min-per-cluster"),
-            help: "F in floor_j = min(max(1, ⌊F·M/k⌋), n_j − 1). Default 0: a floor of 1, as in the authors' scripts.")
-    var minPerCluster: Double = PruningOptions().minPerCluster
+            help: "F in floor_j = min(max(1, ⌊F·M/k⌋), n_j − 1) (default 0: a floor of 1, as in the authors' scripts).")
+    var minPerCluster: Double?
 
     @Option(name: .customLong("keep"),
-            help: "Which members a concept keeps: hard (farthest from the centroid, the paper's choice), easy or random.")
-    var keep: KeepMode = PruningOptions().keep
+            help: "Which members a concept keeps: hard (farthest from the centroid, the paper's choice; default), easy or random.")
+    var keep: KeepMode?
 
-    @Option(name: .customLong("seed"), help: "Seed of every random choice; same input and seed give the same decisions.")
-    var seed: UInt64 = PruningOptions().seed
+    @Option(name: .customLong("seed"), help: "Seed of every random choice (default 0); same input and seed give the same decisions.")
+    var seed: UInt64?
 
-    @Option(name: .customLong("kmeans-iterations"), help: "Maximum Lloyd iterations of spherical k-means.")
-    var kmeansIterations: Int = PruningOptions().kmeansIterations
+    @Option(name: .customLong("kmeans-iterations"), help: "Maximum Lloyd iterations of spherical k-means (default 40).")
+    var kmeansIterations: Int?
 
     @Option(name: .customLong("warmup"),
-            help: "Streaming: records buffered before the first decision, to seed concepts and statistics. Default 5000: ~50 per concept at k = 100.")
-    var warmup: Int = PruningOptions().warmup
+            help: "Streaming: records buffered before the first decision, to seed concepts and statistics (default 5000: ~50 per concept at k = 100).")
+    var warmup: Int?
 
     @Option(name: .customLong("recompute-every"),
-            help: "Streaming: records between quota and threshold recomputes. Default 1000: cheap (k² d flops) and fresh.")
-    var recomputeEvery: Int = PruningOptions().recomputeEvery
+            help: "Streaming: records between quota and threshold recomputes (default 1000: a recompute costs k²·d flops, noise in the budget stays small).")
+    var recomputeEvery: Int?
 
     @Option(name: .customLong("update"),
-            help: "Streaming: centroids after warm-up, frozen (most faithful to the batch recipe) or online (follow the stream).")
-    var update: CentroidUpdate = PruningOptions().update
+            help: "Streaming: centroids after warm-up: frozen (default; most faithful to the batch recipe) or online (follow the stream).")
+    var update: CentroidUpdate?
 
-    /// The options as the core takes them.
-    func options() throws -> PruningOptions {
+    /// The options: command line, else configuration file, else built-in default.
+    func options(over config: ConfigFile? = nil) throws -> PruningOptions {
         var options = PruningOptions()
-        options.keepRatio = keepRatio
-        options.clusters = clusters
-        options.temperature = temperature
-        options.neighbors = neighbors
-        options.minPerCluster = minPerCluster
-        options.keep = keep
-        options.seed = seed
-        options.kmeansIterations = kmeansIterations
-        options.warmup = warmup
-        options.recomputeEvery = recomputeEvery
-        options.update = update
+        options.keepRatio = try keepRatio ?? config?.double("keep-ratio") ?? options.keepRatio
+        options.clusters = try clusters ?? config?.int("clusters") ?? options.clusters
+        options.temperature = try temperature ?? config?.double("temperature") ?? options.temperature
+        options.neighbors = try neighbors ?? config?.int("neighbors") ?? options.neighbors
+        options.minPerCluster = try minPerCluster ?? config?.double("min-per-cluster") ?? options.minPerCluster
+        options.keep = try keep ?? config?.string("keep").map { try parse($0, as: KeepMode.self, key: "keep") } ?? options.keep
+        options.seed = try seed ?? config?.int("seed").map { UInt64($0) } ?? options.seed
+        options.kmeansIterations = try kmeansIterations ?? config?.int("kmeans-iterations") ?? options.kmeansIterations
+        options.warmup = try warmup ?? config?.int("warmup") ?? options.warmup
+        options.recomputeEvery = try recomputeEvery ?? config?.int("recompute-every") ?? options.recomputeEvery
+        options.update = try update ?? config?.string("update").map { try parse($0, as: CentroidUpdate.self, key: "update") }
+            ?? options.update
         if let message = options.validationError() { throw ValidationError(message) }
         return options
+    }
+
+    private func parse<Value: RawRepresentable>(_ text: String, as _: Value.Type, key: String) throws -> Value
+    where Value.RawValue == String {
+        guard let value = Value(rawValue: text) else { throw ValidationError("'\(key)' cannot be '\(text)'") }
+        return value
     }
 }

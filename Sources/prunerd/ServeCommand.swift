@@ -1,5 +1,6 @@
-// `prunerd serve`: the streaming daemon.
+// `prunerd serve`: the streaming daemon, as a filter or as a service.
 import ArgumentParser
+import Logging
 import PrunerCore
 import PrunerDaemon
 
@@ -8,38 +9,107 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Decide keep/drop for records as they stream in.",
         discussion: """
-            Each INPUT is a file, a FIFO or - (stdin); with no INPUT and no --listen, stdin.
-            With only INPUTs, prunerd exits 0 once all reach EOF and every decision is
-            written, so `zcat x | prunerd serve` works as a filter. With --listen it runs
-            until SIGTERM/SIGINT, then decides every record already read and exits.
+            Each INPUT is a file, a FIFO or - (stdin); with no INPUT, no --listen and no socket
+            passed by systemd, stdin. With only INPUTs, prunerd exits once all reach EOF and every
+            decision is written (exit 0; 1 if an input failed), so `zcat x | prunerd serve` works
+            as a filter. With listeners it runs until SIGTERM/SIGINT, then decides every record
+            already read, writes a checkpoint and exits 0. SIGHUP reopens the decision log and
+            reloads keep-ratio, temperature, neighbors, min-per-cluster, keep and recompute-every
+            from --config.
             """)
 
     @Argument(help: "Inputs: files, FIFOs, or - for stdin.")
     var inputs: [String] = []
 
+    @Option(name: .customLong("config"), help: "TOML configuration file; keys are these long options (the command line wins).")
+    var config: String?
+
     @Option(name: .customLong("listen"),
             help: "Listen on unix:PATH or tcp:HOST:PORT (repeatable); each connection is an input. TCP without HOST binds 127.0.0.1.")
     var listen: [String] = []
 
-    @Flag(name: .customLong("reply"), help: "Write each record's decision line back on its connection (all listeners).")
+    @Flag(name: .customLong("reply"), help: "Write each record's decision line back on its connection (all --listen sockets).")
     var reply = false
+
+    @Option(name: .customLong("checkpoint-every"),
+            help: "Seconds between checkpoints in the state directory (default 60 when listening, else off; 0: only at stop).")
+    var checkpointEvery: Double?
+
+    @Flag(name: .customLong("fresh"), help: "Start without restoring the state directory's checkpoint.")
+    var fresh = false
+
+    @Option(name: .customLong("metrics"), help: "Serve Prometheus metrics at tcp:HOST:PORT (GET /metrics).")
+    var metrics: String?
+
+    @Option(name: .customLong("control"),
+            help: "Unix socket for `prunerd status` (default when listening: $RUNTIME_DIRECTORY/control.sock, else <state dir>/control.sock).")
+    var control: String?
 
     @OptionGroup var pruning: PruningOptionGroup
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let logger = try output.makeLogger()
+        let file = try config.map { try ConfigFile.load(path: $0) }
+        let resolved = try output.resolve(over: file)
+        let logger = try resolved.makeLogger()
+        let options = try pruning.options(over: file)
+
         var configuration = DaemonConfiguration()
-        configuration.listeners = try listen.map { ListenerConfiguration(address: try ListenAddress(parsing: $0), replies: reply) }
-        configuration.inputs = inputs.isEmpty && listen.isEmpty ? ["-"] : inputs
-        configuration.decisionsPath = try output.resolvedDecisionLog()
-        configuration.maxRecordSize = output.maxRecordSize
-        let engine = try StreamingEngine(options: try pruning.options(), centroids: try output.loadCentroids())
+        let addresses = listen.isEmpty ? (try file?.strings("listen") ?? []) : listen
+        let replies = reply || (try file?.bool("reply") ?? false)
+        configuration.listeners = try addresses.map { ListenerConfiguration(address: try ListenAddress(parsing: $0), replies: replies) }
+        configuration.activatedSockets = SocketActivation.takeListeningSockets().map { ActivatedSocket(fd: $0.fd, name: $0.name) }
+        let isService = !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty
+        configuration.inputs = inputs.isEmpty && !isService ? ["-"] : inputs
+        configuration.decisionsPath = resolved.decisions
+        configuration.maxRecordSize = resolved.maxRecordSize
+        try resolved.prepareDecisionLog()
+
+        let every = try checkpointEvery ?? file?.double("checkpoint-every") ?? (isService ? 60 : nil)
+        if let every {
+            try FileSystem.createDirectory(atPath: resolved.stateDirectory)
+            configuration.checkpointPath = resolved.stateDirectory + "/checkpoint.prnckpt"
+            configuration.checkpointEvery = every
+        }
+        if let control = try control ?? file?.string("control") {
+            configuration.controlPath = control
+        } else if isService {
+            let runtime = DefaultPaths.environment("RUNTIME_DIRECTORY")?.split(separator: ":").first.map(String.init)
+            if runtime == nil { try FileSystem.createDirectory(atPath: resolved.stateDirectory) }
+            configuration.controlPath = (runtime ?? resolved.stateDirectory) + "/control.sock"
+        }
+        configuration.metrics = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
+        let pruning = self.pruning
+        let configPath = config
+        configuration.reloadOptions = {
+            try pruning.options(over: try configPath.map { try ConfigFile.load(path: $0) })
+        }
+
+        let engine = try makeEngine(options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
+                                    fresh: fresh || (try file?.bool("fresh") ?? false), logger: logger)
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
-        try output.saveCentroids(engine.centroids, dimension: engine.dimension)
+        try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
         printToStandardError(summary.report)
         // As a filter, a failed input is a failed run (like zcat); as a service it is logged only.
-        if listen.isEmpty && summary.inputErrors > 0 { throw ExitCode(1) }
+        if !isService && summary.inputErrors > 0 { throw ExitCode(1) }
+    }
+
+    /// The streaming engine, restored from the state directory's checkpoint when one is there.
+    private func makeEngine(options: PruningOptions, resolved: ResolvedOutput, checkpoint: String?, fresh: Bool,
+                            logger: Logger) throws -> StreamingEngine {
+        if let checkpoint, !fresh, FileSystem.fileExists(atPath: checkpoint) {
+            do {
+                let engine = try StreamingEngine(restoringCheckpoint: try FileSystem.readFile(atPath: checkpoint), options: options)
+                logger.info("restored checkpoint \(checkpoint)")
+                return engine
+            } catch {
+                // Never half-load: keep the file for inspection, start from scratch.
+                let aside = checkpoint + ".rejected"
+                logger.error("checkpoint \(checkpoint) not restored: \(error); moved to \(aside), starting fresh")
+                try? FileSystem.rename(checkpoint, to: aside)
+            }
+        }
+        return try StreamingEngine(options: options, centroids: try resolved.loadCentroids())
     }
 }

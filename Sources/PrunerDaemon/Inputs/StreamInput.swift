@@ -88,30 +88,23 @@ final class StreamInput: Input {
         uv_read_stop(handle.stream)
     }
 
+    /// Closes the connection; replies still being written go out first
+    /// (closing a stream cancels its pending writes).
     override func close() {
         guard !isClosed else { return }
         isClosed = true
         isReading = false
-        handle.close()
+        if pendingReplyBytes == 0 { handle.close() }
     }
 
-    override var acceptsReplies: Bool { repliesEnabled && !isClosed }
+    override var acceptsReplies: Bool { repliesEnabled }
 
     override func reply(_ bytes: [UInt8]) {
         guard acceptsReplies, !bytes.isEmpty else { return }
-        let box = ReplyWrite(bytes: bytes, input: self)
-        let request = UVRequest<uv_write_t>.make(context: box)
         pendingReplyBytes += bytes.count
-        let status = box.storage.withUnsafeMutableBytes { raw -> Int32 in
-            var buffer = uv_buf_init(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(raw.count))
-            return uv_write(request, handle.stream, &buffer, 1) { request, _ in
-                let box = UVRequest<uv_write_t>.complete(request, as: ReplyWrite.self)
-                box.input.pendingReplyBytes -= box.storage.count
-            }
-        }
-        if status != 0 {
+        uvWrite(bytes, to: handle.stream) { [self] _ in
             pendingReplyBytes -= bytes.count
-            UVRequest<uv_write_t>.abandon(request)
+            if isClosed && pendingReplyBytes == 0 { handle.close() }
         }
     }
 
@@ -127,15 +120,5 @@ final class StreamInput: Input {
 
     private func finish(error: String?) {
         delegate?.inputDidEnd(self, error: error)
-    }
-
-    /// Keeps reply bytes alive until libuv has written them.
-    private final class ReplyWrite {
-        var storage: [UInt8]
-        let input: StreamInput
-        init(bytes: [UInt8], input: StreamInput) {
-            self.storage = bytes
-            self.input = input
-        }
     }
 }

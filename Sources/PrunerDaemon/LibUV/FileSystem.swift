@@ -118,3 +118,13 @@ public enum FileSystem {
         try uvCheck(status, "fsync directory \(directory)")
     }
 }
+
+extension FileSystem {
+    /// Renames a file (atomic within a file system).
+    public static func rename(_ source: String, to destination: String) throws(UVError) {
+        var request = uv_fs_t()
+        let status = uv_fs_rename(nil, &request, source, destination, nil)
+        uv_fs_req_cleanup(&request)
+        try uvCheck(status, "rename \(source) → \(destination)")
+    }
+}

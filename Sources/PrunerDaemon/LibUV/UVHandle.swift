@@ -128,3 +128,33 @@ public struct UVError: Error, CustomStringConvertible, Sendable {
 func uvCheck(_ status: Int32, _ operation: @autoclosure () -> String) throws(UVError) {
     if status < 0 { throw UVError(code: status, operation: operation()) }
 }
+
+/// Writes `bytes` to a stream. libuv keeps pointing at the bytes until the write
+/// completes, so they are copied into memory owned by the request; `done` runs on
+/// the loop thread with libuv's status (0 or a negative error).
+func uvWrite(_ bytes: [UInt8], to stream: UnsafeMutablePointer<uv_stream_t>, done: @escaping (Int32) -> Void) {
+    let write = PendingWrite(bytes: bytes, done: done)
+    let request = UVRequest<uv_write_t>.make(context: write)
+    var buffer = uv_buf_init(write.storage.baseAddress?.assumingMemoryBound(to: CChar.self), UInt32(write.storage.count))
+    let status = uv_write(request, stream, &buffer, 1) { request, status in
+        UVRequest<uv_write_t>.complete(request, as: PendingWrite.self).done(status)
+    }
+    if status != 0 {
+        UVRequest<uv_write_t>.abandon(request)
+        done(status)
+    }
+}
+
+/// The bytes of one stream write, alive until libuv's write callback.
+private final class PendingWrite {
+    let storage: UnsafeMutableRawBufferPointer
+    let done: (Int32) -> Void
+
+    init(bytes: [UInt8], done: @escaping (Int32) -> Void) {
+        storage = .allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
+        self.done = done
+    }
+
+    deinit { storage.deallocate() }
+}

@@ -21,6 +21,9 @@ final class DecisionLog {
     private(set) var backlog = 0
     /// Called on a failed write; the daemon reports it.
     var onError: ((UVError) -> Void)?
+    private var appendedBytes: UInt64 = 0
+    private var writtenBytes: UInt64 = 0
+    private var writeWaiters: [(end: UInt64, action: () -> Void)] = []
 
     init(path: String, loop: EventLoop) throws(UVError) {
         self.path = path
@@ -28,12 +31,28 @@ final class DecisionLog {
         self.fd = try DecisionLog.open(path)
     }
 
-    /// Queues whole lines; they are written in order.
-    func append(_ lines: [UInt8]) {
-        guard !lines.isEmpty else { return }
+    /// Queues whole lines; they are written in order. `whenWritten` runs once
+    /// the last of them has been handed to the kernel.
+    func append(_ lines: [UInt8], whenWritten: (() -> Void)? = nil) {
+        guard !lines.isEmpty else {
+            whenWritten?()
+            return
+        }
         queued.append(contentsOf: lines)
         backlog += lines.count
+        appendedBytes += UInt64(lines.count)
+        if let whenWritten { writeWaiters.append((appendedBytes, whenWritten)) }
         writeNext()
+    }
+
+    private func advanceWritten(by count: Int) {
+        writtenBytes += UInt64(count)
+        var ready = 0
+        while ready < writeWaiters.count && writeWaiters[ready].end <= writtenBytes { ready += 1 }
+        guard ready > 0 else { return }
+        let due = writeWaiters[0..<ready]
+        writeWaiters.removeFirst(ready)
+        for waiter in due { waiter.action() }
     }
 
     /// Whether everything appended has been written.
@@ -119,12 +138,14 @@ final class DecisionLog {
             }
             // A failing disk: drop this chunk rather than spin; the error is logged.
             backlog -= chunk.bytes.count - chunk.written
+            advanceWritten(by: chunk.bytes.count - chunk.written)
             writeInFlight = false
             writeNext()
             return
         }
         chunk.written += result
         backlog -= result
+        advanceWritten(by: result)
         if chunk.written < chunk.bytes.count {
             write(chunk)
             return

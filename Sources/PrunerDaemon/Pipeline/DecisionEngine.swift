@@ -13,6 +13,14 @@ public protocol DecisionEngine: AnyObject {
     var centroids: [Float] { get }
     /// The dimension of the centroids, once known.
     var dimension: Int? { get }
+    /// Number of concepts (0 before the engine has any).
+    var conceptCount: Int { get }
+    /// The engine's state as a versioned checkpoint, or nil when it keeps none.
+    func checkpoint() -> [UInt8]?
+    /// Applies options that can change live; throws, changing nothing, for those that cannot.
+    func reload(_ options: PruningOptions) throws
+    /// Adds the engine's figures (per-concept table) to the status document.
+    func writeStatus(into json: inout JSONWriter)
 }
 
 /// The streaming DBP engine behind `prunerd serve`. Created on the first batch,
