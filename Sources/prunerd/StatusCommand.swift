@@ -8,7 +8,7 @@ struct StatusCommand: ParsableCommand {
         abstract: "Print a running daemon's status as JSON (totals, rates, rejects, per-concept table, checkpoint age).")
 
     @Option(name: .customLong("control"),
-            help: "The daemon's control socket. Default: $RUNTIME_DIRECTORY/control.sock, else /run/prunerd/control.sock if present, else <state dir>/control.sock.")
+            help: "The daemon's control socket. Default: $RUNTIME_DIRECTORY/control.sock, else /run/prunerd/control/control.sock if present, else <state dir>/control.sock.")
     var control: String?
 
     @Option(name: .customLong("state-dir"), help: "The daemon's state directory (to find its control socket).")
@@ -27,7 +27,10 @@ struct StatusCommand: ParsableCommand {
         if let runtime = DefaultPaths.environment("RUNTIME_DIRECTORY")?.split(separator: ":").first {
             return runtime + "/control.sock"
         }
-        if FileSystem.fileExists(atPath: "/run/prunerd/control.sock") { return "/run/prunerd/control.sock" }
+        // The packaged unit's RuntimeDirectory=prunerd/control (see systemd/prunerd.service).
+        for path in ["/run/prunerd/control/control.sock", "/run/prunerd/control.sock"] where FileSystem.fileExists(atPath: path) {
+            return path
+        }
         return (stateDirectory ?? DefaultPaths.stateDirectory()) + "/control.sock"
     }
 }

@@ -104,4 +104,36 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
     }
 
     public var centroids: [Float] { result?.centroids ?? [] }
+    public var conceptCount: Int { result?.concepts.count ?? 0 }
+    public func checkpoint() -> [UInt8]? { nil }
+
+    public func reload(_ options: PruningOptions) throws {
+        throw ReloadError(reason: "the offline recipe has no live options")
+    }
+
+    public func writeStatus(into json: inout JSONWriter) {
+        guard let result else { return }
+        json.key("concepts")
+        json.openArray()
+        for (index, concept) in result.concepts.enumerated() {
+            json.open()
+            json.field("cluster", index)
+            json.field("size", concept.size)
+            json.field("d_intra", concept.dIntra)
+            json.field("d_inter", concept.dInter)
+            json.field("complexity", concept.complexity)
+            json.field("quota", concept.quota)
+            json.field("threshold", result.thresholds[index].map(Double.init))
+            json.field("keep_rate", concept.size > 0 ? Double(concept.quota) / Double(concept.size) : 0)
+            json.close()
+        }
+        json.closeArray()
+    }
+}
+
+/// A reload that cannot be applied; the running configuration is kept.
+public struct ReloadError: Error, CustomStringConvertible {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { reason }
 }
