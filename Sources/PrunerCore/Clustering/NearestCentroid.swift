@@ -205,3 +205,39 @@ public struct NearestCentroid: Sendable {
         }
     }
 }
+
+/// Small vector helpers over raw rows (kept here with the other pointer code).
+enum VectorMath {
+    /// Dot product of two `d`-vectors, 16 lanes at a time.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Float {
+        var acc = SIMD16<Float>.zero
+        var t = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while t + 16 <= d {
+            acc += ra.loadUnaligned(fromByteOffset: t * 4, as: SIMD16<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: t * 4, as: SIMD16<Float>.self)
+            t += 16
+        }
+        var s = acc.sum()
+        while t < d { s += a[t] * b[t]; t += 1 }
+        return s
+    }
+
+    /// Dot product of row `i` of `rows` and row `j` of `other`, both with dimension `d`.
+    static func dot(_ rows: [Float], _ i: Int, _ other: [Float], _ j: Int, _ d: Int) -> Float {
+        rows.withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in dot(a.baseAddress! + i * d, b.baseAddress! + j * d, d) } }
+    }
+
+    /// Normalises every `d`-row of `v` in place; zero rows stay zero.
+    static func normaliseRows(_ v: inout [Float], _ d: Int) {
+        v.withUnsafeMutableBufferPointer { p in
+            let n = p.count / d
+            for i in 0..<n {
+                let row = p.baseAddress! + i * d
+                let s = dot(row, row, d)
+                if s > 0 { let inv = 1 / s.squareRoot(); for t in 0..<d { row[t] *= inv } }
+            }
+        }
+    }
+}
