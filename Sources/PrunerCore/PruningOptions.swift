@@ -38,7 +38,7 @@ public struct PruningOptions: Sendable, Codable, Equatable {
     /// Maximum Lloyd iterations of spherical k-means.
     public var kmeansIterations: Int = 40
     /// Streaming: records buffered before the first decision.
-    public var warmup: Int = 5000
+    public var warmup: Int = 10000
     /// Streaming: records between quota and threshold recomputes.
     public var recomputeEvery: Int = 1000
     /// Streaming: centroid behaviour after warm-up.
@@ -47,7 +47,7 @@ public struct PruningOptions: Sendable, Codable, Equatable {
     /// (a decision delay). Statistics include held records, so each decision
     /// sees `lookahead` records of the future; `finish()` decides the held
     /// records exactly like the offline recipe. 0 decides every record on arrival.
-    public var lookahead: Int = 5000
+    public var lookahead: Int = 20000
 
     public init() {}
 
