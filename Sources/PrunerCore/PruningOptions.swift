@@ -38,11 +38,16 @@ public struct PruningOptions: Sendable, Codable, Equatable {
     /// Maximum Lloyd iterations of spherical k-means.
     public var kmeansIterations: Int = 40
     /// Streaming: records buffered before the first decision.
-    public var warmup: Int = 5000
+    public var warmup: Int = 10000
     /// Streaming: records between quota and threshold recomputes.
     public var recomputeEvery: Int = 1000
     /// Streaming: centroid behaviour after warm-up.
     public var update: CentroidUpdate = .frozen
+    /// Streaming: after warm-up, valid records held back before they are decided
+    /// (a decision delay). Statistics include held records, so each decision
+    /// sees `lookahead` records of the future; `finish()` decides the held
+    /// records exactly like the offline recipe. 0 decides every record on arrival.
+    public var lookahead: Int = 20000
 
     public init() {}
 
@@ -55,7 +60,29 @@ public struct PruningOptions: Sendable, Codable, Equatable {
         if !(minPerCluster >= 0) || !minPerCluster.isFinite { return "--min-per-cluster must be ≥ 0, got \(minPerCluster)" }
         if kmeansIterations < 1 { return "k-means iterations must be at least 1" }
         if warmup < 0 { return "--warmup must be ≥ 0, got \(warmup)" }
+        if lookahead < 0 { return "--lookahead must be ≥ 0, got \(lookahead)" }
         if recomputeEvery < 1 { return "--recompute-every must be at least 1, got \(recomputeEvery)" }
         return nil
+    }
+}
+
+extension PruningOptions {
+    /// Decodes options, taking the default for every missing key so that
+    /// configuration files and checkpoints written before an option existed still load.
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        keepRatio = try c.decodeIfPresent(Double.self, forKey: .keepRatio) ?? keepRatio
+        clusters = try c.decodeIfPresent(Int.self, forKey: .clusters) ?? clusters
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? temperature
+        neighbors = try c.decodeIfPresent(Int.self, forKey: .neighbors) ?? neighbors
+        minPerCluster = try c.decodeIfPresent(Double.self, forKey: .minPerCluster) ?? minPerCluster
+        keep = try c.decodeIfPresent(KeepMode.self, forKey: .keep) ?? keep
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        kmeansIterations = try c.decodeIfPresent(Int.self, forKey: .kmeansIterations) ?? kmeansIterations
+        warmup = try c.decodeIfPresent(Int.self, forKey: .warmup) ?? warmup
+        recomputeEvery = try c.decodeIfPresent(Int.self, forKey: .recomputeEvery) ?? recomputeEvery
+        update = try c.decodeIfPresent(CentroidUpdate.self, forKey: .update) ?? update
+        lookahead = try c.decodeIfPresent(Int.self, forKey: .lookahead) ?? lookahead
     }
 }

@@ -118,3 +118,25 @@ public struct RecordBatch: Sendable {
         vectors.removeAll(keepingCapacity: true)
     }
 }
+
+extension RecordBatch {
+    /// Appends entry `index` of `other` (same dimension) without re-normalising
+    /// its row: the engine moves records between batches bit-exactly.
+    public mutating func appendEntry(_ index: Int, of other: RecordBatch) {
+        precondition(other.dimension == dimension, "batches of different dimensions")
+        var entry = other.entries[index]
+        if entry.row >= 0 {
+            let start = Int(entry.row) * dimension
+            vectors.append(contentsOf: other.vectors[start..<(start + dimension)])
+            entry.row = Int32(rowCount - 1)
+        }
+        entries.append(entry)
+    }
+
+    /// Rebuilds a batch from its parts (checkpoint restore); rows must match the entries.
+    public init(dimension: Int, entries: [Entry], vectors: [Float]) {
+        self.init(dimension: dimension)
+        self.entries = entries
+        self.vectors = vectors
+    }
+}

@@ -1,0 +1,59 @@
+// A read-only view of the engine's state for status reports and the CLI.
+
+/// The engine's totals and per-concept state at one moment.
+public struct EngineSnapshot: Sendable, Equatable {
+    /// One concept's state.
+    public struct Concept: Sendable, Equatable {
+        /// Members seen n_j.
+        public var size: Int
+        public var dIntra: Double
+        public var dInter: Double
+        public var complexity: Double
+        /// Current target keep count N_j over the records seen.
+        public var quota: Int
+        /// Current distance threshold (`nil` in random mode or when none applies).
+        public var threshold: Float?
+        /// Effective keep rate r'_j the threshold aims at.
+        public var targetKeepRate: Double
+        /// Members kept so far.
+        public var keptCount: Int
+        /// Members decided so far (kept + dropped).
+        public var decidedCount: Int
+        /// keptCount / decidedCount (0 when none decided).
+        public var realisedKeepRate: Double
+    }
+
+    /// Records submitted (valid and rejected).
+    public var seen: Int
+    public var kept: Int
+    public var dropped: Int
+    /// Rejections by reason (reasons with a zero count are omitted).
+    public var rejected: [RejectReason: Int]
+    /// Records buffered (warm-up) or held (lookahead), not yet decided.
+    public var pending: Int
+    public var isWarmingUp: Bool
+    public var concepts: [Concept]
+
+    /// kept / (kept + dropped).
+    public var realisedKeepRatio: Double { kept + dropped > 0 ? Double(kept) / Double(kept + dropped) : 0 }
+}
+
+extension StreamingPruner {
+    /// Totals and per-concept statistics, quotas and thresholds.
+    public func snapshot() -> EngineSnapshot {
+        var rej = [RejectReason: Int]()
+        for (i, r) in RejectReason.allCases.enumerated() where rejected[i] > 0 { rej[r] = rejected[i] }
+        let concepts = (0..<options.clusters).map { j -> EngineSnapshot.Concept in
+            let s = stats[j]
+            let dec = s.kept + s.dropped
+            let threshold: Float? = (warming || options.keep == .random || !thresholds[j].isFinite) ? nil : thresholds[j]
+            return EngineSnapshot.Concept(
+                size: s.count, dIntra: s.meanDistance, dInter: dInter[j], complexity: s.meanDistance * dInter[j],
+                quota: quotas[j], threshold: threshold, targetKeepRate: rates[j], keptCount: s.kept,
+                decidedCount: dec, realisedKeepRate: dec > 0 ? Double(s.kept) / Double(dec) : 0)
+        }
+        let pending = warmupBuffer.count + (held.count - heldHead)
+        return EngineSnapshot(seen: totalSeen, kept: totalKept, dropped: totalDropped, rejected: rej,
+                              pending: pending, isWarmingUp: warming, concepts: concepts)
+    }
+}

@@ -1,0 +1,425 @@
+// The streaming DBP engine: decides keep/drop per record as records arrive so
+// that the kept set tracks what the offline recipe would keep on all the data.
+
+/// Errors of engine construction and live reconfiguration.
+public enum EngineError: Error, Equatable, CustomStringConvertible {
+    case invalidOptions(String)
+    case centroidShape(expectedClusters: Int, dimension: Int, valueCount: Int)
+    case notLive(option: String)
+
+    public var description: String {
+        switch self {
+        case .invalidOptions(let m): return m
+        case .centroidShape(let k, let d, let n):
+            return "centroids hold \(n) values, expected clusters × dimension = \(k) × \(d) = \(k * d)"
+        case .notLive(let o): return "\(o) cannot change while the engine runs (restart to change it); keeping the running configuration"
+        }
+    }
+}
+
+/// Streaming Density-Based Pruning (a value type: copying it forks the stream state).
+///
+/// **Flow.** The first `warmup` valid records are buffered; at the end of
+/// warm-up the concepts are seeded (spherical k-means on the buffer, or given
+/// centroids) and the buffered records enter the engine like any other. Each
+/// arriving record is assigned to its nearest centroid and recorded in its
+/// concept's [`ConceptStatistics`]; it is then held in a queue until
+/// `lookahead` later valid records have arrived, and decided against its
+/// concept's current threshold. `finish()` decides the held records exactly
+/// like the offline recipe (the per-concept remainder of the quota goes to the
+/// farthest/nearest/sampled held members).
+///
+/// **Quotas** are recomputed every `recomputeEvery` arrivals: DBP's complexity
+/// and softmax over the current statistics, the [`QuotaProjection`] with
+/// M = round(ρ·n_seen), keep rate r_j = N_j / n_j, corrected by the concept's
+/// deficit so far (`r'_j = r_j + (r_j·decided_j − kept_j) / max(n_j, 64)`,
+/// clamped to [0, 1]), and the threshold is the (1 − r'_j) quantile (`hard`) or
+/// r'_j quantile (`easy`) of the concept's distance histogram.
+///
+/// **Online centroids** move toward their members (running mean, step 1/n_j,
+/// renormalised), applied every 256 arrivals counted globally.
+///
+/// **Determinism.** Every state change happens per record in arrival order or
+/// at arrival-count boundaries, and the assignment kernel is batch-position
+/// independent, so the decisions do not depend on how the stream is cut into
+/// `submit` calls.
+public struct StreamingPruner: Sendable {
+    /// Arrivals between applications of accumulated online centroid moves.
+    public static let moveEvery = 256
+    /// Reservoir capacity R per concept.
+    public static let reservoirCapacity = 32
+    /// Smallest horizon over which a concept's keep deficit is repaid.
+    var deficitHorizon = 64
+    /// Multiplier of n_j in the deficit horizon (0 disables the feedback).
+    var deficitGain = 1.0
+
+    /// One record waiting for its decision.
+    struct Held: Sendable {
+        var entry: RecordBatch.Entry
+        var cluster: Int32       // −1 for a rejection
+        var distance: Float
+    }
+
+    public private(set) var options: PruningOptions
+    public let dimension: Int
+    var centroidValues: [Float]
+    var nearest: NearestCentroid?
+    var stats: [ConceptStatistics]
+    var warming: Bool
+    var warmupBuffer: RecordBatch
+    var held: [Held] = []
+    var heldHead = 0
+    var heldValid = 0
+    /// Valid records assigned so far (warm-up included): n_seen.
+    var arrivals = 0
+    var quotas: [Int]
+    var rates: [Double]
+    var thresholds: [Float]
+    var dInter: [Double]
+    var dInterStale = true
+    var decided: [Int]
+    /// Distance histograms of the warm-up records per concept (in-sample for k-means centroids).
+    var warmHistograms: [[UInt32]] = []
+    var warmCounts: [Int] = []
+    /// Out-of-sample members needed before thresholds ignore the warm-up records.
+    var minimumOutOfSample = 20
+    var moveSums: [Float]
+    var moveCounts: [Int]
+    var reservoirRNG: Xoshiro256StarStar
+    var keepRNG: Xoshiro256StarStar
+    var totalSeen = 0
+    var totalKept = 0
+    var totalDropped = 0
+    var rejected: [Int]          // indexed like RejectReason.allCases
+
+    /// - Parameters:
+    ///   - centroids: optional `clusters × dimension` centroids (normalised here); without them k-means runs on the warm-up buffer.
+    /// - Throws: [`EngineError`] on invalid options or a centroid matrix of the wrong shape.
+    public init(options: PruningOptions, dimension: Int, centroids: [Float]? = nil) throws {
+        if let m = options.validationError() { throw EngineError.invalidOptions(m) }
+        guard dimension > 0 else { throw EngineError.invalidOptions("dimension must be positive, got \(dimension)") }
+        let k = options.clusters
+        if let centroids, centroids.count != k * dimension {
+            throw EngineError.centroidShape(expectedClusters: k, dimension: dimension, valueCount: centroids.count)
+        }
+        self.options = options
+        self.dimension = dimension
+        var c = centroids ?? []
+        if !c.isEmpty { VectorMath.normaliseRows(&c, dimension) }
+        centroidValues = c
+        stats = (0..<k).map { _ in ConceptStatistics(dimension: dimension, reservoirCapacity: Self.reservoirCapacity) }
+        warming = true
+        warmupBuffer = RecordBatch(dimension: dimension)
+        quotas = [Int](repeating: 0, count: k)
+        rates = [Double](repeating: options.keepRatio, count: k)
+        thresholds = [Float](repeating: 0, count: k)
+        dInter = [Double](repeating: 1, count: k)
+        decided = [Int](repeating: 0, count: k)
+        moveSums = [Float](repeating: 0, count: options.update == .online ? k * dimension : 0)
+        moveCounts = [Int](repeating: 0, count: k)
+        reservoirRNG = Xoshiro256StarStar(seed: options.seed, stream: 3)
+        keepRNG = Xoshiro256StarStar(seed: options.seed, stream: 4)
+        rejected = [Int](repeating: 0, count: RejectReason.allCases.count)
+    }
+
+    /// The current `clusters × dimension` centroids (empty while warming up without given centroids).
+    public var centroids: [Float] { centroidValues }
+    /// True until `warmup` valid records have arrived (or `finish()` was called).
+    public var isWarmingUp: Bool { warming }
+    /// Number of concepts k.
+    public var clusters: Int { options.clusters }
+
+    // MARK: Submitting
+
+    /// Takes a batch and returns the decisions that became due, in arrival order.
+    ///
+    /// During warm-up records are buffered and nothing is returned; the batch
+    /// that completes warm-up returns the buffered records' decisions (those
+    /// not held back by `lookahead`). Rejected entries get `Decision.reject`
+    /// in their place in the order.
+    public mutating func submit(_ batch: RecordBatch) -> DecidedRecords {
+        precondition(batch.dimension == dimension, "batch dimension \(batch.dimension) ≠ engine dimension \(dimension)")
+        var out = DecidedRecords()
+        var index = 0
+        totalSeen += batch.count
+        let target = centroidValues.isEmpty ? max(options.warmup, 1) : options.warmup
+        while warming {
+            if warmupBuffer.rowCount >= target { endWarmup(into: &out); break }
+            guard index < batch.count else { break }
+            warmupBuffer.appendEntry(index, of: batch)
+            index += 1
+        }
+        if !warming && index < batch.count {
+            arrive(batch, from: index, into: &out)
+        }
+        return out
+    }
+
+    /// Ends the stream: decides everything still buffered or held.
+    ///
+    /// A stream shorter than warm-up is clustered and decided in full (concepts
+    /// beyond the number of distinct rows stay empty). Held records are decided
+    /// like the offline recipe: each concept keeps the remainder of its final
+    /// quota among its held members.
+    public mutating func finish() -> DecidedRecords {
+        var out = DecidedRecords()
+        if warming {
+            if warmupBuffer.rowCount > 0 || !centroidValues.isEmpty {
+                endWarmup(into: &out, holdAll: true)
+            } else {
+                for e in warmupBuffer.entries { emitRejection(e, into: &out) }
+                warmupBuffer.removeAll()
+                return out
+            }
+        }
+        recompute()
+        decideHeldExactly(into: &out)
+        return out
+    }
+
+    // MARK: Internals
+
+    mutating func endWarmup(into out: inout DecidedRecords, holdAll: Bool = false) {
+        warming = false
+        let d = dimension
+        if centroidValues.isEmpty {
+            centroidValues = SphericalKMeans.fit(vectors: warmupBuffer.vectors, dimension: d, k: options.clusters,
+                                                 iterations: options.kmeansIterations, seed: options.seed)
+        }
+        nearest = NearestCentroid(centroids: centroidValues, dimension: d)
+        dInterStale = true
+        let buffer = warmupBuffer
+        warmupBuffer = RecordBatch(dimension: d)
+        // Warm-up records seeded the centroids: they update statistics but never move centroids.
+        arrive(buffer, from: 0, into: &out, moving: false, deciding: false)
+        warmHistograms = stats.map(\.histogram)
+        warmCounts = stats.map(\.count)
+        recompute()
+        if !holdAll { popDue(into: &out) }
+    }
+
+    /// Assigns, records and queues `batch.entries[start...]`, deciding whatever becomes due.
+    mutating func arrive(_ batch: RecordBatch, from start: Int, into out: inout DecidedRecords,
+                         moving: Bool = true, deciding: Bool = true) {
+        let d = dimension
+        let online = moving && options.update == .online
+        var assignment = [Int32](), similarity = [Float]()
+        var i = start
+        while i < batch.count {
+            // A segment ends where the centroids may change: at the next move boundary.
+            let room = online ? Self.moveEvery - arrivals % Self.moveEvery : Int.max
+            var end = i, valid = 0, firstRow = -1
+            while end < batch.count && valid < room {
+                let r = Int(batch.entries[end].row)
+                if r >= 0 { if firstRow < 0 { firstRow = r }; valid += 1 }
+                end += 1
+            }
+            if valid > 0 {
+                assignment = [Int32](repeating: 0, count: valid)
+                similarity = [Float](repeating: 0, count: valid)
+                batch.vectors.withUnsafeBufferPointer { v in
+                    let rows = UnsafeBufferPointer(rebasing: v[(firstRow * d)..<((firstRow + valid) * d)])
+                    assignment.withUnsafeMutableBufferPointer { a in
+                        similarity.withUnsafeMutableBufferPointer { s in
+                            nearest!.assign(rows: rows, count: valid, into: a, similarities: s)
+                        }
+                    }
+                }
+            }
+            var v = 0
+            for e in i..<end {
+                let entry = batch.entries[e]
+                guard entry.row >= 0 else {
+                    held.append(Held(entry: entry, cluster: -1, distance: 0))
+                    if deciding { popDue(into: &out) }
+                    continue
+                }
+                let j = Int(assignment[v])
+                let distance = 1 - similarity[v]
+                v += 1
+                let rowStart = Int(entry.row) * d
+                batch.vectors.withUnsafeBufferPointer { vp in
+                    let row = UnsafeBufferPointer(rebasing: vp[rowStart..<(rowStart + d)])
+                    stats[j].add(distance: distance, vector: row, rng: &reservoirRNG)
+                    if online {
+                        for t in 0..<d { moveSums[j * d + t] += row[t] }
+                    }
+                }
+                if online { moveCounts[j] += 1 }
+                arrivals += 1
+                held.append(Held(entry: entry, cluster: Int32(j), distance: distance))
+                heldValid += 1
+                if online && arrivals % Self.moveEvery == 0 { applyMoves() }
+                if deciding {
+                    if arrivals % options.recomputeEvery == 0 { recompute() }
+                    popDue(into: &out)
+                }
+            }
+            i = end
+        }
+    }
+
+    /// Moves every centroid that received members to the running mean: c ← normalise(c + (S − m·c)/n_j).
+    mutating func applyMoves() {
+        let d = dimension
+        var changed = false
+        for j in 0..<options.clusters where moveCounts[j] > 0 {
+            let m = Float(moveCounts[j]), n = Float(stats[j].count)
+            for t in 0..<d {
+                let c = centroidValues[j * d + t]
+                centroidValues[j * d + t] = c + (moveSums[j * d + t] - m * c) / n
+                moveSums[j * d + t] = 0
+            }
+            var s: Float = 0
+            for t in 0..<d { s += centroidValues[j * d + t] * centroidValues[j * d + t] }
+            let inv = 1 / s.squareRoot()
+            for t in 0..<d { centroidValues[j * d + t] *= inv }
+            moveCounts[j] = 0
+            changed = true
+        }
+        if changed {
+            nearest = NearestCentroid(centroids: centroidValues, dimension: d)
+            dInterStale = true
+        }
+    }
+
+    /// Quotas, keep rates and thresholds from the current statistics.
+    mutating func recompute() {
+        let k = options.clusters
+        guard !centroidValues.isEmpty else { return }
+        if dInterStale {
+            dInter = ConceptComplexity.dInter(centroids: centroidValues, dimension: dimension, neighbors: options.neighbors)
+            dInterStale = false
+        }
+        let sizes = stats.map(\.count)
+        let m = Int((options.keepRatio * Double(arrivals)).rounded())
+        let summaries = ConceptComplexity.summaries(sizes: sizes, dIntra: stats.map(\.meanDistance), dInter: dInter,
+                                                    total: m, options: options)
+        for j in 0..<k {
+            quotas[j] = summaries[j].quota
+            let n = sizes[j]
+            guard n > 0 else { rates[j] = 0; thresholds[j] = 0; continue }
+            let r = Double(quotas[j]) / Double(n)
+            let deficit = r * Double(decided[j]) - Double(stats[j].kept)
+            let rate = min(max(r + deficitGain * deficit / Double(max(n, deficitHorizon)), 0), 1)
+            rates[j] = rate
+            // Warm-up members sit closer to centroids fitted on them than later members will:
+            // once enough later members exist, thresholds come from those alone, and the
+            // deficit feedback calibrates the mix.
+            let outOfSample = warmCounts.isEmpty ? n : n - warmCounts[j]
+            let useOut = !warmCounts.isEmpty && outOfSample >= minimumOutOfSample
+            func q(_ x: Double) -> Float {
+                useOut ? stats[j].quantile(x, excluding: warmHistograms[j], excludedCount: warmCounts[j]) : stats[j].quantile(x)
+            }
+            switch options.keep {
+            case .hard: thresholds[j] = rate <= 0 ? .infinity : (rate >= 1 ? -.infinity : q(1 - rate))
+            case .easy: thresholds[j] = rate <= 0 ? -.infinity : (rate >= 1 ? .infinity : q(rate))
+            case .random: thresholds[j] = 0
+            }
+        }
+    }
+
+    /// Decides held records from the head while more than `lookahead` valid ones are held.
+    mutating func popDue(into out: inout DecidedRecords) {
+        while heldHead < held.count {
+            let h = held[heldHead]
+            if h.cluster < 0 {
+                emitRejection(h.entry, into: &out)
+            } else if heldValid > options.lookahead {
+                decideByThreshold(h, into: &out)
+                heldValid -= 1
+            } else {
+                break
+            }
+            heldHead += 1
+        }
+        compactHeld()
+    }
+
+    mutating func compactHeld() {
+        if heldHead == held.count { held.removeAll(keepingCapacity: true); heldHead = 0 }
+        else if heldHead > 4096 && heldHead * 2 > held.count { held.removeFirst(heldHead); heldHead = 0 }
+    }
+
+    mutating func decideByThreshold(_ h: Held, into out: inout DecidedRecords) {
+        let j = Int(h.cluster)
+        let keep: Bool
+        switch options.keep {
+        case .hard: keep = h.distance >= thresholds[j]
+        case .easy: keep = h.distance <= thresholds[j]
+        case .random: keep = keepRNG.nextUnit() < rates[j]
+        }
+        record(h, keep: keep, threshold: options.keep == .random ? nil : thresholds[j], into: &out)
+    }
+
+    mutating func record(_ h: Held, keep: Bool, threshold: Float?, into out: inout DecidedRecords) {
+        let j = Int(h.cluster)
+        decided[j] += 1
+        if keep { stats[j].kept += 1; totalKept += 1 } else { stats[j].dropped += 1; totalDropped += 1 }
+        let reason: DecisionReason = options.keep == .random ? (keep ? .sampled : .notSampled) : (keep ? .withinQuota : .overQuota)
+        out.entries.append(h.entry)
+        out.decisions.append(Decision(verdict: keep ? .keep : .drop, reason: reason, cluster: h.cluster,
+                                      distance: h.distance, threshold: threshold.flatMap { $0.isFinite ? $0 : nil }))
+    }
+
+    mutating func emitRejection(_ entry: RecordBatch.Entry, into out: inout DecidedRecords) {
+        let reason = entry.rejection ?? .badDimension
+        rejected[RejectReason.allCases.firstIndex(of: reason)!] += 1
+        out.entries.append(entry)
+        out.decisions.append(.reject(reason))
+    }
+
+    /// The offline recipe on the held records: concept j keeps its quota's remainder `N_j − kept_j`.
+    mutating func decideHeldExactly(into out: inout DecidedRecords) {
+        let k = options.clusters
+        let pending = Array(held[heldHead...])
+        var members = [[Int]](repeating: [], count: k)
+        for (i, h) in pending.enumerated() where h.cluster >= 0 { members[Int(h.cluster)].append(i) }
+        var keep = [Bool](repeating: false, count: pending.count)
+        var boundary = [Float?](repeating: nil, count: k)
+        // Hand the total's remainder to concepts by their own remainder; overshoot elsewhere is taken back here.
+        let mTotal = Int((options.keepRatio * Double(arrivals)).rounded())
+        var need = (0..<k).map { j in min(max(quotas[j] - stats[j].kept, 0), members[j].count) }
+        var excess = need.reduce(0, +) + totalKept - mTotal
+        var j = k - 1
+        while excess > 0 && j >= 0 { let take = min(excess, need[j]); need[j] -= take; excess -= take; j -= 1 }
+        j = 0
+        while excess < 0 && j < k { let add = min(-excess, members[j].count - need[j]); need[j] += add; excess += add; j += 1 }
+        for j in 0..<k where need[j] > 0 {
+            var list = members[j]
+            switch options.keep {
+            case .hard: list.sort { a, b in pending[a].distance != pending[b].distance ? pending[a].distance > pending[b].distance : a < b }
+            case .easy: list.sort { a, b in pending[a].distance != pending[b].distance ? pending[a].distance < pending[b].distance : a < b }
+            case .random:
+                for i in 0..<need[j] { list.swapAt(i, i + keepRNG.nextInt(below: list.count - i)) }
+            }
+            for i in list.prefix(need[j]) { keep[i] = true }
+            if options.keep != .random { boundary[j] = pending[list[need[j] - 1]].distance }
+        }
+        for (i, h) in pending.enumerated() {
+            if h.cluster < 0 { emitRejection(h.entry, into: &out) }
+            else { record(h, keep: keep[i], threshold: boundary[Int(h.cluster)] ?? thresholds[Int(h.cluster)], into: &out) }
+        }
+        held.removeAll(keepingCapacity: true)
+        heldHead = 0
+        heldValid = 0
+    }
+
+    // MARK: Live configuration
+
+    /// Applies new options while running. `keepRatio`, `temperature`,
+    /// `minPerCluster`, `neighbors`, `keep`, `recomputeEvery`, `lookahead` and
+    /// `kmeansIterations` change live (quotas are recomputed at once; `warmup`
+    /// only matters while still warming up); `clusters`, `seed` and `update` cannot.
+    /// - Throws: [`EngineError`]; the running configuration is kept on error.
+    public mutating func reload(_ newOptions: PruningOptions) throws {
+        if let m = newOptions.validationError() { throw EngineError.invalidOptions(m) }
+        if newOptions.clusters != options.clusters { throw EngineError.notLive(option: "clusters") }
+        if newOptions.seed != options.seed { throw EngineError.notLive(option: "seed") }
+        if newOptions.update != options.update { throw EngineError.notLive(option: "update") }
+        let neighborsChanged = newOptions.neighbors != options.neighbors
+        options = newOptions
+        if neighborsChanged { dInterStale = true }
+        if !warming { recompute() }
+    }
+}

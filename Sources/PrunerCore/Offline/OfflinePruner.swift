@@ -1,0 +1,90 @@
+// The batch DBP recipe over a whole dataset: the reference the streaming
+// engine is measured against.
+
+/// Everything the offline recipe decided.
+public struct OfflineResult: Sendable {
+    /// `k × d` unit centroids.
+    public var centroids: [Float]
+    /// Concept of every row.
+    public var assignments: [Int32]
+    /// `1 − cos` from every row to its centroid.
+    public var distances: [Float]
+    /// Whether every row is kept.
+    public var keep: [Bool]
+    /// N_j per concept.
+    public var quotas: [Int]
+    /// Per concept, the distance of the boundary kept record (hard: the smallest
+    /// kept distance; easy: the largest); `nil` if none is kept or in `random` mode.
+    public var thresholds: [Float?]
+    /// Per concept: size, d_intra, d_inter, complexity, probability, quota.
+    public var concepts: [ConceptSummary]
+    /// The keep mode used.
+    public var mode: KeepMode
+
+    /// The decision on row `row` as the streaming engine would log it.
+    public func decision(forRow row: Int) -> Decision {
+        let kept = keep[row]
+        let reason: DecisionReason
+        if mode == .random { reason = kept ? .sampled : .notSampled } else { reason = kept ? .withinQuota : .overQuota }
+        let j = Int(assignments[row])
+        return Decision(verdict: kept ? .keep : .drop, reason: reason, cluster: assignments[row],
+                        distance: distances[row], threshold: thresholds[j])
+    }
+
+    /// Number of kept rows.
+    public var keptCount: Int { keep.reduce(0) { $0 + ($1 ? 1 : 0) } }
+}
+
+/// Density-Based Pruning on a whole dataset at once.
+public enum OfflinePruner {
+    /// Runs DBP on `vectors` (`n × dimension`, L2-normalised rows).
+    ///
+    /// 1. Spherical k-means (`options.clusters`, `kmeansIterations`, `seed`), or
+    ///    the given `centroids` (normalised here).
+    /// 2. d_intra, d_inter (l = `neighbors`), C = d_inter · d_intra.
+    /// 3. P = softmax(C/τ), M = round(ρ·n), quotas by [`QuotaProjection`].
+    /// 4. Per concept keep the N_j farthest (`hard`), nearest (`easy`) members or a
+    ///    seeded random sample (`random`); ties by lower row index.
+    public static func run(vectors: [Float], dimension d: Int, options: PruningOptions, centroids given: [Float]? = nil) -> OfflineResult {
+        let n = vectors.count / d
+        var centroids: [Float]
+        if let given {
+            centroids = given
+            VectorMath.normaliseRows(&centroids, d)
+        } else {
+            centroids = SphericalKMeans.fit(vectors: vectors, dimension: d, k: min(options.clusters, max(n, 1)),
+                                            iterations: options.kmeansIterations, seed: options.seed)
+        }
+        let k = centroids.count / d
+        let (assignments, similarities) = n > 0 ? NearestCentroid(centroids: centroids, dimension: d).assign(rows: vectors) : ([], [])
+        let distances = similarities.map { 1 - $0 }
+        var members = [[Int]](repeating: [], count: k)
+        var sums = [Double](repeating: 0, count: k)
+        for i in 0..<n { members[Int(assignments[i])].append(i); sums[Int(assignments[i])] += Double(distances[i]) }
+        let sizes = members.map(\.count)
+        let dIntra = (0..<k).map { sizes[$0] > 0 ? sums[$0] / Double(sizes[$0]) : 0 }
+        let dInter = ConceptComplexity.dInter(centroids: centroids, dimension: d, neighbors: options.neighbors)
+        let m = Int((options.keepRatio * Double(n)).rounded())
+        let concepts = ConceptComplexity.summaries(sizes: sizes, dIntra: dIntra, dInter: dInter, total: m, options: options)
+        let quotas = concepts.map(\.quota)
+
+        var keep = [Bool](repeating: false, count: n)
+        var thresholds = [Float?](repeating: nil, count: k)
+        var rng = Xoshiro256StarStar(seed: options.seed, stream: 2)
+        for j in 0..<k where quotas[j] > 0 {
+            var list = members[j]
+            switch options.keep {
+            case .hard:
+                list.sort { a, b in distances[a] != distances[b] ? distances[a] > distances[b] : a < b }
+            case .easy:
+                list.sort { a, b in distances[a] != distances[b] ? distances[a] < distances[b] : a < b }
+            case .random:
+                for i in 0..<min(quotas[j], list.count) { list.swapAt(i, i + rng.nextInt(below: list.count - i)) }
+            }
+            for i in list.prefix(quotas[j]) { keep[i] = true }
+            if options.keep != .random { thresholds[j] = distances[list[quotas[j] - 1]] }
+        }
+        return OfflineResult(centroids: centroids, assignments: assignments, distances: distances, keep: keep,
+                             quotas: quotas, thresholds: thresholds, concepts: concepts, mode: options.keep)
+    }
+}

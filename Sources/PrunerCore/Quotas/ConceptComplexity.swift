@@ -1,0 +1,96 @@
+// Concept complexity of DBP: C_j = d_inter_j · d_intra_j, and the softmax of C/τ.
+
+/// What DBP knows about one concept.
+public struct ConceptSummary: Sendable, Equatable {
+    /// Number of members n_j.
+    public var size: Int
+    /// Mean cosine distance of the members to the centroid (0 for an empty concept).
+    public var dIntra: Double
+    /// Mean cosine distance from the centroid to its l nearest other centroids.
+    public var dInter: Double
+    /// d_inter · d_intra.
+    public var complexity: Double
+    /// softmax(C/τ) over non-empty concepts; 0 for empty ones.
+    public var probability: Double
+    /// Integer keep count N_j.
+    public var quota: Int
+
+    public init(size: Int, dIntra: Double, dInter: Double, complexity: Double, probability: Double, quota: Int) {
+        self.size = size; self.dIntra = dIntra; self.dInter = dInter
+        self.complexity = complexity; self.probability = probability; self.quota = quota
+    }
+}
+
+/// The complexity terms of DBP.
+public enum ConceptComplexity {
+    /// d_inter for every centroid: mean (1 − cos) to its `neighbors` nearest other
+    /// centroids, l capped at k − 1. With a single concept there is no other
+    /// centroid; d_inter is then defined as 1 (the distance to an orthogonal
+    /// direction), which leaves the ranking — and so the quotas — unaffected.
+    public static func dInter(centroids: [Float], dimension d: Int, neighbors: Int) -> [Double] {
+        let k = centroids.count / d
+        guard k > 1 else { return [Double](repeating: 1, count: k) }
+        let l = min(max(neighbors, 1), k - 1)
+        var gram = [Double](repeating: 0, count: k * k)
+        centroids.withUnsafeBufferPointer { c in
+            for i in 0..<k {
+                for j in i..<k {
+                    let s = Double(VectorMath.dot(c.baseAddress! + i * d, c.baseAddress! + j * d, d))
+                    gram[i * k + j] = s; gram[j * k + i] = s
+                }
+            }
+        }
+        var out = [Double](repeating: 0, count: k)
+        var row = [Double](repeating: 0, count: k - 1)
+        for i in 0..<k {
+            var m = 0
+            for j in 0..<k where j != i { row[m] = 1 - gram[i * k + j]; m += 1 }
+            row.sort()
+            var s = 0.0
+            for t in 0..<l { s += row[t] }
+            out[i] = s / Double(l)
+        }
+        return out
+    }
+
+    /// softmax(C/τ) over the concepts with `size > 0`; empty concepts get 0.
+    public static func probabilities(complexity: [Double], sizes: [Int], temperature tau: Double) -> [Double] {
+        var maxC = -Double.infinity
+        for j in complexity.indices where sizes[j] > 0 { maxC = max(maxC, complexity[j]) }
+        guard maxC.isFinite else { return [Double](repeating: 0, count: complexity.count) }
+        var p = complexity.indices.map { j in sizes[j] > 0 ? ((complexity[j] - maxC) / tau).exp : 0 }
+        let z = p.reduce(0, +)
+        for j in p.indices { p[j] /= z }
+        return p
+    }
+
+    /// Complexities, probabilities and integer quotas for total `m`.
+    public static func summaries(
+        sizes: [Int], dIntra: [Double], dInter: [Double], total m: Int, options: PruningOptions
+    ) -> [ConceptSummary] {
+        let k = sizes.count
+        let c = (0..<k).map { j in dInter[j] * dIntra[j] }
+        let p = probabilities(complexity: c, sizes: sizes, temperature: options.temperature)
+        let floors = QuotaProjection.floors(sizes: sizes, total: m, minPerCluster: options.minPerCluster)
+        let q = QuotaProjection.quotas(probabilities: p, sizes: sizes, total: m, floors: floors)
+        return (0..<k).map { j in
+            ConceptSummary(size: sizes[j], dIntra: dIntra[j], dInter: dInter[j], complexity: c[j], probability: p[j], quota: q[j])
+        }
+    }
+}
+
+extension Double {
+    @inline(__always) var exp: Double { _exp(self) }
+}
+
+/// e^x without Foundation: range reduction to 2^n · e^r with a Taylor polynomial, |r| ≤ ln2/2.
+@usableFromInline func _exp(_ x: Double) -> Double {
+    if x < -745 { return 0 }
+    if x > 709 { return .infinity }
+    let ln2 = 0.693_147_180_559_945_3
+    let n = (x / ln2).rounded()
+    let r = x - n * ln2
+    var term = 1.0, sum = 1.0
+    for i in 1...20 { term *= r / Double(i); sum += term }
+    return sum * Double(sign: .plus, exponent: Int(n), significand: 1)
+}

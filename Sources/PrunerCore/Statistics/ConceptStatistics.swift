@@ -1,0 +1,122 @@
+// Bounded-memory, mergeable statistics of one concept: what the streaming
+// engine knows about the members it has seen.
+
+/// Statistics of one concept's members with memory independent of stream length.
+///
+/// Every field merges exactly (counts and fixed-point sums add, histograms add
+/// bin-wise); the reservoir merges by seeded weighted sampling. That is what
+/// lets two engines over two streams combine into what one engine would know
+/// over both.
+public struct ConceptStatistics: Sendable, Equatable {
+    /// Histogram bins over the cosine-distance range [0, 2].
+    public static let binCount = 4096
+    /// Fixed-point scale of `distanceSum`: distances are summed as integers in
+    /// units of 2⁻²⁴ (Float's resolution near 1) so that sums merge exactly.
+    public static let sumScale: Double = 16_777_216
+
+    /// Members seen, n_j.
+    public var count: Int = 0
+    /// Σ distance in units of 2⁻²⁴.
+    public var distanceSum: UInt64 = 0
+    /// Bin `b` counts distances in `[2b/B, 2(b+1)/B)`.
+    public var histogram: [UInt32]
+    /// Members kept / dropped so far.
+    public var kept: Int = 0
+    public var dropped: Int = 0
+    /// Reservoir capacity R.
+    public let reservoirCapacity: Int
+    /// Up to R member vectors (row-major), a uniform sample of the members (Algorithm R).
+    public var reservoir: [Float] = []
+    /// Dimension of reservoir rows.
+    public let dimension: Int
+
+    public init(dimension: Int, reservoirCapacity: Int = 32) {
+        self.dimension = dimension
+        self.reservoirCapacity = reservoirCapacity
+        histogram = [UInt32](repeating: 0, count: Self.binCount)
+    }
+
+    /// Mean distance of the members to the centroid, d_intra (0 when empty).
+    public var meanDistance: Double {
+        count > 0 ? Double(distanceSum) / Self.sumScale / Double(count) : 0
+    }
+
+    /// Number of vectors in the reservoir.
+    public var reservoirCount: Int { reservoir.count / max(dimension, 1) }
+
+    @inline(__always) static func bin(of distance: Float) -> Int {
+        let b = Int(Double(distance) * Double(binCount) / 2)
+        return min(max(b, 0), binCount - 1)
+    }
+
+    /// Records one member's distance (and offers its vector to the reservoir when given).
+    public mutating func add(distance: Float, vector: UnsafeBufferPointer<Float>?, rng: inout Xoshiro256StarStar) {
+        count += 1
+        let clamped = min(max(Double(distance), 0), 2)
+        distanceSum &+= UInt64((clamped * Self.sumScale).rounded())
+        histogram[Self.bin(of: distance)] &+= 1
+        guard let vector, reservoirCapacity > 0 else { return }
+        if reservoirCount < reservoirCapacity {
+            reservoir.append(contentsOf: vector)
+        } else {
+            let slot = rng.nextInt(below: count)
+            if slot < reservoirCapacity {
+                for t in 0..<dimension { reservoir[slot * dimension + t] = vector[t] }
+            }
+        }
+    }
+
+    /// The distance below which a fraction `q` of the members lie (linear
+    /// interpolation inside a bin, which assumes members spread evenly in it).
+    public func quantile(_ q: Double) -> Float { quantile(q, excluding: nil, excludedCount: 0) }
+
+    /// The quantile of the members minus a sub-population given by its histogram
+    /// (the engine uses it to leave out the warm-up records the centroids were fitted on).
+    func quantile(_ q: Double, excluding excluded: [UInt32]?, excludedCount: Int) -> Float {
+        let total = count - excludedCount
+        guard total > 0 else { return 0 }
+        let target = min(max(q, 0), 1) * Double(total)
+        var cumulative = 0.0
+        let width = 2.0 / Double(Self.binCount)
+        for b in 0..<Self.binCount {
+            let c = Double(histogram[b] - (excluded?[b] ?? 0))
+            if c > 0 && cumulative + c >= target {
+                let frac = (target - cumulative) / c
+                return Float((Double(b) + frac) * width)
+            }
+            cumulative += c
+        }
+        return 2
+    }
+
+    /// Adds `other` (the same concept seen by another engine) into `self`.
+    ///
+    /// Counts, sums and histograms add exactly. The merged reservoir is a
+    /// sample without replacement of the union where each stored vector stands
+    /// for `n / R` members of its side (weighted sampling), drawn with `seed`.
+    public mutating func merge(_ other: ConceptStatistics, seed: UInt64 = 0) {
+        precondition(other.dimension == dimension, "merging statistics of different dimensions")
+        let nSelf = count, nOther = other.count
+        count += other.count
+        distanceSum &+= other.distanceSum
+        for b in 0..<Self.binCount { histogram[b] &+= other.histogram[b] }
+        kept += other.kept
+        dropped += other.dropped
+        let d = dimension
+        var a = (0..<reservoirCount).map { Array(reservoir[($0 * d)..<($0 * d + d)]) }
+        var b = (0..<other.reservoirCount).map { Array(other.reservoir[($0 * d)..<($0 * d + d)]) }
+        var rng = Xoshiro256StarStar(seed: seed, stream: 5)
+        var popA = Double(nSelf), popB = Double(nOther)
+        let stepA = a.isEmpty ? 0 : popA / Double(a.count), stepB = b.isEmpty ? 0 : popB / Double(b.count)
+        var merged = [Float]()
+        while merged.count / max(d, 1) < reservoirCapacity && (!a.isEmpty || !b.isEmpty) {
+            let takeA = b.isEmpty || (!a.isEmpty && rng.nextUnit() * (popA + popB) < popA)
+            if takeA {
+                merged.append(contentsOf: a.remove(at: rng.nextInt(below: a.count))); popA = max(0, popA - stepA)
+            } else {
+                merged.append(contentsOf: b.remove(at: rng.nextInt(below: b.count))); popB = max(0, popB - stepB)
+            }
+        }
+        reservoir = merged
+    }
+}

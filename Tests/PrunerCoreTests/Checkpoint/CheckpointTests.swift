@@ -1,0 +1,125 @@
+import Testing
+@testable import PrunerCore
+
+@Suite struct CheckpointTests {
+    static let data = TestData.mixture(rows: 2500, dimension: 12, concepts: 6, seed: 8)
+
+    func options(_ update: CentroidUpdate) -> PruningOptions {
+        var o = PruningOptions()
+        o.clusters = 6; o.warmup = 400; o.lookahead = 250; o.recomputeEvery = 90; o.update = update; o.kmeansIterations = 8
+        return o
+    }
+
+    @Test(arguments: [(CentroidUpdate.frozen, 1000), (.online, 1000), (.online, 200), (.frozen, 0)])
+    func restoreAndContinueEqualsAnUninterruptedRun(update: CentroidUpdate, split: Int) throws {
+        let o = options(update)
+        let batches = Drive.batches(Self.data.vectors, dimension: 12, cuts: [split], rejectEvery: 23)
+        var whole = try StreamingPruner(options: o, dimension: 12)
+        let reference = Drive.run(&whole, batches)
+
+        var first = try StreamingPruner(options: o, dimension: 12)
+        var out = first.submit(batches[0])
+        let bytes = first.checkpoint()
+        var second = try StreamingPruner(checkpoint: bytes, options: o, dimension: 12)
+        #expect(second.checkpoint() == bytes)     // round trip is exact
+        out.append(contentsOf: second.submit(batches[1]))
+        out.append(contentsOf: second.finish())
+        #expect(out.decisions == reference.decisions)
+        #expect(out.entries.map(\.id) == reference.entries.map(\.id))
+        #expect(second.snapshot() == whole.snapshot())
+    }
+
+    func sample() throws -> [UInt8] {
+        var e = try StreamingPruner(options: options(.online), dimension: 12)
+        _ = e.submit(Drive.batches(Self.data.vectors, dimension: 12, cuts: [700])[0])
+        return e.checkpoint()
+    }
+
+    @Test func corruptedByteIsAChecksumError() throws {
+        var bytes = try sample()
+        bytes[bytes.count / 2] ^= 0x10
+        #expect { try StreamingPruner(checkpoint: bytes, options: options(.online)) } throws: { error in
+            if case CheckpointError.checksumMismatch = error { return true } else { return false }
+        }
+    }
+
+    @Test func truncatedAndForeignBytesAreRejected() throws {
+        let bytes = try sample()
+        for cut in [0, 5, 12, 30, bytes.count / 2, bytes.count - 1] {
+            #expect(throws: CheckpointError.truncated) { try StreamingPruner(checkpoint: Array(bytes[0..<cut]), options: options(.online)) }
+        }
+        var foreign = bytes
+        foreign[0] = UInt8(ascii: "X")
+        #expect(throws: CheckpointError.badMagic) { try StreamingPruner(checkpoint: foreign, options: options(.online)) }
+        var future = bytes
+        future[8] = 2
+        #expect(throws: CheckpointError.unsupportedVersion(2)) { try StreamingPruner(checkpoint: future, options: options(.online)) }
+    }
+
+    @Test func incompatibleOptionsAreRejected() throws {
+        let bytes = try sample()
+        for change in [{ (o: inout PruningOptions) in o.clusters = 7 }, { $0.seed = 1 }, { $0.update = .frozen }] {
+            var o = options(.online)
+            change(&o)
+            #expect { try StreamingPruner(checkpoint: bytes, options: o) } throws: { error in
+                if case CheckpointError.incompatible = error { return true } else { return false }
+            }
+        }
+        #expect { try StreamingPruner(checkpoint: bytes, options: options(.online), dimension: 13) } throws: { error in
+            if case CheckpointError.incompatible = error { return true } else { return false }
+        }
+        // Live options may differ: they are applied.
+        var live = options(.online)
+        live.keepRatio = 0.4
+        let restored = try StreamingPruner(checkpoint: bytes, options: live)
+        #expect(restored.options.keepRatio == 0.4)
+    }
+}
+
+@Suite struct ConceptStatisticsTests {
+    @Test func mergingHalvesEqualsTheWhole() {
+        let d = 8
+        let (v, _) = TestData.mixture(rows: 1000, dimension: d, concepts: 1, seed: 4)
+        var rng = Xoshiro256StarStar(seed: 1)
+        let distances = (0..<1000).map { _ in Float(rng.nextUnit() * 1.5) }
+        var whole = ConceptStatistics(dimension: d), a = ConceptStatistics(dimension: d), b = ConceptStatistics(dimension: d)
+        var r1 = Xoshiro256StarStar(seed: 2), r2 = Xoshiro256StarStar(seed: 3)
+        v.withUnsafeBufferPointer { p in
+            for i in 0..<1000 {
+                let row = UnsafeBufferPointer(rebasing: p[(i * d)..<(i * d + d)])
+                whole.add(distance: distances[i], vector: row, rng: &r1)
+                if i < 400 { a.add(distance: distances[i], vector: row, rng: &r2) } else { b.add(distance: distances[i], vector: row, rng: &r2) }
+            }
+        }
+        a.kept = 100; b.kept = 200; a.dropped = 300; b.dropped = 400
+        a.merge(b, seed: 9)
+        #expect(a.count == whole.count)
+        #expect(a.distanceSum == whole.distanceSum)
+        #expect(a.histogram == whole.histogram)
+        #expect(a.meanDistance == whole.meanDistance)
+        #expect(a.kept == 300 && a.dropped == 700)
+        #expect(a.reservoirCount == 32)
+        // The merged sample draws from both halves roughly by weight (400 : 600).
+        let rows = (0..<a.reservoirCount).map { Array(a.reservoir[($0 * d)..<($0 * d + d)]) }
+        let fromFirst = rows.filter { r in (0..<400).contains { i in Array(v[(i * d)..<(i * d + d)]) == r } }.count
+        #expect(fromFirst > 4 && fromFirst < 28)
+    }
+
+    @Test func quantilesInterpolateWithinBins() {
+        var s = ConceptStatistics(dimension: 1, reservoirCapacity: 0)
+        var rng = Xoshiro256StarStar(seed: 0)
+        for i in 0..<10_000 { s.add(distance: Float(i) / 10_000, vector: nil, rng: &rng) }
+        #expect(abs(s.quantile(0.7) - 0.7) < 1e-3)
+        #expect(abs(s.quantile(0.25) - 0.25) < 1e-3)
+    }
+}
+
+@Suite struct SeededRandomTests {
+    @Test func knownSequencesAndBounds() {
+        var s = SplitMix64(seed: 0)
+        #expect(s.next() == 0xE220_A839_7B1D_CDAF)
+        var x = Xoshiro256StarStar(seed: 42), y = Xoshiro256StarStar(seed: 42)
+        for _ in 0..<100 { #expect(x.next() == y.next()) }
+        for _ in 0..<1000 { let v = x.nextInt(below: 7); #expect(v >= 0 && v < 7); #expect(x.nextUnit() < 1) }
+    }
+}

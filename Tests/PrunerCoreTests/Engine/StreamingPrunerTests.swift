@@ -1,0 +1,145 @@
+import Testing
+@testable import PrunerCore
+
+/// Helpers to drive the engine over rows with chosen batch boundaries.
+enum Drive {
+    /// Builds entries for rows; every `rejectEvery`-th record (if > 0) is a rejection.
+    static func batches(_ vectors: [Float], dimension d: Int, cuts: [Int], rejectEvery: Int = 0) -> [RecordBatch] {
+        let n = vectors.count / d
+        var out = [RecordBatch]()
+        var start = 0
+        for end in cuts + [n] {
+            var b = RecordBatch(dimension: d)
+            for i in start..<max(start, end) {
+                let origin = RecordOrigin(source: 0, seq: UInt64(i))
+                if rejectEvery > 0 && i % rejectEvery == rejectEvery - 1 {
+                    b.appendRejection(origin: origin, id: "r\(i)", reason: .nonFinite)
+                } else {
+                    b.append(origin: origin, id: "\(i)", score: nil, vector: vectors[(i * d)..<(i * d + d)])
+                }
+            }
+            out.append(b)
+            start = max(start, end)
+        }
+        return out
+    }
+
+    static func randomCuts(n: Int, seed: UInt64) -> [Int] {
+        var rng = Xoshiro256StarStar(seed: seed)
+        var cuts = [Int](), i = 0
+        while true {
+            i += 1 + rng.nextInt(below: [1, 7, 100, 700][rng.nextInt(below: 4)])
+            if i >= n { return cuts }
+            cuts.append(i)
+        }
+    }
+
+    static func run(_ engine: inout StreamingPruner, _ batches: [RecordBatch]) -> DecidedRecords {
+        var all = DecidedRecords()
+        for b in batches { all.append(contentsOf: engine.submit(b)) }
+        all.append(contentsOf: engine.finish())
+        return all
+    }
+}
+
+@Suite struct StreamingPrunerTests {
+    static let small = TestData.mixture(rows: 3000, dimension: 16, concepts: 8, seed: 5)
+
+    func smallOptions(_ update: CentroidUpdate, _ keep: KeepMode = .hard) -> PruningOptions {
+        var o = PruningOptions()
+        o.clusters = 8; o.warmup = 500; o.lookahead = 300; o.recomputeEvery = 100
+        o.update = update; o.keep = keep; o.kmeansIterations = 10
+        return o
+    }
+
+    @Test(arguments: [(CentroidUpdate.frozen, KeepMode.hard), (.online, .hard), (.online, .easy), (.frozen, .random), (.online, .random)])
+    func decisionsDoNotDependOnBatchSplits(update: CentroidUpdate, keep: KeepMode) throws {
+        let o = smallOptions(update, keep)
+        let v = Self.small.vectors
+        var reference: DecidedRecords?
+        for seed in [UInt64(1), 2, 3] {
+            var engine = try StreamingPruner(options: o, dimension: 16)
+            let cuts = seed == 1 ? [] : Drive.randomCuts(n: 3000, seed: seed)
+            let out = Drive.run(&engine, Drive.batches(v, dimension: 16, cuts: cuts, rejectEvery: 37))
+            #expect(out.count == 3000)
+            // Output order is input order.
+            #expect(out.entries.map(\.origin.seq) == (0..<3000).map(UInt64.init))
+            if let reference {
+                #expect(out.decisions == reference.decisions)
+            } else {
+                reference = out
+            }
+        }
+    }
+
+    @Test func rejectionsKeepTheirPlaceAndAreCounted() throws {
+        var engine = try StreamingPruner(options: smallOptions(.frozen), dimension: 16)
+        let out = Drive.run(&engine, Drive.batches(Self.small.vectors, dimension: 16, cuts: [10, 600], rejectEvery: 10))
+        for (e, d) in zip(out.entries, out.decisions) {
+            #expect((e.rejection != nil) == (d.verdict == .reject))
+        }
+        let s = engine.snapshot()
+        #expect(s.rejected[.nonFinite] == 300)
+        #expect(s.seen == 3000 && s.kept + s.dropped == 2700 && s.pending == 0)
+    }
+
+    @Test func warmupLongerThanTheStreamStillDecidesEverything() throws {
+        var o = smallOptions(.frozen)
+        o.warmup = 10_000
+        var engine = try StreamingPruner(options: o, dimension: 16)
+        let batches = Drive.batches(Array(Self.small.vectors[0..<(400 * 16)]), dimension: 16, cuts: [100, 250], rejectEvery: 50)
+        for b in batches { #expect(engine.submit(b).isEmpty) }
+        #expect(engine.isWarmingUp)
+        let out = engine.finish()
+        #expect(out.count == 400)
+        #expect(out.decisions.filter { $0.verdict == .keep }.count == Int((0.3 * 392).rounded()))
+        // Fewer rows than clusters: still decided, extra concepts stay empty.
+        var tiny = try StreamingPruner(options: o, dimension: 16)
+        _ = tiny.submit(Drive.batches(Array(Self.small.vectors[0..<(5 * 16)]), dimension: 16, cuts: [])[0])
+        let few = tiny.finish()
+        #expect(few.count == 5 && few.decisions.filter { $0.verdict == .keep }.count == 2)
+    }
+
+    @Test func givenCentroidsSkipKMeansAndShapeIsChecked() throws {
+        let o = smallOptions(.frozen)
+        #expect(throws: EngineError.self) { try StreamingPruner(options: o, dimension: 16, centroids: [1, 0]) }
+        let c = OfflinePruner.run(vectors: Self.small.vectors, dimension: 16, options: o).centroids
+        var engine = try StreamingPruner(options: o, dimension: 16, centroids: c)
+        _ = Drive.run(&engine, Drive.batches(Self.small.vectors, dimension: 16, cuts: [1000]))
+        #expect(zip(engine.centroids, c).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
+    @Test func reloadChangesLiveOptionsAndRefusesOthers() throws {
+        var engine = try StreamingPruner(options: smallOptions(.frozen), dimension: 16)
+        var o = engine.options
+        o.clusters = 9
+        #expect(throws: EngineError.notLive(option: "clusters")) { try engine.reload(o) }
+        o = engine.options; o.seed = 3
+        #expect(throws: EngineError.notLive(option: "seed")) { try engine.reload(o) }
+        o = engine.options; o.update = .online
+        #expect(throws: EngineError.notLive(option: "update")) { try engine.reload(o) }
+        #expect(engine.options == smallOptions(.frozen))
+        o = engine.options; o.keepRatio = 0.5; o.temperature = 0.2
+        try engine.reload(o)
+        #expect(engine.options.keepRatio == 0.5)
+    }
+}
+
+/// Fidelity targets on a synthetic mixture of concepts with very different sizes and spreads.
+@Suite struct SyntheticFidelityTests {
+    static let data = TestData.mixture(rows: 20_000, dimension: 32, concepts: 20, seed: 77)
+
+    @Test(arguments: [(CentroidUpdate.frozen, 0.97), (.online, 0.93)])
+    func streamingTracksOffline(update: CentroidUpdate, minimum: Double) {
+        var o = PruningOptions()
+        o.clusters = 20; o.keepRatio = 0.3; o.temperature = 0.1; o.update = update
+        o.warmup = 2000; o.lookahead = 5000   // 75% of records decided mid-stream, not at finish()
+        let (keep, centroids) = Fidelity.stream(vectors: Self.data.vectors, dimension: 32, options: o)
+        let offline = OfflinePruner.run(vectors: Self.data.vectors, dimension: 32, options: o, centroids: centroids)
+        let ratio = Double(keep.filter { $0 }.count) / 20_000
+        let overlap = Fidelity.overlap(keep, offline.keep)
+        print("synthetic 20k×32 k=20 \(update): keep ratio \(ratio), overlap with offline on final centroids \(overlap)")
+        #expect(abs(ratio - 0.3) <= 0.005)
+        #expect(overlap >= minimum)
+    }
+}

@@ -1,2 +1,0 @@
-// Replaced as soon as the target has real tests.
-import Testing
