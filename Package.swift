@@ -6,7 +6,18 @@
 //   PrunerIO      codecs: LZ4 frames (liblz4), PRN1 / JSON Lines records, .npy, log lines
 //   PrunerDaemon  libuv event loop wiring inputs → engine → decision log
 //   prunerd       the command line
+import Foundation
 import PackageDescription
+
+// The algorithm's kernels are SIMD code that is ~50× slower unoptimised, so the
+// core and the codecs are compiled with -O even in debug builds (tests run in
+// minutes, not hours). They target the CPU of the building machine — prunerd is
+// built where it runs (scripts/install) — so AVX-512 and FMA are used where present.
+// PRUNERD_TARGET_CPU=<llvm cpu> builds for another CPU; `generic` also turns FMA off.
+let targetCPU = ProcessInfo.processInfo.environment["PRUNERD_TARGET_CPU"] ?? "native"
+let kernelFlags: [SwiftSetting] = [
+    .unsafeFlags(["-O", "-target-cpu", targetCPU] + (targetCPU == "generic" ? [] : ["-DPRUNER_FMA"])),
+]
 
 let package = Package(
     name: "prunerd",
@@ -31,11 +42,12 @@ let package = Package(
         ),
         .target(
             name: "PrunerCore",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: kernelFlags
         ),
         .target(
             name: "PrunerIO",
-            dependencies: ["CLZ4", "PrunerCore"]
+            dependencies: ["CLZ4", "PrunerCore"],
+            swiftSettings: kernelFlags
         ),
         .target(
             name: "PrunerDaemon",

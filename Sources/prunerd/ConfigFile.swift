@@ -17,7 +17,7 @@ struct ConfigFile: Sendable {
     static let knownKeys: Set<String> = [
         "listen", "reply", "decisions", "state-dir", "checkpoint-every", "metrics", "control",
         "keep-ratio", "clusters", "temperature", "neighbors", "min-per-cluster", "keep", "seed",
-        "kmeans-iterations", "warmup", "recompute-every", "update", "centroids", "save-centroids",
+        "kmeans-iterations", "warmup", "lookahead", "recompute-every", "update", "centroids", "save-centroids",
         "max-record-size", "log-level", "fresh",
     ]
 

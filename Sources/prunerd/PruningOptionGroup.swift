@@ -51,6 +51,10 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
             help: "Streaming: centroids after warm-up: frozen (default; most faithful to the batch recipe) or online (follow the stream).")
     var update: CentroidUpdate?
 
+    @Option(name: .customLong("lookahead"),
+            help: "Streaming: valid records held back before they are decided, so each decision sees that many later records (default see README; 0: decide on arrival).")
+    var lookahead: Int?
+
     /// The options: command line, else configuration file, else built-in default.
     func options(over config: ConfigFile? = nil) throws -> PruningOptions {
         var options = PruningOptions()
@@ -66,6 +70,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
         options.recomputeEvery = try recomputeEvery ?? config?.int("recompute-every") ?? options.recomputeEvery
         options.update = try update ?? config?.string("update").map { try parse($0, as: CentroidUpdate.self, key: "update") }
             ?? options.update
+        options.lookahead = try lookahead ?? config?.int("lookahead") ?? options.lookahead
         if let message = options.validationError() { throw ValidationError(message) }
         return options
     }

@@ -56,7 +56,8 @@ struct ServeCommand: ParsableCommand {
 
         var configuration = DaemonConfiguration()
         let addresses = listen.isEmpty ? (try file?.strings("listen") ?? []) : listen
-        let replies = reply || (try file?.bool("reply") ?? false)
+        let configuredReply = try file?.bool("reply") ?? false
+        let replies = reply || configuredReply
         configuration.listeners = try addresses.map { ListenerConfiguration(address: try ListenAddress(parsing: $0), replies: replies) }
         configuration.activatedSockets = SocketActivation.takeListeningSockets().map { ActivatedSocket(fd: $0.fd, name: $0.name) }
         let isService = !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty
@@ -85,8 +86,9 @@ struct ServeCommand: ParsableCommand {
             try pruning.options(over: try configPath.map { try ConfigFile.load(path: $0) })
         }
 
+        let configuredFresh = try file?.bool("fresh") ?? false
         let engine = try makeEngine(options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
-                                    fresh: fresh || (try file?.bool("fresh") ?? false), logger: logger)
+                                    fresh: fresh || configuredFresh, logger: logger)
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)

@@ -39,9 +39,16 @@ public enum RecordFileLoader {
                 rejected += 1
             }
         }
-        try bytes.withUnsafeBytes { raw throws(StreamError) in
-            try compression.feed(raw) { (plain: UnsafeRawBufferPointer) throws(StreamError) in try records.feed(plain, sink) }
+        // (A typed-throws closure passed to withUnsafeBytes crashes Swift 6.3's IRGen; catch inside instead.)
+        var failure: StreamError?
+        bytes.withUnsafeBytes { raw in
+            do throws(StreamError) {
+                try compression.feed(raw) { (plain: UnsafeRawBufferPointer) throws(StreamError) in try records.feed(plain, sink) }
+            } catch {
+                failure = error
+            }
         }
+        if let failure { throw failure }
         try compression.finish()
         try records.finish(sink)
         guard let batch else { throw StreamError(offset: 0, layer: .record, reason: "\(path) holds no valid record") }

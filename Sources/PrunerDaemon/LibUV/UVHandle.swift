@@ -151,8 +151,9 @@ private final class PendingWrite {
     let done: (Int32) -> Void
 
     init(bytes: [UInt8], done: @escaping (Int32) -> Void) {
-        storage = .allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
         bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
+        self.storage = storage
         self.done = done
     }
 

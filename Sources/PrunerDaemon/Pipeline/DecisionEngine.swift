@@ -39,11 +39,12 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
         }
     }
 
-    /// Resumes from a checkpoint.
-    public init(restoring pruner: StreamingPruner) {
-        self.options = pruner.options
+    /// Resumes from a checkpoint written by `checkpoint()`. Throws, loading nothing,
+    /// when the bytes are damaged or were written under incompatible options.
+    public init(restoringCheckpoint bytes: [UInt8], options: PruningOptions) throws {
+        self.options = options
         self.givenCentroids = nil
-        self.pruner = pruner
+        self.pruner = try StreamingPruner(checkpoint: bytes, options: options)
     }
 
     public func submit(_ batch: RecordBatch) -> DecidedRecords {
@@ -60,6 +61,41 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
 
     public var centroids: [Float] { pruner?.centroids ?? [] }
     public var dimension: Int? { pruner?.dimension }
+    public var conceptCount: Int { pruner == nil ? 0 : options.clusters }
+
+    public func checkpoint() -> [UInt8]? { pruner?.checkpoint() }
+
+    public func reload(_ newOptions: PruningOptions) throws {
+        guard pruner != nil else {
+            // No record yet: nothing to keep consistent with; the next batch starts with these.
+            throw ReloadError(reason: "no record has arrived yet; restart to change options before the first record")
+        }
+        try pruner!.reload(newOptions)
+    }
+
+    public func writeStatus(into json: inout JSONWriter) {
+        guard let snapshot = pruner?.snapshot() else { return }
+        json.field("warming_up", snapshot.isWarmingUp ? 1 : 0)
+        json.field("pending_in_engine", snapshot.pending)
+        json.key("concepts")
+        json.openArray()
+        for (index, concept) in snapshot.concepts.enumerated() {
+            json.open()
+            json.field("cluster", index)
+            json.field("size", concept.size)
+            json.field("d_intra", concept.dIntra)
+            json.field("d_inter", concept.dInter)
+            json.field("complexity", concept.complexity)
+            json.field("quota", concept.quota)
+            json.field("threshold", concept.threshold.map(Double.init))
+            json.field("target_keep_rate", concept.targetKeepRate)
+            json.field("kept", concept.keptCount)
+            json.field("decided", concept.decidedCount)
+            json.field("keep_rate", concept.realisedKeepRate)
+            json.close()
+        }
+        json.closeArray()
+    }
 }
 
 /// The exact batch recipe behind `prunerd offline`: holds every record, decides at the end.

@@ -1,0 +1,466 @@
+#!/usr/bin/env python3
+"""Orchestrates the prunerd benchmark (called by bench/run; see bench/README.md).
+
+Everything large goes to $BENCH_DATA (default /tmp/prunerd-bench); the
+Markdown table goes to stdout and bench/results.md, raw numbers to
+$BENCH_DATA/results.json.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = sys.executable
+
+
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+def run_json(args, env=None):
+    out = subprocess.run(args, stdout=subprocess.PIPE, check=True, env=env).stdout.decode()
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- machine load
+
+def cpu_busy(seconds=1.0):
+    """Fraction of all CPUs busy over `seconds` (from /proc/stat)."""
+    def snap():
+        v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = snap()
+    time.sleep(seconds)
+    t1, i1 = snap()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+BUSY = []
+
+
+def wait_quiet(what, limit=float(os.environ.get("BENCH_WAIT_QUIET", 120))):
+    """Waits (up to `limit` s) until other processes use < 15% of the CPUs, so
+    that measurements on a shared machine are not silently halved."""
+    start = time.time()
+    busy = cpu_busy()
+    while busy > 0.15 and time.time() - start < limit:
+        log("machine busy (%.0f%% CPU used by others) before %s; waiting" % (100 * busy, what))
+        time.sleep(5)
+        busy = cpu_busy()
+    if busy > 0.15:
+        log("WARNING: measuring %s with %.0f%% CPU used by other processes" % (what, 100 * busy))
+    BUSY.append((what, busy))
+
+
+# ---------------------------------------------------------------- data
+
+def make_vectors(data, n, d, seed=0):
+    base = subprocess.run([PY, os.path.join(HERE, "gen_data.py"), "vectors", "--n", str(n), "--d", str(d),
+                           "--seed", str(seed), "--out", data], stdout=subprocess.PIPE, check=True).stdout.decode().strip()
+    return base + ".prn1.lz4", base + ".f16.npy"
+
+
+def make_centroids(data, vectors_npy, d, k, niter):
+    out = os.path.join(data, "centroids-d%d-k%d.npy" % (d, k))
+    subprocess.run([PY, os.path.join(HERE, "gen_data.py"), "centroids", "--vectors", vectors_npy, "--k", str(k),
+                    "--niter", str(niter), "--out", out], check=True)
+    return out
+
+
+# ---------------------------------------------------------------- prunerd runs
+
+def thread_times(pid):
+    """{tid: (comm, cpu seconds)} of all threads of pid, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except FileNotFoundError:
+        return out
+    for tid in tids:
+        try:
+            stat = open("/proc/%d/task/%s/stat" % (pid, tid)).read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        comm = stat[stat.index("(") + 1: stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(tid)] = (comm, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def run_prunerd(binary, args, stdin=None, label=""):
+    """Runs prunerd to completion: wall time, peak RSS (wait4 ru_maxrss, and
+    VmHWM polled), per-thread CPU seconds (polled /proc), its stderr summary."""
+    err_path = os.path.join(os.environ["BENCH_DATA"], "prunerd-stderr.txt")
+    with open(err_path, "wb") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen([binary] + args, stdin=stdin, stdout=subprocess.DEVNULL, stderr=err)
+        threads, hwm = {}, 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            snap = thread_times(proc.pid)
+            for tid, v in snap.items():
+                threads[tid] = v
+            try:
+                m = re.search(r"VmHWM:\s+(\d+)", open("/proc/%d/status" % proc.pid).read())
+                hwm = max(hwm, int(m.group(1)) if m else 0)
+            except FileNotFoundError:
+                pass
+            time.sleep(0.1)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = open(err_path, encoding="utf-8", errors="replace").read()
+    if proc.returncode != 0:
+        log("prunerd %s exited %d:\n%s" % (label, proc.returncode, stderr[-3000:]))
+    summary = parse_summary(stderr)
+    summary.update(wall=wall, maxrss_kb=usage.ru_maxrss, vmhwm_kb=hwm, exit=proc.returncode,
+                   user=usage.ru_utime, sys=usage.ru_stime,
+                   threads=sorted(([c, s] for c, s in threads.values()), key=lambda v: -v[1]), stderr_tail=stderr[-1500:])
+    return summary
+
+
+def parse_summary(text):
+    s = {}
+    m = re.search(r"records: (\d+)\s+kept: (\d+).*?rejected: (\d+)\s+rate: (\d+) records/s\s+\(([\d.]+) s\)", text)
+    if m:
+        s.update(records=int(m.group(1)), kept=int(m.group(2)), rejected=int(m.group(3)),
+                 reported_rate=int(m.group(4)), reported_seconds=float(m.group(5)))
+    m = re.search(r"latency \(read → decision written\): p50 ([\d.]+) ms, p99 ([\d.]+) ms", text)
+    if m:
+        s.update(p50_ms=float(m.group(1)), p99_ms=float(m.group(2)))
+    return s
+
+
+def count_lines(path):
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 24)
+            if not b:
+                return n
+            n += b.count(b"\n")
+
+
+def serve_args(a, inputs, centroids, k, decisions, extra=()):
+    return (["serve"] + inputs + ["--centroids", centroids, "--clusters", str(k), "--warmup", str(a.warmup),
+                                  "--decisions", decisions, "--state-dir", os.path.join(a.data, "state")]
+            + a.serve_extra + list(extra))
+
+
+def throughput(a, binary, lz4_file, tiny_file, n, tiny_n, centroids, k, extra=(), label=""):
+    decisions = os.path.join(a.data, "decisions.jsonl")
+    results = {}
+    for name, f, count in (("tiny", tiny_file, tiny_n), ("full", lz4_file, n)):
+        if os.path.exists(decisions):
+            os.remove(decisions)
+        wait_quiet(label + " " + name)
+        r = run_prunerd(binary, serve_args(a, [f], centroids, k, decisions, extra), label=label + " " + name)
+        r["lines"] = count_lines(decisions) if os.path.exists(decisions) else 0
+        if r["lines"] != count or r.get("rejected", 0) or r["exit"]:
+            log("WARNING %s %s: %d decision lines for %d records, rejected %s, exit %d"
+                % (label, name, r["lines"], count, r.get("rejected"), r["exit"]))
+        r["ok"] = r["lines"] == count and not r["exit"]
+        results[name] = r
+    full, tiny = results["full"], results["tiny"]
+    full["rate_wall"] = n / full["wall"] if full["ok"] else float("nan")
+    dt = full["wall"] - tiny["wall"]
+    full["startup_s"] = tiny["wall"]
+    # Only meaningful when the full run is well above startup noise.
+    full["rate_net"] = (n - tiny_n) / dt if full["ok"] and tiny["ok"] and dt > 0.2 * full["wall"] else float("nan")
+    full["tiny"] = {key: tiny[key] for key in ("wall", "maxrss_kb", "exit")}
+    os.remove(decisions)
+    cpu = ", ".join("%s %.0f%%" % (c, 100 * s / full["wall"]) for c, s in full["threads"][:4])
+    log("%s: %.0f rec/s wall (%.2f s), %.0f rec/s net of startup (%.2f s); threads: %s"
+        % (label, full["rate_wall"], full["wall"], full["rate_net"], tiny["wall"], cpu))
+    return full
+
+
+def latency_run(a, binary, vectors_npy, centroids, k, rate, extra=()):
+    decisions = os.path.join(a.data, "decisions-latency.jsonl")
+    times = os.path.join(a.data, "send-times.npy")
+    if os.path.exists(decisions):
+        os.remove(decisions)
+    wait_quiet("latency")
+    # At most ~3M records (pre-encoded in the sender's memory), at least 5 s.
+    seconds = max(5.0, min(a.latency_seconds, 3e6 / rate))
+    sender = subprocess.Popen([PY, os.path.join(HERE, "latency_sender.py"), "--vectors", vectors_npy,
+                               "--rate", str(rate), "--seconds", str(seconds), "--burst", str(a.warmup),
+                               "--times", times], stdout=subprocess.PIPE)
+    r = run_prunerd(binary, serve_args(a, ["-"], centroids, k, decisions, extra), stdin=sender.stdout, label="latency")
+    sender.stdout.close()
+    sender.wait()
+    r["rate_target"] = rate
+    r["seconds"] = seconds
+    r["extra"] = " ".join(a.serve_extra + list(extra))
+    # Independent check: send time (sender, before write) → decision `ts`
+    # (prunerd, ms resolution), for the records after warm-up only.
+    try:
+        r.update(external_latency(decisions, times, a.warmup))
+    except Exception as e:  # the table still has prunerd's own numbers
+        log("external latency not computed: %s" % e)
+    os.remove(decisions)
+    log("latency %s at %.0f rec/s: prunerd p50 %s ms p99 %s ms; send→ts after warm-up p50 %s ms p99 %s ms"
+        % (r["extra"], rate, r.get("p50_ms"), r.get("p99_ms"), r.get("ext_p50_ms"), r.get("ext_p99_ms")))
+    return r
+
+
+def external_latency(decisions, times_npy, warmup):
+    raw = np.fromfile(decisions, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    assert bytes(raw[starts[0]:starts[0] + 7]) == b'{"ts":"'
+
+    def digits(off, width):
+        v = np.zeros(len(starts), dtype=np.int64)
+        for i in range(width):
+            v = v * 10 + (raw[starts + off + i].astype(np.int64) - 48)
+        return v
+    # {"ts":"2026-11-26T16:06:44.893Z"  hh at 18, mm 21, ss 24, mmm 27
+    ms_of_day = ((digits(18, 2) * 60 + digits(21, 2)) * 60 + digits(24, 2)) * 1000 + digits(27, 3)
+    day0 = np.datetime64(bytes(raw[starts[0] + 7:starts[0] + 17]).decode(), "ms").astype(np.int64)
+    day = np.array([np.datetime64(bytes(raw[s + 7:s + 17]).decode(), "ms").astype(np.int64) for s in starts[[0, -1]]])
+    decided_ms = day0 + ms_of_day + (0 if day[0] == day[1] else np.where(ms_of_day < ms_of_day[0], 86400000, 0))
+    t = np.load(times_npy)
+    first = t[:, 0]
+    idx = np.searchsorted(first, np.arange(len(starts)), side="right") - 1
+    sent_ms = t[idx, 1] / 1e6
+    lat = (decided_ms - sent_ms)[warmup:]
+    # ts has 1 ms resolution (truncated): +0.5 ms centres the estimate.
+    return {"ext_p50_ms": round(float(np.percentile(lat, 50)) + 0.5, 1),
+            "ext_p99_ms": round(float(np.percentile(lat, 99)) + 0.5, 1),
+            "ext_max_ms": round(float(lat.max()) + 0.5, 1), "ext_records": int(len(lat))}
+
+
+# ---------------------------------------------------------------- report
+
+def fmt_rate(v):
+    return "—" if v is None or v != v else "{:,.0f}".format(v)
+
+
+def fmt_ratio(v):
+    return "—" if v is None or v != v else "%.2f×" % v
+
+
+def machine():
+    model = cores = "?"
+    try:
+        out = subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+        flags = "avx512f" in open("/proc/cpuinfo").read()
+    except Exception:
+        flags = False
+    cores = os.cpu_count()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return "%s, %s logical CPUs%s, %.0f GiB RAM, %s" % (model, cores, ", AVX-512" if flags else "", mem,
+                                                       platform.platform())
+
+
+def report(a, res):
+    L = []
+    L.append("# prunerd benchmark results\n")
+    L.append("- date: %s" % res["date"])
+    L.append("- machine: %s" % res["machine"])
+    L.append("- command: `%s`" % res["command"])
+    L.append("- prunerd: %s" % res["prunerd"])
+    L.append("- records per configuration: %s (float16, PRN1, LZ4 frames), warm-up %d, faiss %s threads, "
+             "OpenBLAS %s threads" % ("{:,}".format(a.n), a.warmup, a.threads, a.threads))
+    L.append("- prunerd serve options: `--centroids C.npy --clusters k --warmup %d --decisions <file> --state-dir <tmp>%s`"
+             % (a.warmup, (" " + " ".join(a.serve_extra)) if a.serve_extra else ""))
+    worst = max(BUSY, key=lambda v: v[1]) if BUSY else ("-", 0.0)
+    L.append("- other load: CPU used by other processes just before each measurement: max %.0f%% (before %s)%s" % (
+        100 * worst[1], worst[0], "  **— numbers may be low: the machine was shared**" if worst[1] > 0.15 else ""))
+    L.append("")
+    L.append("## Throughput (end-to-end `prunerd serve` vs. assignment alone)\n")
+    L.append("| config (k, d) | prunerd rec/s (wall) | prunerd rec/s (net of startup) | faiss IndexFlatIP rec/s "
+             "| sgemm GFLOP/s | sgemm bound rec/s | prunerd/faiss | prunerd/sgemm |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for c in res["configs"]:
+        p = c.get("prunerd") or {}
+        w, net = p.get("rate_wall"), p.get("rate_net")
+        f, b = c["faiss"]["rate"], c["sgemm"]["bound_rate"]
+
+        def ratio(x, y):
+            if x is None or x != x:
+                return "FAILED" if p and not p.get("ok") else "—"
+            return "%s (%s)" % (fmt_ratio(x / y), fmt_ratio(net / y if net else None))
+        L.append("| k=%d, d=%d | %s | %s | %s | %.0f | %s | %s | %s |" % (
+            c["k"], c["d"], fmt_rate(w), fmt_rate(net), fmt_rate(f), c["sgemm"]["gflops"], fmt_rate(b),
+            ratio(w, f), ratio(w, b)))
+    L.append("")
+    L.append("Ratios: wall-clock rate (rate net of startup in parentheses). Targets: ≥ 1.0× faiss, ≥ 0.8× sgemm bound. "
+             "sgemm bound = (OpenBLAS GFLOP/s of (%d × d) @ (d × k), measured in this run) / (2·k·d)." % a.sgemm_rows)
+    if any(c.get("prunerd") for c in res["configs"]):
+        L.append("")
+        L.append("prunerd CPU per thread (CPU-seconds / wall-seconds of the full run; 100% = one core saturated):\n")
+        for c in res["configs"]:
+            p = c.get("prunerd")
+            if p:
+                L.append("- k=%d, d=%d: %s; user %.1f s + sys %.1f s over %.1f s wall; prunerd's own rate %s rec/s" % (
+                    c["k"], c["d"], ", ".join("%s %.0f%%" % (n, 100 * s / p["wall"]) for n, s in p["threads"][:5]),
+                    p["user"], p["sys"], p["wall"], fmt_rate(p.get("reported_rate"))))
+    L.append("")
+    L.append("## Worker threads (k=500, d=384)\n")
+    th = res.get("threads")
+    if th is None:
+        L.append("- n/a (single engine worker): `prunerd serve --help` has no `--threads` option")
+    else:
+        for t, p in th.items():
+            L.append("- `--threads %s`: %s rec/s wall, %s rec/s net of startup" % (t, fmt_rate(p["rate_wall"]), fmt_rate(p["rate_net"])))
+    L.append("")
+    L.append("## Latency (k=500, d=384)\n")
+    lats = res.get("latency")
+    if lats:
+        for lat in lats:
+            L.append("- serve options `%s`: steady load %s rec/s (0.5 × peak %s rec/s) for %.0f s after a burst of "
+                     "%d warm-up records, LZ4 frames every ~2 ms through a pipe into `prunerd serve -`" % (
+                         lat["extra"] or "(defaults)", fmt_rate(lat["rate_target"]), fmt_rate(res["peak_rate"]),
+                         lat["seconds"], a.warmup))
+            L.append("  - prunerd's own (read → decision written, all records incl. warm-up): **p50 %s ms, p99 %s ms** "
+                     "(target p99 ≤ 20 ms)%s" % (lat.get("p50_ms", "?"), lat.get("p99_ms", "?"),
+                                                  "" if lat.get("ok", True) and not lat["exit"] else " — RUN FAILED"))
+            if "ext_p50_ms" in lat:
+                L.append("  - harness check (sender write → decision `ts`, 1 ms resolution, %s records after warm-up): "
+                         "p50 %s ms, p99 %s ms, max %s ms" % ("{:,}".format(lat["ext_records"]), lat["ext_p50_ms"],
+                                                              lat["ext_p99_ms"], lat["ext_max_ms"]))
+    else:
+        L.append("- not measured (prunerd not built)")
+    L.append("")
+    L.append("## Peak RSS vs. stream length (k=500, d=384)\n")
+    rss = res.get("rss")
+    if rss:
+        one, eight = rss["1x"], rss["8x"]
+        growth = 100.0 * (eight["maxrss_kb"] - one["maxrss_kb"]) / one["maxrss_kb"]
+        L.append("- %s records: peak RSS %.1f MiB (%.1f s)" % ("{:,}".format(a.n), one["maxrss_kb"] / 1024, one["wall"]))
+        L.append("- %s records (the same file given 8 times as inputs): peak RSS %.1f MiB (%.1f s)" % (
+            "{:,}".format(8 * a.n), eight["maxrss_kb"] / 1024, eight["wall"]))
+        L.append("- growth: **%+.1f%%** (target < 5%%)" % growth)
+    else:
+        L.append("- not measured (prunerd not built)")
+    L.append("")
+    return "\n".join(L)
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "prunerd"))
+    p.add_argument("--no-prunerd", action="store_true", help="baselines only")
+    p.add_argument("--command", default="bench/run")
+    a = p.parse_args()
+    a.data = os.environ.setdefault("BENCH_DATA", "/tmp/prunerd-bench")
+    os.makedirs(os.path.join(a.data, "state"), exist_ok=True)
+    a.n = int(os.environ.get("BENCH_N", 200_000 if a.quick else 1_000_000))
+    a.tiny_n = 20_000
+    a.warmup = int(os.environ.get("BENCH_WARMUP", 10_000))
+    a.threads = 2
+    a.sgemm_rows = 65536
+    a.latency_seconds = float(os.environ.get("BENCH_LATENCY_SECONDS", 8 if a.quick else 15))
+    niter = 5 if a.quick else 10
+    a.serve_extra = os.environ.get("BENCH_SERVE_ARGS", "").split()
+    configs = [(100, 384), (500, 384), (1000, 384), (500, 768)]
+
+    binary = None if a.no_prunerd or not os.access(a.binary, os.X_OK) else a.binary
+    has_threads = False
+    if binary:
+        help_text = subprocess.run([binary, "serve", "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True).stdout
+        has_threads = "--threads" in help_text
+        has_lookahead = "--lookahead" in help_text
+    res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "machine": machine(), "command": a.command + (" --quick" if a.quick else ""),
+           "prunerd": ("%s (git %s)" % (os.path.relpath(binary, ROOT), subprocess.run(
+               ["git", "-C", ROOT, "log", "-1", "--format=%h %s"], stdout=subprocess.PIPE, text=True).stdout.strip()))
+           if binary else "NOT BUILT — prunerd columns are empty", "configs": []}
+
+    log("data in %s: %d records per dimension" % (a.data, a.n))
+    files = {}
+    for d in sorted({d for _, d in configs}):
+        lz4_file, npy = make_vectors(a.data, a.n, d)
+        tiny_lz4, _ = make_vectors(a.data, a.tiny_n, d, seed=1)
+        files[d] = (lz4_file, npy, tiny_lz4)
+    cents = {}
+    for k, d in configs:
+        log("centroids k=%d d=%d (faiss spherical k-means on a sample)" % (k, d))
+        cents[(k, d)] = make_centroids(a.data, files[d][1], d, k, niter)
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    for k, d in configs:
+        lz4_file, npy, tiny_lz4 = files[d]
+        c = {"k": k, "d": d}
+        wait_quiet("sgemm k=%d d=%d" % (k, d))
+        c["sgemm"] = run_json([PY, os.path.join(HERE, "baselines.py"), "sgemm", "--d", str(d), "--k", str(k),
+                               "--rows", str(a.sgemm_rows), "--seconds", "2" if a.quick else "3"], env=env)
+        wait_quiet("faiss k=%d d=%d" % (k, d))
+        c["faiss"] = run_json([PY, os.path.join(HERE, "baselines.py"), "faiss", "--vectors", npy, "--centroids",
+                               cents[(k, d)], "--threads", str(a.threads)], env=env)
+        log("k=%d d=%d: sgemm %.0f GFLOP/s → bound %.0f rec/s; faiss %.0f rec/s (%.0f GFLOP/s)" % (
+            k, d, c["sgemm"]["gflops"], c["sgemm"]["bound_rate"], c["faiss"]["rate"], c["faiss"]["gflops"]))
+        if binary:
+            c["prunerd"] = throughput(a, binary, lz4_file, tiny_lz4, a.n, a.tiny_n, cents[(k, d)], k,
+                                      label="prunerd k=%d d=%d" % (k, d))
+        res["configs"].append(c)
+
+    if binary:
+        lz4_file, npy, tiny_lz4 = files[384]
+        main_cfg = next(c for c in res["configs"] if (c["k"], c["d"]) == (500, 384))
+        if has_threads:
+            res["threads"] = {}
+            for t in (1, 2):
+                res["threads"][str(t)] = throughput(a, binary, lz4_file, tiny_lz4, a.n, a.tiny_n, cents[(500, 384)],
+                                                    500, extra=["--threads", str(t)], label="prunerd --threads %d" % t)
+        peak = main_cfg["prunerd"]["rate_net"]
+        if not peak == peak or peak <= 0:
+            peak = main_cfg["prunerd"]["rate_wall"]
+        if not peak == peak or peak <= 0:
+            peak = 20000.0
+            log("WARNING: no valid peak rate; latency run at %.0f rec/s" % (0.5 * peak))
+        res["peak_rate"] = peak
+        res["latency"] = [latency_run(a, binary, npy, cents[(500, 384)], 500, 0.5 * peak)]
+        if has_lookahead and "--lookahead" not in a.serve_extra:
+            # The engine holds `lookahead` records back before deciding (a decision
+            # delay by design); show the latency without it too.
+            res["latency"].append(latency_run(a, binary, npy, cents[(500, 384)], 500, 0.5 * peak,
+                                              extra=["--lookahead", "0"]))
+        decisions = os.path.join(a.data, "decisions-rss.jsonl")
+        res["rss"] = {"1x": main_cfg["prunerd"]}
+        if os.path.exists(decisions):
+            os.remove(decisions)
+        log("RSS run: the %d-record file 8 times" % a.n)
+        wait_quiet("RSS 8x")
+        r8 = run_prunerd(binary, serve_args(a, [lz4_file] * 8, cents[(500, 384)], 500, decisions), label="8x")
+        lines = count_lines(decisions)
+        if lines != 8 * a.n:
+            log("WARNING 8x run: %d decision lines for %d records" % (lines, 8 * a.n))
+        os.remove(decisions)
+        res["rss"]["8x"] = r8
+        log("peak RSS %.1f MiB (1×) vs %.1f MiB (8×)" % (main_cfg["prunerd"]["maxrss_kb"] / 1024, r8["maxrss_kb"] / 1024))
+    else:
+        res["threads"] = None
+        log("prunerd binary not available (%s): baselines only" % a.binary)
+    if binary and not has_threads:
+        res["threads"] = None
+
+    text = report(a, res)
+    json.dump(res, open(os.path.join(a.data, "results.json"), "w"), indent=1, default=str)
+    with open(os.path.join(HERE, "results.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
