@@ -10,7 +10,7 @@ struct BadInputTests {
 
     @Test("every PRN1 rejection class gets its reason and the next record still decodes")
     func prn1Rejections() throws {
-        let v = Handmade.vector
+        let v = { (seed: Int) in Handmade.vector(seed) }
         var stream = Data()
         stream += Handmade.prn1("first", v(1))                                        // 0 fixes dimension 8
         stream += Handmade.prn1(id: Array("t".utf8), dtype: 9, vector: v(2))          // 1 bad_dtype

@@ -5,7 +5,7 @@ import Foundation
 import Glibc
 #endif
 
-final class NotifyListener {
+final class NotifyListener: @unchecked Sendable {
     let name: String
     private let fd: Int32
     private var messages: [(at: Date, text: String)] = []
@@ -14,7 +14,7 @@ final class NotifyListener {
 
     /// - Parameter abstract: bind in the abstract namespace (`@name`) instead of a path.
     init(directory: URL, abstract: Bool) {
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let path = abstract ? "@prunerd-test-\(UUID().uuidString.prefix(8))" : directory.appendingPathComponent("notify.sock").path
@@ -30,6 +30,7 @@ final class NotifyListener {
         precondition(bound == 0, "bind notify socket failed: \(errno)")
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        self.fd = fd
         name = path
         startReceiving()
     }

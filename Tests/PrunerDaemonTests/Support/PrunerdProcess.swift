@@ -62,19 +62,24 @@ func runProcess(_ executable: String, _ arguments: [String], input: Data? = nil,
     process.standardError = stderrPipe
     process.standardInput = input == nil ? FileHandle.nullDevice : stdinPipe
     try process.run()
-    var out = Data(), err = Data()
+    let out = DataBox(), err = DataBox()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { out = stdoutPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async { out.data = stdoutPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     group.enter()
-    DispatchQueue.global().async { err = stderrPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async { err.data = stderrPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     if let input {
         stdinPipe.fileHandleForWriting.write(input)
         try stdinPipe.fileHandleForWriting.close()
     }
     process.waitUntilExit()
     group.wait()
-    return ProcessResult(status: process.terminationStatus, stdout: out, stderr: String(decoding: err, as: UTF8.self))
+    return ProcessResult(status: process.terminationStatus, stdout: out.data, stderr: String(decoding: err.data, as: UTF8.self))
+}
+
+/// Bytes filled by another thread; the DispatchGroup wait orders the accesses.
+final class DataBox: @unchecked Sendable {
+    var data = Data()
 }
 
 /// Runs the Python producer (`scripts/prn1.py`) and returns the bytes it wrote.
@@ -133,7 +138,7 @@ func parseDecisions(_ data: Data) -> [DecisionLine] {
 }
 
 /// A prunerd daemon running in the background for socket tests.
-final class BackgroundDaemon {
+final class BackgroundDaemon: @unchecked Sendable {
     let process = Process()
     let stderrPipe = Pipe()
     private var stderrData = Data()
@@ -228,7 +233,7 @@ enum SocketClient {
 
     private static func exchange(fd: Int32, data: Data, readReply: Bool) -> Data {
         defer { close(fd) }
-        var reply = Data()
+        let reply = DataBox()
         let group = DispatchGroup()
         if readReply {
             group.enter()
@@ -237,7 +242,7 @@ enum SocketClient {
                 while true {
                     let count = read(fd, &buffer, buffer.count)
                     if count <= 0 { break }
-                    reply.append(contentsOf: buffer[0..<count])
+                    reply.data.append(contentsOf: buffer[0..<count])
                 }
                 group.leave()
             }
@@ -252,6 +257,6 @@ enum SocketClient {
         }
         shutdown(fd, Int32(SHUT_WR))
         group.wait()
-        return reply
+        return reply.data
     }
 }
