@@ -469,6 +469,7 @@ public final class Daemon: InputDelegate {
         var json = JSONWriter()
         json.open()
         json.field("uptime_seconds", Double(uv_hrtime() - startedAt) / 1e9)
+        json.field("records_read", Int(recordsRead))
         json.field("records", tally.total)
         json.field("kept", tally.kept)
         json.field("dropped", tally.dropped)

@@ -132,7 +132,17 @@ struct ServiceTests {
                 group.leave()
             }
         }
-        usleep(400_000)
+        // Stop mid-stream: once the daemon has read a good part, but not all, of the data.
+        let control = directory.appendingPathComponent("control.sock").path
+        var read = 0
+        for _ in 0..<400 where read < 5000 {
+            usleep(25_000)
+            if let reply = try? runProcess(TestPaths.prunerd, ["status", "--control", control]),
+               let document = try? JSONSerialization.jsonObject(with: reply.stdout) as? [String: Any] {
+                read = document["records_read"] as? Int ?? 0
+            }
+        }
+        #expect(read >= 5000, "the daemon read \(read) records")
         let status = daemon.terminate()
         group.wait()
         #expect(status == 0, "\(daemon.stderr)")
@@ -155,7 +165,8 @@ struct ServiceTests {
             let daemon = try BackgroundDaemon(arguments: [
                 "serve", "--listen", "unix:\(socketPath)", "--decisions", directory.appendingPathComponent("d.jsonl").path,
                 "--state-dir", directory.path,
-            ] + (fresh ? ["--fresh"] : []) + Self.engineOptions)
+            // Look-ahead 0: records held for look-ahead are decided at stop with what is known then.
+            ] + (fresh ? ["--fresh"] : []) + Self.engineOptions + ["--lookahead", "0"])
             #expect(daemon.waitForLog("listening on unix:"))
             for part in parts {
                 _ = try SocketClient.sendUnix(path: socketPath, data: part)
@@ -202,7 +213,7 @@ struct ServiceTests {
         let daemon = try BackgroundDaemon(arguments: [
             "serve", "--listen", "unix:\(socketPath)", "--decisions", directory.appendingPathComponent("d.jsonl").path,
             "--state-dir", directory.path, "--control", control, "--metrics", "tcp:127.0.0.1:\(port)",
-        ] + Self.engineOptions)
+        ] + Self.engineOptions + ["--lookahead", "0"])
         #expect(daemon.waitForLog("metrics on"))
         var bad = Self.records("s", count: 500)
         bad += Handmade.prn1("wrong-dimension", Handmade.vector(1, dimension: 5))

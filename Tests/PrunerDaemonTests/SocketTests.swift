@@ -61,6 +61,8 @@ struct SocketTests {
         let daemon = try BackgroundDaemon(arguments: [
             "serve", "--listen", "unix:\(socketPath)", "--reply", "--decisions", log.path,
             "--clusters", "4", "--warmup", "100", "--recompute-every", "100",
+            // Replies need decisions on arrival: a look-ahead would hold them for later records.
+            "--lookahead", "0",
         ])
         #expect(daemon.waitForLog("listening on unix:\(socketPath)"))
         let reply = try SocketClient.sendUnix(path: socketPath, data: Self.records("r", count: 500, offset: 0), readReply: true)

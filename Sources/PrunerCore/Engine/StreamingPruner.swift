@@ -172,6 +172,9 @@ public struct StreamingPruner: Sendable {
                 return out
             }
         }
+        // Nothing held: leave quotas and thresholds as they are, so that an engine
+        // checkpointed after finish() continues exactly like one that never stopped.
+        guard heldHead < held.count else { return out }
         recompute()
         decideHeldExactly(into: &out)
         return out

@@ -1,6 +1,9 @@
 // The libuv loop and the small handle types the daemon uses on it: timers,
 // signal watchers and work offloaded to libuv's thread pool.
 import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One libuv event loop. All I/O of the daemon runs on the thread that calls `run()`.
 public final class EventLoop {
@@ -97,6 +100,12 @@ final class SignalWatcher {
     private let action: () -> Void
 
     init(on loop: EventLoop, signal: Int32, action: @escaping () -> Void) throws(UVError) {
+        // A signal mask is inherited across exec: a parent that spawned prunerd from a
+        // thread with SIGTERM blocked (dispatch worker threads do) would make it unstoppable.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        sigaddset(&unblocked, signal)
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
         handle = try UVHandle { uv_signal_init(loop.loop, $0) }
         self.action = action
         handle.attach(to: self)

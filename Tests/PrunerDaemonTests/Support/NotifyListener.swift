@@ -41,6 +41,7 @@ final class NotifyListener: @unchecked Sendable {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while self?.isRunning == true {
                 let count = recv(fd, &buffer, buffer.count, 0)
+                if count == 0 { break }
                 if count > 0 { self?.append(String(decoding: buffer[0..<count], as: UTF8.self)) }
             }
         }
@@ -63,6 +64,10 @@ final class NotifyListener: @unchecked Sendable {
 
     deinit {
         lock.lock(); running = false; lock.unlock()
+        // Wake and retire the receiving thread before the descriptor can be reused
+        // by another test's socket (recv on a reused fd would steal its data).
+        shutdown(fd, Int32(SHUT_RDWR))
+        usleep(250_000)
         close(fd)
     }
 }
