@@ -19,7 +19,7 @@ public final class SystemdNotifier {
         guard let name = socketName, !name.isEmpty, name.hasPrefix("/") || name.hasPrefix("@") else { return nil }
         let bytes = Array(name.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        fd = socket(AF_UNIX, SystemdNotifier.datagramCloseOnExec, 0)
         guard fd >= 0 else { return nil }
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -31,6 +31,10 @@ public final class SystemdNotifier {
     }
 
     deinit { close(fd) }
+
+    /// SOCK_DGRAM | SOCK_CLOEXEC, Linux's values (Glibc's enum constants are not
+    /// visible to Swift 6.3 in whole-module release builds).
+    private static let datagramCloseOnExec: Int32 = 2 | 0o2_000_000
 
     /// Sends one notification (newline-separated assignments).
     @discardableResult
