@@ -29,8 +29,8 @@ extension StreamingPruner {
     /// mean distance to its own centroid ≤ the median d_intra of the live
     /// concepts): scattered outliers, which every shuffled stream has, never
     /// qualify, a run of a new concept does. The concept it replaces is the most
-    /// stale one (oldest latest member; ties: lowest index) among those with no
-    /// member waiting in the lookahead queue. Its members' decisions stay as made;
+    /// stale one (oldest latest member; ties: lowest index); its members still in
+    /// the lookahead queue are decided at once against its last threshold. Its members' decisions stay as made;
     /// its kept/decided counts are retired into the global totals, which the quota
     /// budget keeps charging (see `recompute`).
     mutating func spawnFromPool() {
@@ -50,7 +50,7 @@ extension StreamingPruner {
         var removed = Set<Int>(), used = Set<Int>()
         for g in order where sizes[g] >= max(s / 2, 1) && sums[g] / Double(sizes[g]) <= median {
             var retiree = -1
-            for j in 0..<options.clusters where heldPerConcept[j] == 0 && !used.contains(j) {
+            for j in 0..<options.clusters where !used.contains(j) {
                 if retiree < 0 || lastArrival[j] < lastArrival[retiree] { retiree = j }
             }
             guard retiree >= 0 else { break }
@@ -71,6 +71,19 @@ extension StreamingPruner {
     /// Replaces concept `j` by a fresh one at `centroid`.
     mutating func retire(_ j: Int, replacingWith centroid: [Float]) {
         let d = dimension
+        // Members still waiting in the lookahead queue are decided now against the retiring
+        // concept's threshold (their log lines still come out in arrival order).
+        for i in heldHead..<held.count where held[i].kind == Held.normal && held[i].cluster == Int32(j) {
+            let keep: Bool
+            switch options.keep {
+            case .hard: keep = held[i].distance >= thresholds[j]
+            case .easy: keep = held[i].distance <= thresholds[j]
+            case .random: keep = keepRNG.nextUnit() < rates[j]
+            }
+            held[i].kind = keep ? Held.fixedKeep : Held.fixedDrop
+            held[i].fixedThreshold = thresholds[j]
+        }
+        heldPerConcept[j] = 0
         for t in 0..<d { centroidValues[j * d + t] = centroid[t] }
         stats[j] = ConceptStatistics(dimension: d, reservoirCapacity: Self.reservoirCapacity)
         decided[j] = 0

@@ -59,7 +59,11 @@ public struct StreamingPruner: Sendable {
         var cluster: Int32       // −1 for a rejection or a low-score record
         var distance: Float
         var kind: UInt8 = Held.normal
+        /// For `fixedKeep`/`fixedDrop`: the retired concept's threshold the record was decided against.
+        var fixedThreshold: Float = 0
         static let normal: UInt8 = 0, duplicate: UInt8 = 1, lowScore: UInt8 = 2
+        /// Members of a retired concept, decided at retirement and emitted in order.
+        static let fixedKeep: UInt8 = 3, fixedDrop: UInt8 = 4
     }
 
     public private(set) var options: PruningOptions
@@ -438,7 +442,14 @@ public struct StreamingPruner: Sendable {
     /// Emits a duplicate or low-score drop (neither enters the statistics).
     mutating func emitFiltered(_ h: Held, into out: inout DecidedRecords) {
         out.entries.append(h.entry)
-        if h.kind == Held.duplicate {
+        if h.kind == Held.fixedKeep || h.kind == Held.fixedDrop {
+            let keep = h.kind == Held.fixedKeep
+            heldValid -= 1
+            if keep { totalKept += 1 } else { totalDropped += 1 }
+            let reason: DecisionReason = options.keep == .random ? (keep ? .sampled : .notSampled) : (keep ? .withinQuota : .overQuota)
+            out.decisions.append(Decision(verdict: keep ? .keep : .drop, reason: reason, cluster: h.cluster, distance: h.distance,
+                                          threshold: options.keep == .random || !h.fixedThreshold.isFinite ? nil : h.fixedThreshold))
+        } else if h.kind == Held.duplicate {
             duplicateCount += 1
             let t = thresholds[Int(h.cluster)]
             out.decisions.append(Decision(verdict: .drop, reason: .duplicate, cluster: h.cluster, distance: h.distance,
@@ -478,7 +489,8 @@ public struct StreamingPruner: Sendable {
                 need[j] = min(max(quotas[j] - stats[j].kept, 0), size)
             }
         }
-        var excess = need.reduce(0, +) + totalKept - mTotal
+        let fixedKept = pending.reduce(0) { $0 + ($1.kind == Held.fixedKeep ? 1 : 0) }
+        var excess = need.reduce(0, +) + totalKept + fixedKept - mTotal
         var j = k - 1
         while excess > 0 && j >= 0 { let take = min(excess, need[j]); need[j] -= take; excess -= take; j -= 1 }
         j = 0
