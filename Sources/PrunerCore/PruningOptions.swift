@@ -48,6 +48,26 @@ public struct PruningOptions: Sendable, Codable, Equatable {
     /// sees `lookahead` records of the future; `finish()` decides the held
     /// records exactly like the offline recipe. 0 decides every record on arrival.
     public var lookahead: Int = 20000
+    /// Near-duplicate removal (SemDeDup within the concept): a record whose cosine
+    /// similarity to an earlier record of its concept exceeds 1 − ε is dropped as
+    /// `duplicate` and kept out of the statistics. 0 turns it off.
+    public var dedupThreshold: Double = 0
+    /// Streaming: vectors remembered per concept for the near-duplicate check (a ring
+    /// of the most recent non-duplicate members). Memory ≤ k·N·d·4 bytes; the check
+    /// costs ≤ N pivot-filter steps plus d flops per surviving candidate per record.
+    public var dedupMemory: Int = 2048
+    /// Records whose `score` is below this are dropped as `low_score` before
+    /// clustering (records without a score pass). `nil`: no filter.
+    public var minScore: Float? = nil
+    /// Streaming: half-life in records of the concept statistics' exponential decay
+    /// (counts, sums, histograms), so quotas follow the stream. 0: no decay.
+    public var halfLife: Int = 0
+    /// Streaming drift: far records (farther from their nearest centroid than the
+    /// `driftQuantile` of warm-up distances) are pooled; once a dense group of this
+    /// many has gathered, it becomes a new concept replacing the most stale one. 0: off.
+    public var spawnAfter: Int = 0
+    /// Streaming drift: the quantile of warm-up distances above which a record is "far".
+    public var driftQuantile: Double = 0.95
 
     public init() {}
 
@@ -62,6 +82,12 @@ public struct PruningOptions: Sendable, Codable, Equatable {
         if warmup < 0 { return "--warmup must be ≥ 0, got \(warmup)" }
         if lookahead < 0 { return "--lookahead must be ≥ 0, got \(lookahead)" }
         if recomputeEvery < 1 { return "--recompute-every must be at least 1, got \(recomputeEvery)" }
+        if !(dedupThreshold >= 0 && dedupThreshold < 1) { return "--dedup-threshold must be in [0, 1), got \(dedupThreshold)" }
+        if dedupMemory < 1 { return "--dedup-memory must be at least 1, got \(dedupMemory)" }
+        if let m = minScore, !m.isFinite { return "--min-score must be finite, got \(m)" }
+        if halfLife < 0 { return "--half-life must be ≥ 0, got \(halfLife)" }
+        if spawnAfter < 0 { return "--spawn-after must be ≥ 0, got \(spawnAfter)" }
+        if !(driftQuantile > 0 && driftQuantile < 1) { return "--drift-quantile must be in (0, 1), got \(driftQuantile)" }
         return nil
     }
 }
@@ -84,5 +110,11 @@ extension PruningOptions {
         recomputeEvery = try c.decodeIfPresent(Int.self, forKey: .recomputeEvery) ?? recomputeEvery
         update = try c.decodeIfPresent(CentroidUpdate.self, forKey: .update) ?? update
         lookahead = try c.decodeIfPresent(Int.self, forKey: .lookahead) ?? lookahead
+        dedupThreshold = try c.decodeIfPresent(Double.self, forKey: .dedupThreshold) ?? dedupThreshold
+        dedupMemory = try c.decodeIfPresent(Int.self, forKey: .dedupMemory) ?? dedupMemory
+        minScore = try c.decodeIfPresent(Float.self, forKey: .minScore) ?? minScore
+        halfLife = try c.decodeIfPresent(Int.self, forKey: .halfLife) ?? halfLife
+        spawnAfter = try c.decodeIfPresent(Int.self, forKey: .spawnAfter) ?? spawnAfter
+        driftQuantile = try c.decodeIfPresent(Double.self, forKey: .driftQuantile) ?? driftQuantile
     }
 }

@@ -19,6 +19,7 @@ struct ConfigFile: Sendable {
         "keep-ratio", "clusters", "temperature", "neighbors", "min-per-cluster", "keep", "seed",
         "kmeans-iterations", "warmup", "lookahead", "recompute-every", "update", "centroids", "save-centroids",
         "max-record-size", "log-level", "fresh",
+        "dedup-threshold", "dedup-memory", "min-score", "half-life", "spawn-after", "drift-quantile",
     ]
 
     let path: String

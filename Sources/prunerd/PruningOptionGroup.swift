@@ -55,6 +55,30 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
             help: "Streaming: valid records held back before they are decided, so each decision sees that many later records (default see README; 0: decide on arrival).")
     var lookahead: Int?
 
+    @Option(name: .customLong("dedup-threshold"),
+            help: "Near-duplicate removal ε: a record with cosine > 1 − ε to an earlier record of its concept is dropped as duplicate and kept out of the statistics (default 0: off; 0.05 is SemDeDup's usual setting).")
+    var dedupThreshold: Double?
+
+    @Option(name: .customLong("dedup-memory"),
+            help: "Streaming: vectors remembered per concept for the duplicate check (default 2048: whole concepts of up to 2048 members are checked exactly; memory ≤ k·N·d·4 bytes, per-record cost ≤ N cheap pivot-filter steps plus d flops per surviving candidate). Not live.")
+    var dedupMemory: Int?
+
+    @Option(name: .customLong("min-score"),
+            help: "Drop records whose score is below this as low_score before clustering; records without a score pass (default: no filter).")
+    var minScore: Float?
+
+    @Option(name: .customLong("half-life"),
+            help: "Streaming: half-life in records of the concepts' statistics, so quotas follow the stream (default 0: no decay, most faithful on shuffled data).")
+    var halfLife: Int?
+
+    @Option(name: .customLong("spawn-after"),
+            help: "Streaming drift: far records pooled before a dense group of them spawns a new concept, retiring the most stale one (default 0: off; ~100–200 suits concept-ordered crawls at k = 100).")
+    var spawnAfter: Int?
+
+    @Option(name: .customLong("drift-quantile"),
+            help: "Streaming drift: a record is far when its distance exceeds this quantile of the warm-up distances (default 0.95).")
+    var driftQuantile: Double?
+
     /// The options: command line, else configuration file, else built-in default.
     func options(over config: ConfigFile? = nil) throws -> PruningOptions {
         var options = PruningOptions()
@@ -71,6 +95,12 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
         options.update = try update ?? config?.string("update").map { try parse($0, as: CentroidUpdate.self, key: "update") }
             ?? options.update
         options.lookahead = try lookahead ?? config?.int("lookahead") ?? options.lookahead
+        options.dedupThreshold = try dedupThreshold ?? config?.double("dedup-threshold") ?? options.dedupThreshold
+        options.dedupMemory = try dedupMemory ?? config?.int("dedup-memory") ?? options.dedupMemory
+        options.minScore = try minScore ?? config?.double("min-score").map { Float($0) } ?? options.minScore
+        options.halfLife = try halfLife ?? config?.int("half-life") ?? options.halfLife
+        options.spawnAfter = try spawnAfter ?? config?.int("spawn-after") ?? options.spawnAfter
+        options.driftQuantile = try driftQuantile ?? config?.double("drift-quantile") ?? options.driftQuantile
         if let message = options.validationError() { throw ValidationError(message) }
         return options
     }

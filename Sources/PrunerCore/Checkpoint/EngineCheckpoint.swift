@@ -2,7 +2,7 @@
 //
 // Layout (little-endian):
 //   "PRNCKPT\0"  8 bytes magic
-//   version      u32 (currently 1)
+//   version      u32 (currently 2: adds dedup, score filter, drift and decay state)
 //   length       u64, bytes of payload
 //   payload      options, dimension, centroids, per-concept statistics, warm-up
 //                buffer (a checkpoint taken during warm-up stores the buffered
@@ -36,7 +36,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
 
 extension StreamingPruner {
     static let checkpointMagic: [UInt8] = Array("PRNCKPT".utf8) + [0]
-    public static let checkpointVersion: UInt32 = 1
+    public static let checkpointVersion: UInt32 = 2
 
     /// The complete engine state as bytes; `init(checkpoint:options:)` continues exactly where this left off.
     public func checkpoint() -> [UInt8] {
@@ -53,7 +53,10 @@ extension StreamingPruner {
         w.floats(warmupBuffer.vectors)
         let pending = held[heldHead...]
         w.int(pending.count)
-        for h in pending { Self.write(entry: h.entry, to: &w); w.u32(UInt32(bitPattern: h.cluster)); w.f32(h.distance) }
+        for h in pending {
+            Self.write(entry: h.entry, to: &w); w.u32(UInt32(bitPattern: h.cluster)); w.f32(h.distance)
+            w.u8(h.kind); w.f32(h.fixedThreshold)
+        }
         w.int(heldValid); w.int(arrivals)
         w.ints(quotas); w.doubles(rates); w.floats(thresholds); w.doubles(dInter); w.bool(dInterStale); w.ints(decided)
         w.int(warmHistograms.count)
@@ -63,6 +66,11 @@ extension StreamingPruner {
         w.rng(reservoirRNG); w.rng(keepRNG)
         w.int(totalSeen); w.int(totalKept); w.int(totalDropped); w.ints(rejected)
         w.int(deficitHorizon); w.f64(deficitGain); w.int(minimumOutOfSample)
+        // Version 2: near-duplicate memories, filters, drift and decay.
+        w.int(dedup.count)
+        for m in dedup { w.floats(m.vectors); w.floats(m.flatAngles); w.floats(m.pivots); w.int(m.next) }
+        w.int(duplicateCount); w.int(lowScoreCount); w.ints(heldPerConcept); w.ints(lastArrival)
+        w.f32(farThreshold); w.floats(pool); w.int(poolNext); w.int(spawned); w.bool(liveQuotas); w.rng(decayRNG)
 
         var out = ByteWriter()
         out.bytes = Self.checkpointMagic
@@ -127,7 +135,8 @@ extension StreamingPruner {
         engine.warmupBuffer = RecordBatch(dimension: d, entries: warmEntries, vectors: warmVectors)
         let heldCount = try r.count(elementSize: 1)
         engine.held = try (0..<heldCount).map { _ in
-            Held(entry: try Self.readEntry(&r), cluster: Int32(bitPattern: try r.u32()), distance: try r.f32())
+            Held(entry: try Self.readEntry(&r), cluster: Int32(bitPattern: try r.u32()), distance: try r.f32(),
+                 kind: try r.u8(), fixedThreshold: try r.f32())
         }
         try check(engine.held.allSatisfy { $0.cluster < Int32(k) }, "held record cluster")
         engine.heldValid = try r.int(); engine.arrivals = try r.int()
@@ -145,6 +154,19 @@ extension StreamingPruner {
         engine.rejected = try r.ints()
         try check(engine.rejected.count == RejectReason.allCases.count, "rejection counters")
         engine.deficitHorizon = try r.int(); engine.deficitGain = try r.f64(); engine.minimumOutOfSample = try r.int()
+        try check(try r.int() == k, "dedup memory count")
+        for j in 0..<k {
+            let v = try r.floats(), a = try r.floats(), p = try r.floats(), next = try r.int()
+            try check(v.count % d == 0 && a.count == v.count / d * 8 && p.count % d == 0 && p.count <= DedupMemory.pivotCount * d
+                      && v.count <= saved.dedupMemory * d && next >= 0 && next < max(saved.dedupMemory, 1), "dedup memory of concept \(j)")
+            engine.dedup[j] = DedupMemory(dimension: d, capacity: saved.dedupMemory, vectors: v, angles: a, pivots: p, next: next)
+        }
+        engine.duplicateCount = try r.int(); engine.lowScoreCount = try r.int()
+        engine.heldPerConcept = try r.ints(); engine.lastArrival = try r.ints()
+        try check(engine.heldPerConcept.count == k && engine.lastArrival.count == k, "drift per-concept arrays")
+        engine.farThreshold = try r.f32(); engine.pool = try r.floats(); engine.poolNext = try r.int()
+        try check(engine.pool.count % d == 0, "drift pool")
+        engine.spawned = try r.int(); engine.liveQuotas = try r.bool(); engine.decayRNG = try r.rng()
         try check(r.offset == payloadEnd, "\(payloadEnd - r.offset) unread payload bytes")
         if !engine.centroidValues.isEmpty && !engine.warming {
             engine.nearest = NearestCentroid(centroids: engine.centroidValues, dimension: d)
@@ -160,6 +182,8 @@ extension StreamingPruner {
         w.u8(UInt8(KeepMode.allCases.firstIndex(of: o.keep)!)); w.u64(o.seed); w.int(o.kmeansIterations)
         w.int(o.warmup); w.int(o.recomputeEvery); w.u8(UInt8(CentroidUpdate.allCases.firstIndex(of: o.update)!))
         w.int(o.lookahead)
+        w.f64(o.dedupThreshold); w.int(o.dedupMemory); w.bool(o.minScore != nil); w.f32(o.minScore ?? 0)
+        w.int(o.halfLife); w.int(o.spawnAfter); w.f64(o.driftQuantile)
     }
 
     static func readOptions(_ r: inout ByteReader) throws -> PruningOptions {
@@ -174,6 +198,10 @@ extension StreamingPruner {
         guard update < CentroidUpdate.allCases.count else { throw CheckpointError.malformed("update mode \(update)") }
         o.update = CentroidUpdate.allCases[update]
         o.lookahead = try r.int()
+        o.dedupThreshold = try r.f64(); o.dedupMemory = try r.int()
+        let hasMin = try r.bool(), minScore = try r.f32()
+        o.minScore = hasMin ? minScore : nil
+        o.halfLife = try r.int(); o.spawnAfter = try r.int(); o.driftQuantile = try r.f64()
         return o
     }
 

@@ -27,6 +27,11 @@ public struct EngineSnapshot: Sendable, Equatable {
     public var seen: Int
     public var kept: Int
     public var dropped: Int
+    /// Dropped as near-duplicates / by the score filter (not counted in `dropped`).
+    public var duplicates: Int = 0
+    public var lowScore: Int = 0
+    /// Concepts spawned from the drift pool so far.
+    public var spawned: Int = 0
     /// Rejections by reason (reasons with a zero count are omitted).
     public var rejected: [RejectReason: Int]
     /// Records buffered (warm-up) or held (lookahead), not yet decided.
@@ -53,7 +58,8 @@ extension StreamingPruner {
                 decidedCount: dec, realisedKeepRate: dec > 0 ? Double(s.kept) / Double(dec) : 0)
         }
         let pending = warmupBuffer.count + (held.count - heldHead)
-        return EngineSnapshot(seen: totalSeen, kept: totalKept, dropped: totalDropped, rejected: rej,
+        return EngineSnapshot(seen: totalSeen, kept: totalKept, dropped: totalDropped,
+                              duplicates: duplicateCount, lowScore: lowScoreCount, spawned: spawned, rejected: rej,
                               pending: pending, isWarmingUp: warming, concepts: concepts)
     }
 }

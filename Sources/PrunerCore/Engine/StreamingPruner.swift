@@ -56,8 +56,14 @@ public struct StreamingPruner: Sendable {
     /// One record waiting for its decision.
     struct Held: Sendable {
         var entry: RecordBatch.Entry
-        var cluster: Int32       // −1 for a rejection
+        var cluster: Int32       // −1 for a rejection or a low-score record
         var distance: Float
+        var kind: UInt8 = Held.normal
+        /// For `fixedKeep`/`fixedDrop`: the retired concept's threshold the record was decided against.
+        var fixedThreshold: Float = 0
+        static let normal: UInt8 = 0, duplicate: UInt8 = 1, lowScore: UInt8 = 2
+        /// Members of a retired concept, decided at retirement and emitted in order.
+        static let fixedKeep: UInt8 = 3, fixedDrop: UInt8 = 4
     }
 
     public private(set) var options: PruningOptions
@@ -91,6 +97,23 @@ public struct StreamingPruner: Sendable {
     var totalKept = 0
     var totalDropped = 0
     var rejected: [Int]          // indexed like RejectReason.allCases
+    /// Near-duplicate memory per concept (empty when dedup is off).
+    var dedup: [DedupMemory]
+    var duplicateCount = 0
+    var lowScoreCount = 0
+    /// Valid non-duplicate records held per concept (a concept with held members is never retired).
+    var heldPerConcept: [Int]
+    /// Drift: arrival count of each concept's latest member.
+    var lastArrival: [Int]
+    /// Drift: distance above which a record is far (set at the end of warm-up; +∞ = drift off).
+    var farThreshold: Float = .infinity
+    /// Drift: pooled far records (a FIFO ring of capacity 4·spawnAfter).
+    var pool: [Float] = []
+    var poolNext = 0
+    var spawned = 0
+    /// Set once a concept was retired or statistics decayed: quotas then come from live statistics.
+    var liveQuotas = false
+    var decayRNG: Xoshiro256StarStar
 
     /// - Parameters:
     ///   - centroids: optional `clusters × dimension` centroids (normalised here); without them k-means runs on the warm-up buffer.
@@ -120,6 +143,10 @@ public struct StreamingPruner: Sendable {
         reservoirRNG = Xoshiro256StarStar(seed: options.seed, stream: 3)
         keepRNG = Xoshiro256StarStar(seed: options.seed, stream: 4)
         rejected = [Int](repeating: 0, count: RejectReason.allCases.count)
+        dedup = (0..<k).map { _ in DedupMemory(dimension: dimension, capacity: options.dedupMemory) }
+        heldPerConcept = [Int](repeating: 0, count: k)
+        lastArrival = [Int](repeating: 0, count: k)
+        decayRNG = Xoshiro256StarStar(seed: options.seed, stream: 6)
     }
 
     /// The current `clusters × dimension` centroids (empty while warming up without given centroids).
@@ -186,7 +213,16 @@ public struct StreamingPruner: Sendable {
         warming = false
         let d = dimension
         if centroidValues.isEmpty {
-            centroidValues = SphericalKMeans.fit(vectors: warmupBuffer.vectors, dimension: d, k: options.clusters,
+            var fitRows = warmupBuffer.vectors
+            if let minScore = options.minScore {
+                // Low-score records are dropped before clustering: k-means does not see them.
+                var kept = [Float]()
+                for e in warmupBuffer.entries where e.row >= 0 && !(e.score.map { $0 < minScore } ?? false) {
+                    kept.append(contentsOf: warmupBuffer.vectors[(Int(e.row) * d)..<(Int(e.row) * d + d)])
+                }
+                if !kept.isEmpty { fitRows = kept }
+            }
+            centroidValues = SphericalKMeans.fit(vectors: fitRows, dimension: d, k: options.clusters,
                                                  iterations: options.kmeansIterations, seed: options.seed)
         }
         nearest = NearestCentroid(centroids: centroidValues, dimension: d)
@@ -197,6 +233,14 @@ public struct StreamingPruner: Sendable {
         arrive(buffer, from: 0, into: &out, moving: false, deciding: false)
         warmHistograms = stats.map(\.histogram)
         warmCounts = stats.map(\.count)
+        if options.spawnAfter > 0 {
+            var all = [UInt32](repeating: 0, count: ConceptStatistics.binCount)
+            for s in stats { for b in 0..<all.count { all[b] &+= s.histogram[b] } }
+            var total = ConceptStatistics(dimension: d, reservoirCapacity: 0)
+            total.histogram = all
+            total.count = Int(all.reduce(UInt64(0)) { $0 + UInt64($1) })
+            farThreshold = total.count > 0 ? total.quantile(options.driftQuantile) : .infinity
+        }
         recompute()
         if !holdAll { popDue(into: &out) }
     }
@@ -206,11 +250,12 @@ public struct StreamingPruner: Sendable {
                          moving: Bool = true, deciding: Bool = true) {
         let d = dimension
         let online = moving && options.update == .online
+        let drifting = deciding && options.spawnAfter > 0 && farThreshold.isFinite
         var assignment = [Int32](), similarity = [Float]()
         var i = start
         while i < batch.count {
             // A segment ends where the centroids may change: at the next move boundary.
-            let room = online ? Self.moveEvery - arrivals % Self.moveEvery : Int.max
+            let room = online || drifting ? Self.moveEvery - arrivals % Self.moveEvery : Int.max
             var end = i, valid = 0, firstRow = -1
             while end < batch.count && valid < room {
                 let r = Int(batch.entries[end].row)
@@ -240,21 +285,43 @@ public struct StreamingPruner: Sendable {
                 let j = Int(assignment[v])
                 let distance = 1 - similarity[v]
                 v += 1
+                if let minScore = options.minScore, let score = entry.score, score < minScore {
+                    held.append(Held(entry: entry, cluster: -1, distance: 0, kind: Held.lowScore))
+                    if deciding { popDue(into: &out) }
+                    continue
+                }
                 let rowStart = Int(entry.row) * d
+                var duplicate = false
                 batch.vectors.withUnsafeBufferPointer { vp in
                     let row = UnsafeBufferPointer(rebasing: vp[rowStart..<(rowStart + d)])
+                    if options.dedupThreshold > 0 && dedup[j].check(row, epsilon: options.dedupThreshold) {
+                        duplicate = true
+                        return
+                    }
                     stats[j].add(distance: distance, vector: row, rng: &reservoirRNG)
                     if online {
                         for t in 0..<d { moveSums[j * d + t] += row[t] }
                     }
+                    if drifting && distance > farThreshold { addToPool(row) }
+                }
+                if duplicate {
+                    held.append(Held(entry: entry, cluster: Int32(j), distance: distance, kind: Held.duplicate))
+                    if deciding { popDue(into: &out) }
+                    continue
                 }
                 if online { moveCounts[j] += 1 }
                 arrivals += 1
+                lastArrival[j] = arrivals
                 held.append(Held(entry: entry, cluster: Int32(j), distance: distance))
                 heldValid += 1
+                heldPerConcept[j] += 1
                 if online && arrivals % Self.moveEvery == 0 { applyMoves() }
+                if drifting && arrivals % Self.moveEvery == 0 { spawnFromPool() }
                 if deciding {
-                    if arrivals % options.recomputeEvery == 0 { recompute() }
+                    if arrivals % options.recomputeEvery == 0 {
+                        if options.halfLife > 0 { decay() }
+                        recompute()
+                    }
                     popDue(into: &out)
                 }
             }
@@ -267,7 +334,7 @@ public struct StreamingPruner: Sendable {
         let d = dimension
         var changed = false
         for j in 0..<options.clusters where moveCounts[j] > 0 {
-            let m = Float(moveCounts[j]), n = Float(stats[j].count)
+            let m = Float(moveCounts[j]), n = Float(max(stats[j].count, moveCounts[j]))
             for t in 0..<d {
                 let c = centroidValues[j * d + t]
                 centroidValues[j * d + t] = c + (moveSums[j * d + t] - m * c) / n
@@ -295,7 +362,14 @@ public struct StreamingPruner: Sendable {
             dInterStale = false
         }
         let sizes = stats.map(\.count)
-        let m = Int((options.keepRatio * Double(arrivals)).rounded())
+        var m = Int((options.keepRatio * Double(arrivals)).rounded())
+        if liveQuotas {
+            // Retired concepts or decayed counts: the budget is ρ of the live statistics plus
+            // the global keep deficit so far, so the realised ratio still tracks ρ.
+            let live = sizes.reduce(0, +)
+            let deficit = options.keepRatio * Double(totalKept + totalDropped) - Double(totalKept)
+            m = min(max(Int((options.keepRatio * Double(live) + deficit).rounded()), 0), live)
+        }
         let summaries = ConceptComplexity.summaries(sizes: sizes, dIntra: stats.map(\.meanDistance), dInter: dInter,
                                                     total: m, options: options)
         for j in 0..<k {
@@ -326,7 +400,9 @@ public struct StreamingPruner: Sendable {
     mutating func popDue(into out: inout DecidedRecords) {
         while heldHead < held.count {
             let h = held[heldHead]
-            if h.cluster < 0 {
+            if h.kind != Held.normal {
+                emitFiltered(h, into: &out)
+            } else if h.cluster < 0 {
                 emitRejection(h.entry, into: &out)
             } else if heldValid > options.lookahead {
                 decideByThreshold(h, into: &out)
@@ -358,11 +434,33 @@ public struct StreamingPruner: Sendable {
     mutating func record(_ h: Held, keep: Bool, threshold: Float?, into out: inout DecidedRecords) {
         let j = Int(h.cluster)
         decided[j] += 1
+        heldPerConcept[j] -= 1
         if keep { stats[j].kept += 1; totalKept += 1 } else { stats[j].dropped += 1; totalDropped += 1 }
         let reason: DecisionReason = options.keep == .random ? (keep ? .sampled : .notSampled) : (keep ? .withinQuota : .overQuota)
         out.entries.append(h.entry)
         out.decisions.append(Decision(verdict: keep ? .keep : .drop, reason: reason, cluster: h.cluster,
                                       distance: h.distance, threshold: threshold.flatMap { $0.isFinite ? $0 : nil }))
+    }
+
+    /// Emits a duplicate or low-score drop (neither enters the statistics).
+    mutating func emitFiltered(_ h: Held, into out: inout DecidedRecords) {
+        out.entries.append(h.entry)
+        if h.kind == Held.fixedKeep || h.kind == Held.fixedDrop {
+            let keep = h.kind == Held.fixedKeep
+            heldValid -= 1
+            if keep { totalKept += 1 } else { totalDropped += 1 }
+            let reason: DecisionReason = options.keep == .random ? (keep ? .sampled : .notSampled) : (keep ? .withinQuota : .overQuota)
+            out.decisions.append(Decision(verdict: keep ? .keep : .drop, reason: reason, cluster: h.cluster, distance: h.distance,
+                                          threshold: options.keep == .random || !h.fixedThreshold.isFinite ? nil : h.fixedThreshold))
+        } else if h.kind == Held.duplicate {
+            duplicateCount += 1
+            let t = thresholds[Int(h.cluster)]
+            out.decisions.append(Decision(verdict: .drop, reason: .duplicate, cluster: h.cluster, distance: h.distance,
+                                          threshold: options.keep == .random || !t.isFinite ? nil : t))
+        } else {
+            lowScoreCount += 1
+            out.decisions.append(Decision(verdict: .drop, reason: .lowScore, cluster: nil, distance: nil, threshold: nil))
+        }
     }
 
     mutating func emitRejection(_ entry: RecordBatch.Entry, into out: inout DecidedRecords) {
@@ -377,13 +475,25 @@ public struct StreamingPruner: Sendable {
         let k = options.clusters
         let pending = Array(held[heldHead...])
         var members = [[Int]](repeating: [], count: k)
-        for (i, h) in pending.enumerated() where h.cluster >= 0 { members[Int(h.cluster)].append(i) }
+        for (i, h) in pending.enumerated() where h.cluster >= 0 && h.kind == Held.normal { members[Int(h.cluster)].append(i) }
         var keep = [Bool](repeating: false, count: pending.count)
         var boundary = [Float?](repeating: nil, count: k)
         // Hand the total's remainder to concepts by their own remainder; overshoot elsewhere is taken back here.
         let mTotal = Int((options.keepRatio * Double(arrivals)).rounded())
-        var need = (0..<k).map { j in min(max(quotas[j] - stats[j].kept, 0), members[j].count) }
-        var excess = need.reduce(0, +) + totalKept - mTotal
+        var need = [Int](repeating: 0, count: k)
+        for j in 0..<k {
+            // With live quotas (decay, retired concepts) cumulative kept counts and quotas differ in
+            // scale: the held members then keep at the concept's current rate.
+            let size = members[j].count
+            if liveQuotas {
+                let wanted: Double = rates[j] * Double(size)
+                need[j] = min(Int(wanted.rounded()), size)
+            } else {
+                need[j] = min(max(quotas[j] - stats[j].kept, 0), size)
+            }
+        }
+        let fixedKept = pending.reduce(0) { $0 + ($1.kind == Held.fixedKeep ? 1 : 0) }
+        var excess = need.reduce(0, +) + totalKept + fixedKept - mTotal
         var j = k - 1
         while excess > 0 && j >= 0 { let take = min(excess, need[j]); need[j] -= take; excess -= take; j -= 1 }
         j = 0
@@ -400,7 +510,8 @@ public struct StreamingPruner: Sendable {
             if options.keep != .random { boundary[j] = pending[list[need[j] - 1]].distance }
         }
         for (i, h) in pending.enumerated() {
-            if h.cluster < 0 { emitRejection(h.entry, into: &out) }
+            if h.kind != Held.normal { emitFiltered(h, into: &out) }
+            else if h.cluster < 0 { emitRejection(h.entry, into: &out) }
             else { record(h, keep: keep[i], threshold: boundary[Int(h.cluster)] ?? thresholds[Int(h.cluster)], into: &out) }
         }
         held.removeAll(keepingCapacity: true)
@@ -411,15 +522,19 @@ public struct StreamingPruner: Sendable {
     // MARK: Live configuration
 
     /// Applies new options while running. `keepRatio`, `temperature`,
-    /// `minPerCluster`, `neighbors`, `keep`, `recomputeEvery`, `lookahead` and
-    /// `kmeansIterations` change live (quotas are recomputed at once; `warmup`
-    /// only matters while still warming up); `clusters`, `seed` and `update` cannot.
+    /// `minPerCluster`, `neighbors`, `keep`, `recomputeEvery`, `lookahead`,
+    /// `kmeansIterations`, `dedupThreshold`, `minScore`, `halfLife`, `spawnAfter`
+    /// and `driftQuantile` change live (quotas are recomputed at once; `warmup`
+    /// only matters while still warming up; a new drift quantile applies from the
+    /// next warm-up, i.e. the restart); `clusters`, `seed`, `update` and
+    /// `dedupMemory` (it sizes every concept's ring) cannot.
     /// - Throws: [`EngineError`]; the running configuration is kept on error.
     public mutating func reload(_ newOptions: PruningOptions) throws {
         if let m = newOptions.validationError() { throw EngineError.invalidOptions(m) }
         if newOptions.clusters != options.clusters { throw EngineError.notLive(option: "clusters") }
         if newOptions.seed != options.seed { throw EngineError.notLive(option: "seed") }
         if newOptions.update != options.update { throw EngineError.notLive(option: "update") }
+        if newOptions.dedupMemory != options.dedupMemory { throw EngineError.notLive(option: "dedup-memory") }
         let neighborsChanged = newOptions.neighbors != options.neighbors
         options = newOptions
         if neighborsChanged { dInterStale = true }

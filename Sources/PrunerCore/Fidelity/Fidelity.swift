@@ -15,6 +15,19 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
     public var overlapOffline: Double
     /// |O ∩ O'| / |O| between plain offline runs with seed and seed + 1: the noise floor of DBP itself.
     public var overlapOfflineSeeds: Double
+    /// Records the engine dropped as near-duplicates (0 with dedup off).
+    public var streamingDuplicates: Int = 0
+    /// Duplicates exact SemDeDup finds in stream order within the engine's concepts (all earlier pairs).
+    public var exactDuplicates: Int = 0
+    /// Recall / precision of the streaming duplicate drops against those exact duplicates.
+    public var dedupRecall: Double = 1
+    public var dedupPrecision: Double = 1
+    /// Rows dropped as duplicates by plain offline SemDeDup (farthest member of each group kept).
+    public var offlineDuplicates: Int = 0
+    /// Concepts spawned by drift handling.
+    public var spawned: Int = 0
+    /// Kept / non-duplicate records: the ratio the engine aims at ρ.
+    public var keepRatioOfNonDuplicates: Double { Double(streamingKept) / Double(max(rows - streamingDuplicates, 1)) }
 
     public var description: String {
         func f(_ x: Double) -> String {
@@ -24,6 +37,21 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
             return s
         }
         let o = options
+        var dedupLines = ""
+        if o.dedupThreshold > 0 {
+            dedupLines = """
+
+              dedup ε=\(o.dedupThreshold) memory=\(o.dedupMemory)
+              streaming duplicates dropped             \(streamingDuplicates)  (offline SemDeDup: \(offlineDuplicates))
+              exact duplicates (stream order)          \(exactDuplicates)
+              dedup recall vs exact                    \(f(dedupRecall))
+              dedup precision vs exact                 \(f(dedupPrecision))
+              keep ratio of non-duplicates             \(f(keepRatioOfNonDuplicates))
+            """
+        }
+        if o.spawnAfter > 0 || o.halfLife > 0 {
+            dedupLines += "\n  drift spawn-after=\(o.spawnAfter) half-life=\(o.halfLife): \(spawned) concepts spawned"
+        }
         return """
         fidelity: \(rows) rows, k=\(o.clusters) ρ=\(o.keepRatio) τ=\(o.temperature) keep=\(o.keep.rawValue) \
         update=\(o.update.rawValue) warmup=\(o.warmup) lookahead=\(o.lookahead)
@@ -32,7 +60,7 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
           overlap vs offline, final centroids      \(f(overlapFinalCentroids))  (\(offlineFinalCentroidsKept) kept offline)
           overlap vs plain offline (end to end)    \(f(overlapOffline))
           offline vs offline (seed+1)              \(f(overlapOfflineSeeds))
-        """
+        """ + dedupLines
     }
 }
 
@@ -48,17 +76,73 @@ public enum Fidelity {
     /// Streams the rows (in the given order, batches of `batchSize`), then compares with offline runs.
     public static func report(vectors: [Float], dimension d: Int, options: PruningOptions, batchSize: Int = 512) -> FidelityReport {
         let n = vectors.count / d
-        let (keep, centroids) = stream(vectors: vectors, dimension: d, options: options, batchSize: batchSize)
+        let run = streamDetailed(vectors: vectors, dimension: d, options: options, batchSize: batchSize)
+        let keep = run.keep, centroids = run.centroids
         let final = OfflinePruner.run(vectors: vectors, dimension: d, options: options, centroids: centroids)
         let plain = OfflinePruner.run(vectors: vectors, dimension: d, options: options)
         var other = options
         other.seed &+= 1
         let plain2 = OfflinePruner.run(vectors: vectors, dimension: d, options: other)
         let kept = keep.reduce(0) { $0 + ($1 ? 1 : 0) }
-        return FidelityReport(rows: n, options: options, streamingKeepRatio: Double(kept) / Double(max(n, 1)),
-                              streamingKept: kept, offlineFinalCentroidsKept: final.keptCount,
-                              overlapFinalCentroids: overlap(keep, final.keep), overlapOffline: overlap(keep, plain.keep),
-                              overlapOfflineSeeds: overlap(plain2.keep, plain.keep))
+        var report = FidelityReport(rows: n, options: options, streamingKeepRatio: Double(kept) / Double(max(n, 1)),
+                                    streamingKept: kept, offlineFinalCentroidsKept: final.keptCount,
+                                    overlapFinalCentroids: overlap(keep, final.keep), overlapOffline: overlap(keep, plain.keep),
+                                    overlapOfflineSeeds: overlap(plain2.keep, plain.keep))
+        report.spawned = run.spawned
+        if options.dedupThreshold > 0 {
+            let exact = DedupEvaluation.exactDuplicates(vectors: vectors, dimension: d, concepts: run.clusters,
+                                                        epsilon: options.dedupThreshold)
+            let rp = DedupEvaluation.recallPrecision(streaming: run.duplicate, exact: exact)
+            report.streamingDuplicates = run.duplicate.reduce(0) { $0 + ($1 ? 1 : 0) }
+            report.exactDuplicates = exact.reduce(0) { $0 + ($1 ? 1 : 0) }
+            report.dedupRecall = rp.recall
+            report.dedupPrecision = rp.precision
+            report.offlineDuplicates = plain.duplicate.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        return report
+    }
+
+    /// What one streaming run decided, per row.
+    public struct StreamRun: Sendable {
+        public var keep: [Bool]
+        /// Dropped as a near-duplicate.
+        public var duplicate: [Bool]
+        /// The concept each row was assigned to at arrival (−1 when none).
+        public var clusters: [Int32]
+        public var centroids: [Float]
+        public var spawned: Int
+    }
+
+    /// Runs the engine over the rows and returns every row's outcome.
+    public static func streamDetailed(vectors: [Float], dimension d: Int, options: PruningOptions, batchSize: Int = 512,
+                                      centroids: [Float]? = nil, scores: [Float?]? = nil) -> StreamRun {
+        let n = vectors.count / d
+        var engine = try! StreamingPruner(options: options, dimension: d, centroids: centroids)
+        var run = StreamRun(keep: [Bool](repeating: false, count: n), duplicate: [Bool](repeating: false, count: n),
+                            clusters: [Int32](repeating: -1, count: n), centroids: [], spawned: 0)
+        func collect(_ r: DecidedRecords) {
+            for (e, dec) in zip(r.entries, r.decisions) {
+                let i = Int(e.origin.seq)
+                if dec.verdict == .keep { run.keep[i] = true }
+                if dec.reason == .duplicate { run.duplicate[i] = true }
+                run.clusters[i] = dec.cluster ?? -1
+            }
+        }
+        var start = 0
+        while start < n {
+            let end = min(n, start + max(batchSize, 1))
+            var batch = RecordBatch(dimension: d, reservingCapacity: end - start)
+            for i in start..<end {
+                batch.append(origin: RecordOrigin(source: 0, seq: UInt64(i)), id: "", score: scores?[i],
+                             vector: vectors[(i * d)..<(i * d + d)])
+            }
+            collect(engine.submit(batch))
+            start = end
+        }
+        collect(engine.finish())
+        run.centroids = engine.centroids
+        run.spawned = engine.snapshot().spawned
+        return run
     }
 
     /// Runs the engine over the rows; returns the keep flag per row and the final centroids.

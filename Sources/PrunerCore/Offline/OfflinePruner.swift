@@ -20,9 +20,20 @@ public struct OfflineResult: Sendable {
     public var concepts: [ConceptSummary]
     /// The keep mode used.
     public var mode: KeepMode
+    /// Rows dropped as near-duplicates (exact SemDeDup before DBP); all false when dedup is off.
+    public var duplicate: [Bool] = []
+    /// Rows dropped by the score filter (assignment −1); all false without `minScore`.
+    public var lowScore: [Bool] = []
 
     /// The decision on row `row` as the streaming engine would log it.
     public func decision(forRow row: Int) -> Decision {
+        if !lowScore.isEmpty && lowScore[row] {
+            return Decision(verdict: .drop, reason: .lowScore, cluster: nil, distance: nil, threshold: nil)
+        }
+        if !duplicate.isEmpty && duplicate[row] {
+            return Decision(verdict: .drop, reason: .duplicate, cluster: assignments[row], distance: distances[row],
+                            threshold: thresholds[Int(assignments[row])])
+        }
         let kept = keep[row]
         let reason: DecisionReason
         if mode == .random { reason = kept ? .sampled : .notSampled } else { reason = kept ? .withinQuota : .overQuota }
@@ -45,26 +56,59 @@ public enum OfflinePruner {
     /// 3. P = softmax(C/τ), M = round(ρ·n), quotas by [`QuotaProjection`].
     /// 4. Per concept keep the N_j farthest (`hard`), nearest (`easy`) members or a
     ///    seeded random sample (`random`); ties by lower row index.
-    public static func run(vectors: [Float], dimension d: Int, options: PruningOptions, centroids given: [Float]? = nil) -> OfflineResult {
+    ///
+    /// With `minScore`, rows whose score (`scores[i]`, when given and non-nil) is
+    /// below it are dropped first and take no part in k-means or statistics. With
+    /// `dedupThreshold` ε > 0, exact SemDeDup runs after assignment: within each
+    /// concept every group of near-copies (cosine > 1 − ε) keeps only its member
+    /// farthest from the centroid (the reference's rule, see
+    /// [`DedupEvaluation.semDeDup`]). Statistics, quotas and M = round(ρ·n′) are
+    /// then computed on the n′ remaining (non-duplicate, scored) rows only: the
+    /// kept count is ρ × the number of non-duplicate records.
+    public static func run(vectors: [Float], dimension d: Int, options: PruningOptions, centroids given: [Float]? = nil,
+                           scores: [Float?]? = nil) -> OfflineResult {
         let n = vectors.count / d
+        var lowScore = [Bool](repeating: false, count: n)
+        if let minScore = options.minScore, let scores {
+            for i in 0..<min(n, scores.count) { if let s = scores[i], s < minScore { lowScore[i] = true } }
+        }
+        let anyLow = lowScore.contains(true)
+        var fitRows = vectors
+        if anyLow {
+            fitRows = []
+            for i in 0..<n where !lowScore[i] { fitRows.append(contentsOf: vectors[(i * d)..<(i * d + d)]) }
+        }
+        let nFit = fitRows.count / d
         var centroids: [Float]
         if let given {
             centroids = given
             VectorMath.normaliseRows(&centroids, d)
         } else {
-            centroids = SphericalKMeans.fit(vectors: vectors, dimension: d, k: min(options.clusters, max(n, 1)),
+            centroids = SphericalKMeans.fit(vectors: nFit > 0 ? fitRows : vectors, dimension: d, k: min(options.clusters, max(nFit, 1)),
                                             iterations: options.kmeansIterations, seed: options.seed)
         }
         let k = centroids.count / d
-        let (assignments, similarities) = n > 0 ? NearestCentroid(centroids: centroids, dimension: d).assign(rows: vectors) : ([], [])
-        let distances = similarities.map { 1 - $0 }
+        var (assignments, similarities) = n > 0 ? NearestCentroid(centroids: centroids, dimension: d).assign(rows: vectors) : ([], [])
+        var distances = similarities.map { 1 - $0 }
+        for i in 0..<n where lowScore[i] { assignments[i] = -1; distances[i] = 0 }
         var members = [[Int]](repeating: [], count: k)
+        for i in 0..<n where !lowScore[i] { members[Int(assignments[i])].append(i) }
+        var duplicate = [Bool](repeating: false, count: n)
+        if options.dedupThreshold > 0 {
+            for j in 0..<k {
+                let dropped = DedupEvaluation.semDeDup(vectors: vectors, dimension: d, members: members[j],
+                                                       distances: distances, epsilon: options.dedupThreshold)
+                for i in dropped { duplicate[i] = true }
+            }
+            for j in 0..<k { members[j].removeAll { duplicate[$0] } }
+        }
         var sums = [Double](repeating: 0, count: k)
-        for i in 0..<n { members[Int(assignments[i])].append(i); sums[Int(assignments[i])] += Double(distances[i]) }
+        for j in 0..<k { for i in members[j] { sums[j] += Double(distances[i]) } }
         let sizes = members.map(\.count)
+        let remaining = sizes.reduce(0, +)
         let dIntra = (0..<k).map { sizes[$0] > 0 ? sums[$0] / Double(sizes[$0]) : 0 }
         let dInter = ConceptComplexity.dInter(centroids: centroids, dimension: d, neighbors: options.neighbors)
-        let m = Int((options.keepRatio * Double(n)).rounded())
+        let m = Int((options.keepRatio * Double(remaining)).rounded())
         let concepts = ConceptComplexity.summaries(sizes: sizes, dIntra: dIntra, dInter: dInter, total: m, options: options)
         let quotas = concepts.map(\.quota)
 
@@ -85,6 +129,7 @@ public enum OfflinePruner {
             if options.keep != .random { thresholds[j] = distances[list[quotas[j] - 1]] }
         }
         return OfflineResult(centroids: centroids, assignments: assignments, distances: distances, keep: keep,
-                             quotas: quotas, thresholds: thresholds, concepts: concepts, mode: options.keep)
+                             quotas: quotas, thresholds: thresholds, concepts: concepts, mode: options.keep,
+                             duplicate: duplicate, lowScore: lowScore)
     }
 }

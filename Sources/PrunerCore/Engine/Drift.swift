@@ -1,0 +1,139 @@
+// Concept drift in the streaming engine: far records are pooled and spawn new
+// concepts (retiring stale ones, so k stays fixed); statistics can decay.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension StreamingPruner {
+    /// Pool capacity in records (a FIFO ring: the most recent far records).
+    var poolCapacity: Int { 4 * options.spawnAfter }
+
+    /// Adds a far record to the pool, overwriting the oldest when full.
+    mutating func addToPool(_ row: UnsafeBufferPointer<Float>) {
+        let d = dimension
+        if pool.count < poolCapacity * d {
+            pool.append(contentsOf: row)
+        } else {
+            for t in 0..<d { pool[poolNext * d + t] = row[t] }
+            poolNext = (poolNext + 1) % poolCapacity
+        }
+    }
+
+    /// Spawns concepts from dense groups of the pool (called at arrival counts that are multiples of `moveEvery`).
+    ///
+    /// The pool (≥ `spawnAfter` records) is clustered by spherical k-means with
+    /// ⌊pool / spawnAfter⌋ groups. A group becomes a concept when it has at least
+    /// `spawnAfter / 2` members and is at least as tight as a typical concept (its
+    /// mean distance to its own centroid ≤ the median d_intra of the live
+    /// concepts): scattered outliers, which every shuffled stream has, never
+    /// qualify, a run of a new concept does. The concept it replaces is the most
+    /// stale one (oldest latest member; ties: lowest index); its members still in
+    /// the lookahead queue are decided at once against its last threshold. Its members' decisions stay as made;
+    /// its kept/decided counts are retired into the global totals, which the quota
+    /// budget keeps charging (see `recompute`).
+    mutating func spawnFromPool() {
+        let d = dimension, s = options.spawnAfter
+        let n = pool.count / d
+        guard s > 0, n >= s else { return }
+        let groups = max(1, n / s)
+        let cents = SphericalKMeans.fit(vectors: pool, dimension: d, k: groups, iterations: 10,
+                                        seed: options.seed &+ UInt64(spawned) &+ 7)
+        let (assign, sim) = NearestCentroid(centroids: cents, dimension: d).assign(rows: pool)
+        var sizes = [Int](repeating: 0, count: groups), sums = [Double](repeating: 0, count: groups)
+        for i in 0..<n { sizes[Int(assign[i])] += 1; sums[Int(assign[i])] += Double(1 - sim[i]) }
+        let intra = (0..<options.clusters).filter { stats[$0].count > 0 }.map { stats[$0].meanDistance }.sorted()
+        guard !intra.isEmpty else { return }
+        let median = intra[intra.count / 2]
+        let order = (0..<groups).sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1 }
+        var removed = Set<Int>(), used = Set<Int>()
+        for g in order where sizes[g] >= max(s / 2, 1) && sums[g] / Double(sizes[g]) <= median {
+            var retiree = -1
+            for j in 0..<options.clusters where !used.contains(j) {
+                if retiree < 0 || lastArrival[j] < lastArrival[retiree] { retiree = j }
+            }
+            guard retiree >= 0 else { break }
+            used.insert(retiree)
+            retire(retiree, replacingWith: Array(cents[(g * d)..<(g * d + d)]))
+            removed.insert(g)
+        }
+        guard !removed.isEmpty else { return }
+        var kept = [Float]()
+        for i in 0..<n where !removed.contains(Int(assign[i])) { kept.append(contentsOf: pool[(i * d)..<(i * d + d)]) }
+        pool = kept
+        poolNext = 0
+        nearest = NearestCentroid(centroids: centroidValues, dimension: d)
+        dInterStale = true
+        recompute()
+    }
+
+    /// Replaces concept `j` by a fresh one at `centroid`.
+    mutating func retire(_ j: Int, replacingWith centroid: [Float]) {
+        let d = dimension
+        // Members still waiting in the lookahead queue are decided now against the retiring
+        // concept's threshold (their log lines still come out in arrival order).
+        for i in heldHead..<held.count where held[i].kind == Held.normal && held[i].cluster == Int32(j) {
+            let keep: Bool
+            switch options.keep {
+            case .hard: keep = held[i].distance >= thresholds[j]
+            case .easy: keep = held[i].distance <= thresholds[j]
+            case .random: keep = keepRNG.nextUnit() < rates[j]
+            }
+            held[i].kind = keep ? Held.fixedKeep : Held.fixedDrop
+            held[i].fixedThreshold = thresholds[j]
+        }
+        heldPerConcept[j] = 0
+        for t in 0..<d { centroidValues[j * d + t] = centroid[t] }
+        stats[j] = ConceptStatistics(dimension: d, reservoirCapacity: Self.reservoirCapacity)
+        decided[j] = 0
+        quotas[j] = 0
+        rates[j] = options.keepRatio
+        thresholds[j] = 0
+        dedup[j] = DedupMemory(dimension: d, capacity: options.dedupMemory)
+        lastArrival[j] = arrivals
+        if !warmCounts.isEmpty {
+            warmCounts[j] = 0
+            warmHistograms[j] = [UInt32](repeating: 0, count: ConceptStatistics.binCount)
+        }
+        if !moveSums.isEmpty { for t in 0..<d { moveSums[j * d + t] = 0 } }
+        moveCounts[j] = 0
+        spawned += 1
+        liveQuotas = true
+    }
+
+    /// Exponential decay of every concept's statistics over `recomputeEvery` arrivals
+    /// (factor 2^(−recomputeEvery / halfLife)).
+    mutating func decay() {
+        let f = exp2(-Double(options.recomputeEvery) / Double(options.halfLife))
+        for j in 0..<options.clusters { stats[j].decay(by: f, rng: &decayRNG) }
+        // The warm-up sub-population cannot be tracked through decay: thresholds use all members.
+        warmHistograms = []
+        warmCounts = []
+        liveQuotas = true
+    }
+}
+
+extension ConceptStatistics {
+    /// Scales the statistics by `factor` (exponential ageing).
+    ///
+    /// Histogram bins are scaled with seeded stochastic rounding (unbiased, so
+    /// small bins fade instead of sticking at 1), `count` becomes the histogram's
+    /// total and the fixed-point sum is scaled and rounded. Kept/dropped counts and
+    /// the reservoir are history, not weights, and stay. Decayed statistics still
+    /// merge by addition: two engines' decayed statistics taken at the same global
+    /// arrival clock add to what one engine would hold (up to rounding).
+    public mutating func decay(by factor: Double, rng: inout Xoshiro256StarStar) {
+        var total = 0
+        for b in 0..<histogram.count where histogram[b] > 0 {
+            let x = Double(histogram[b]) * factor
+            var v = x.rounded(.down)
+            if rng.nextUnit() < x - v { v += 1 }
+            histogram[b] = UInt32(v)
+            total += Int(v)
+        }
+        let mean = count > 0 ? Double(distanceSum) / Double(count) : 0
+        count = total
+        distanceSum = UInt64((mean * Double(total)).rounded())
+    }
+}
