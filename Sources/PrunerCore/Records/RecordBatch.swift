@@ -96,6 +96,49 @@ public struct RecordBatch: Sendable {
         return nil
     }
 
+    /// The hot-path form of `append(origin:id:score:vector:)` for a contiguous vector
+    /// (what the decoders produce): one vectorisable pass for the norm, one to scale.
+    /// A generic `Collection` version called from another module runs unspecialised.
+    @discardableResult
+    public mutating func append(
+        origin: RecordOrigin, id: String, score: Float?, vector: UnsafeBufferPointer<Float>
+    ) -> RejectReason? {
+        guard vector.count == dimension else {
+            appendRejection(origin: origin, id: id, score: score, reason: .badDimension)
+            return .badDimension
+        }
+        var sumOfSquares: Float = 0
+        for x in vector { sumOfSquares += x * x }   // NaN and ±inf propagate into the sum
+        var scale: Float = 1
+        if !sumOfSquares.isFinite {
+            // Either a NaN/inf element, or finite elements so large their squares overflow.
+            var largest: Float = 0
+            for x in vector {
+                guard x.isFinite else {
+                    appendRejection(origin: origin, id: id, score: score, reason: .nonFinite)
+                    return .nonFinite
+                }
+                largest = max(largest, abs(x))
+            }
+            scale = 1 / largest
+            sumOfSquares = 0
+            for x in vector { sumOfSquares += (x * scale) * (x * scale) }
+        }
+        guard sumOfSquares > 0 else {
+            appendRejection(origin: origin, id: id, score: score, reason: .zeroVector)
+            return .zeroVector
+        }
+        scale /= sumOfSquares.squareRoot()
+        let row = Int32(rowCount)
+        let start = vectors.count
+        vectors.append(contentsOf: vector)
+        vectors.withUnsafeMutableBufferPointer { all in
+            for index in start..<all.count { all[index] *= scale }
+        }
+        entries.append(Entry(origin: origin, id: id, score: score, rejection: nil, row: row))
+        return nil
+    }
+
     /// Appends a record that cannot be decided.
     public mutating func appendRejection(origin: RecordOrigin, id: String, score: Float? = nil, reason: RejectReason) {
         entries.append(Entry(origin: origin, id: id, score: score, rejection: reason, row: -1))
