@@ -404,7 +404,7 @@ def main():
         has_lookahead = "--lookahead" in help_text
     res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "command": a.command + (" --quick" if a.quick else ""),
-           "prunerd": ("%s (git %s)" % (os.path.relpath(binary, ROOT), subprocess.run(
+           "prunerd": ("%s (repo HEAD at run time: %s)" % (os.path.relpath(binary, ROOT), subprocess.run(
                ["git", "-C", ROOT, "log", "-1", "--format=%h %s"], stdout=subprocess.PIPE, text=True).stdout.strip()))
            if binary else "NOT BUILT — prunerd columns are empty", "configs": []}
 

@@ -312,7 +312,7 @@ public final class Daemon: InputDelegate {
             worker.run(.finish, done: didWork)
             return
         }
-        guard !isShuttingDown else { return }
+        guard !isShuttingDown, !worker.hasPendingOutput else { return }
         isShuttingDown = true
         log.whenIdle { [self] in
             if configuration.checkpointPath != nil { writeCheckpoint() }

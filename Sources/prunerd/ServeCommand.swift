@@ -45,6 +45,10 @@ struct ServeCommand: ParsableCommand {
             help: "Unix socket for `prunerd status` (default when listening: $RUNTIME_DIRECTORY/control.sock, else <state dir>/control.sock).")
     var control: String?
 
+    @Option(name: .customLong("threads"),
+            help: "Threads sharing nearest-centroid assignment besides the I/O loop (default 1; decisions never depend on it).")
+    var threads: Int?
+
     @OptionGroup var pruning: PruningOptionGroup
     @OptionGroup var output: OutputOptions
 
@@ -89,6 +93,7 @@ struct ServeCommand: ParsableCommand {
         let configuredFresh = try file?.bool("fresh") ?? false
         let engine = try makeEngine(options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
                                     fresh: fresh || configuredFresh, logger: logger)
+        engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? 1)
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)

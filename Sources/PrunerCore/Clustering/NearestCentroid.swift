@@ -1,5 +1,6 @@
 // The hot kernel: nearest centroid by cosine for a batch of normalised rows.
 // All unsafe pointer code of the core lives in this file.
+import Dispatch
 
 /// Batched nearest-centroid search by inner product (cosine on unit vectors).
 ///
@@ -26,8 +27,14 @@ public struct NearestCentroid: Sendable {
     /// Per panel: 0 for real centroids, −∞ for padding lanes.
     private let masks: [SIMD16<Float>]
     private let panelCount: Int
+    /// Threads sharing one `assign` call. Rows are independent and every row is
+    /// computed by the same operations wherever it lands, so results do not
+    /// depend on this number.
+    public var threads: Int = 1
 
     static let rowTile = 8
+    /// Below this many rows a call is not split (thread hand-off would cost more).
+    static let rowsPerThreadMinimum = 64
 
     /// - Parameters:
     ///   - centroids: `k × dimension`, row-major; used as given (normalise them first for cosine).
@@ -84,6 +91,38 @@ public struct NearestCentroid: Sendable {
     ) {
         precondition(rows.count >= n * dimension && assignments.count >= n && similarities.count >= n)
         guard n > 0 else { return }
+        let parts = min(threads, n / Self.rowsPerThreadMinimum)
+        guard parts > 1 else {
+            assignSerially(rows: rows, count: n, into: assignments, similarities: similarities)
+            return
+        }
+        // Split on row-tile boundaries; each part writes only its own rows.
+        let tiles = (n + Self.rowTile - 1) / Self.rowTile
+        let shared = SharedBuffers(rows: rows, assignments: assignments, similarities: similarities)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let first = tiles * part / parts * Self.rowTile
+            let last = min(n, tiles * (part + 1) / parts * Self.rowTile)
+            guard first < last else { return }
+            let d = dimension
+            assignSerially(
+                rows: UnsafeBufferPointer(rebasing: shared.rows[(first * d)..<(last * d)]), count: last - first,
+                into: UnsafeMutableBufferPointer(rebasing: shared.assignments[first..<last]),
+                similarities: UnsafeMutableBufferPointer(rebasing: shared.similarities[first..<last]))
+        }
+    }
+
+    /// The buffers of one `assign` call, handed to its threads, which write disjoint ranges.
+    private struct SharedBuffers: @unchecked Sendable {
+        let rows: UnsafeBufferPointer<Float>
+        let assignments: UnsafeMutableBufferPointer<Int32>
+        let similarities: UnsafeMutableBufferPointer<Float>
+    }
+
+    private func assignSerially(
+        rows: UnsafeBufferPointer<Float>, count n: Int,
+        into assignments: UnsafeMutableBufferPointer<Int32>,
+        similarities: UnsafeMutableBufferPointer<Float>
+    ) {
         let d = dimension
         let tile = Self.rowTile
         var scratch = [Float](repeating: 0, count: tile * d)

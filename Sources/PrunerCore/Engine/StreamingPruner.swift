@@ -70,6 +70,18 @@ public struct StreamingPruner: Sendable {
     public let dimension: Int
     var centroidValues: [Float]
     var nearest: NearestCentroid?
+    /// Threads for nearest-centroid assignment (`--threads`). Not part of the
+    /// algorithm's state: decisions are identical for any value.
+    public var assignmentThreads: Int = 1 {
+        didSet { nearest?.threads = assignmentThreads }
+    }
+
+    /// The assignment kernel for the current centroids.
+    func makeNearest() -> NearestCentroid {
+        var kernel = NearestCentroid(centroids: centroidValues, dimension: dimension)
+        kernel.threads = assignmentThreads
+        return kernel
+    }
     var stats: [ConceptStatistics]
     var warming: Bool
     var warmupBuffer: RecordBatch
@@ -225,7 +237,7 @@ public struct StreamingPruner: Sendable {
             centroidValues = SphericalKMeans.fit(vectors: fitRows, dimension: d, k: options.clusters,
                                                  iterations: options.kmeansIterations, seed: options.seed)
         }
-        nearest = NearestCentroid(centroids: centroidValues, dimension: d)
+        nearest = makeNearest()
         dInterStale = true
         let buffer = warmupBuffer
         warmupBuffer = RecordBatch(dimension: d)
@@ -348,7 +360,7 @@ public struct StreamingPruner: Sendable {
             changed = true
         }
         if changed {
-            nearest = NearestCentroid(centroids: centroidValues, dimension: d)
+            nearest = makeNearest()
             dInterStale = true
         }
     }

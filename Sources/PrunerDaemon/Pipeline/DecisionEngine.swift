@@ -28,7 +28,16 @@ public protocol DecisionEngine: AnyObject {
 public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     private let options: PruningOptions
     private let givenCentroids: [Float]?
-    private(set) var pruner: StreamingPruner?
+    private(set) var pruner: StreamingPruner? {
+        didSet {
+            let threads = assignmentThreads
+            if pruner != nil && pruner!.assignmentThreads != threads { pruner!.assignmentThreads = threads }
+        }
+    }
+    /// Threads sharing nearest-centroid assignment (`--threads`); decisions do not depend on it.
+    public var assignmentThreads = 1 {
+        didSet { pruner?.assignmentThreads = assignmentThreads }
+    }
 
     /// - Parameter centroids: `--centroids`, k × dimension, or nil to seed from the warm-up.
     public init(options: PruningOptions, centroids: (values: [Float], dimension: Int)?) throws {

@@ -52,7 +52,9 @@ struct WorkerOutput: @unchecked Sendable {
     var tally = DecisionTally()
 }
 
-/// Serialises engine jobs onto libuv's thread pool.
+/// Runs engine jobs on libuv's thread pool, one at a time, and formats their
+/// decisions in separate jobs that may overlap the next engine job. Outputs are
+/// delivered in submission order whatever order the formatting jobs finish in.
 final class EngineWorker {
     enum Job {
         case submit(RecordBatch)
@@ -63,7 +65,15 @@ final class EngineWorker {
     let engine: DecisionEngine
     private let sources: SourceTable
     private let loop: EventLoop
+    /// An engine job is running: the engine must not be touched.
     private(set) var isBusy = false
+    private var nextSequence = 0
+    private var nextToDeliver = 0
+    private var finished: [Int: WorkerOutput] = [:]
+    private var deliver: ((WorkerOutput) -> Void)?
+
+    /// Formatting jobs not yet delivered.
+    var hasPendingOutput: Bool { nextToDeliver < nextSequence }
 
     init(engine: DecisionEngine, sources: SourceTable, loop: EventLoop) {
         self.engine = engine
@@ -71,41 +81,68 @@ final class EngineWorker {
         self.loop = loop
     }
 
-    /// Runs `job` on the pool; `done` gets its output on the loop thread.
+    /// Runs `job`; `done` gets its formatted output on the loop thread, in job order.
+    /// `isBusy` clears as soon as the engine is done, before formatting ends.
     func run(_ job: Job, done: @escaping (WorkerOutput) -> Void) {
         precondition(!isBusy, "one engine job at a time")
+        deliver = done
+        let sequence = nextSequence
+        nextSequence += 1
+        if case .decided(let records) = job {
+            format(records, sequence: sequence)
+            return
+        }
         isBusy = true
-        let state = JobState(job: job, engine: engine, sources: sources)
+        let state = EngineJob(job: job, engine: engine)
         loop.queueWork({ state.execute() }, then: { [self] in
             isBusy = false
-            done(state.output)
+            format(state.decided, sequence: sequence)
         })
     }
 
-    /// A job's input and output, handed between threads by libuv's queue (which orders them).
-    private final class JobState: @unchecked Sendable {
+    private func format(_ decided: DecidedRecords, sequence: Int) {
+        let state = FormatJob(decided: decided, sources: sources)
+        loop.queueWork({ state.execute() }, then: { [self] in
+            finished[sequence] = state.output
+            while let output = finished.removeValue(forKey: nextToDeliver) {
+                nextToDeliver += 1
+                deliver?(output)
+            }
+        })
+    }
+
+    /// An engine call, handed between threads by libuv's queue (which orders the accesses).
+    private final class EngineJob: @unchecked Sendable {
         let job: Job
         let engine: DecisionEngine
-        let sources: SourceTable
-        var output = WorkerOutput()
+        var decided = DecidedRecords()
 
-        init(job: Job, engine: DecisionEngine, sources: SourceTable) {
+        init(job: Job, engine: DecisionEngine) {
             self.job = job
             self.engine = engine
-            self.sources = sources
         }
 
         func execute() {
-            let decided: DecidedRecords
             switch job {
             case .submit(let batch): decided = engine.submit(batch)
             case .finish: decided = engine.finish()
             case .decided(let records): decided = records
             }
-            format(decided)
+        }
+    }
+
+    /// Formatting of one job's decisions into log lines, replies and counts.
+    private final class FormatJob: @unchecked Sendable {
+        let decided: DecidedRecords
+        let sources: SourceTable
+        var output = WorkerOutput()
+
+        init(decided: DecidedRecords, sources: SourceTable) {
+            self.decided = decided
+            self.sources = sources
         }
 
-        private func format(_ decided: DecidedRecords) {
+        func execute() {
             guard !decided.isEmpty else { return }
             let names = sources.snapshot()
             var formatter = DecisionLineFormatter()
