@@ -461,9 +461,18 @@ def main():
         res["rss"] = {"1x": main_cfg["prunerd"]}
         if os.path.exists(decisions):
             os.remove(decisions)
-        log("RSS run: the %d-record file 8 times" % a.n)
+        # One stream 8× as long (concatenated LZ4 frames through a FIFO), so the
+        # figure isolates growth in stream length from per-input buffers.
+        log("RSS run: one stream of the %d-record file 8 times over" % a.n)
         wait_quiet("RSS 8x")
-        r8 = run_prunerd(binary, serve_args(a, [lz4_file] * 8, cents[(500, 384)], 500, decisions), label="8x")
+        fifo = os.path.join(a.data, "rss-8x.fifo")
+        if os.path.exists(fifo):
+            os.remove(fifo)
+        os.mkfifo(fifo)
+        feeder = subprocess.Popen(["sh", "-c", 'cat "$@" > "$0"', fifo] + [lz4_file] * 8)
+        r8 = run_prunerd(binary, serve_args(a, [fifo], cents[(500, 384)], 500, decisions), label="8x")
+        feeder.wait()
+        os.remove(fifo)
         lines = count_lines(decisions)
         if lines != 8 * a.n:
             log("WARNING 8x run: %d decision lines for %d records" % (lines, 8 * a.n))
