@@ -51,20 +51,35 @@ enum TestData {
         return out
     }
 
+    /// `../shared/data` beside the clone (CI) or /work/shared/data, when present.
+    static func sharedDataDirectory() -> String? {
+        var up = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { up = up.deletingLastPathComponent() }   // Support → PrunerCoreTests → Tests → <clone>
+        let candidates = [up.deletingLastPathComponent().appendingPathComponent("shared/data").path, "/work/shared/data"]
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/docstrings-minilm384.f16.npy") }
+    }
+
     /// The shared real embeddings (40,000 × 384), or nil when the folder is absent.
     static func realEmbeddings() -> (vectors: [Float], dimension: Int)? {
-        let here = URL(fileURLWithPath: #filePath)
-        var candidates = [String]()
-        var up = here
-        for _ in 0..<4 { up = up.deletingLastPathComponent() }   // Support → PrunerCoreTests → Tests → <clone>
-        candidates.append(up.deletingLastPathComponent().appendingPathComponent("shared/data").path)
-        candidates.append("/work/shared/data")
-        for dir in candidates {
-            let path = dir + "/docstrings-minilm384.f16.npy"
-            guard let data = FileManager.default.contents(atPath: path) else { continue }
-            return parseNpyFloat16(data)
-        }
-        return nil
+        guard let directory = sharedDataDirectory(),
+              let data = FileManager.default.contents(atPath: directory + "/docstrings-minilm384.f16.npy") else { return nil }
+        return parseNpyFloat16(data)
+    }
+
+    /// One label per row of the real embeddings (the top-level package).
+    static func realLabels() -> [Substring]? {
+        guard let directory = sharedDataDirectory(),
+              let text = try? String(contentsOfFile: directory + "/docstrings-labels.txt", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    /// Rows reordered by label (stable), like a crawler emitting one site at a time.
+    static func sortedByLabel(_ vectors: [Float], dimension d: Int, labels: [Substring]) -> [Float] {
+        let n = vectors.count / d
+        let order = (0..<n).sorted { (labels[$0], $0) < (labels[$1], $1) }
+        var out = [Float](); out.reserveCapacity(vectors.count)
+        for i in order { out.append(contentsOf: vectors[(i * d)..<(i * d + d)]) }
+        return out
     }
 
     /// Parses a v1 .npy of little-endian float16 in C order into Float32.
