@@ -23,8 +23,8 @@ public struct DaemonConfiguration: Sendable {
     public var maxRecordSize: Int = 1 << 20
     /// Records waiting for the engine before reading pauses (backpressure).
     public var maxPendingRecords: Int = 8192
-    /// Decision-log bytes waiting for the disk before reading pauses.
-    public var maxLogBacklog: Int = 64 << 20
+    /// Decision-log bytes waiting for the disk before reading pauses (about 40,000 lines).
+    public var maxLogBacklog: Int = 8 << 20
     /// Listening sockets handed over by systemd (socket activation).
     public var activatedSockets: [ActivatedSocket] = []
     /// Unix socket answering `prunerd status`, or nil for none.

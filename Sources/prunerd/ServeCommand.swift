@@ -3,6 +3,9 @@ import ArgumentParser
 import Logging
 import PrunerCore
 import PrunerDaemon
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,7 +49,7 @@ struct ServeCommand: ParsableCommand {
     var control: String?
 
     @Option(name: .customLong("threads"),
-            help: "Threads sharing nearest-centroid assignment besides the I/O loop (default 1; decisions never depend on it).")
+            help: "Threads sharing nearest-centroid assignment (default: the online CPUs; decisions never depend on it).")
     var threads: Int?
 
     @OptionGroup var pruning: PruningOptionGroup
@@ -93,7 +96,7 @@ struct ServeCommand: ParsableCommand {
         let configuredFresh = try file?.bool("fresh") ?? false
         let engine = try makeEngine(options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
                                     fresh: fresh || configuredFresh, logger: logger)
-        engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? 1)
+        engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)

@@ -17,6 +17,8 @@ final class DecisionLog {
     private var writeInFlight = false
     private var reopenRequested = false
     private var idleWaiters: [() -> Void] = []
+    /// The largest single write.
+    static let maximumWrite = 4 << 20
     /// Bytes handed over but not yet written (for backpressure).
     private(set) var backlog = 0
     /// Called on a failed write; the daemon reports it.
@@ -103,9 +105,17 @@ final class DecisionLog {
             }
             return
         }
-        let chunk = Chunk(bytes: queued, log: self)
-        queued = []
-        queued.reserveCapacity(chunk.bytes.count)
+        // At most `maximumWrite` bytes per write, cut after a newline (lines stay whole),
+        // so memory in flight stays bounded however far ahead the engine is.
+        let chunk: Chunk
+        if queued.count <= Self.maximumWrite {
+            chunk = Chunk(bytes: queued, log: self)
+            queued.removeAll(keepingCapacity: true)
+        } else {
+            let cut = (queued[..<Self.maximumWrite].lastIndex(of: UInt8(ascii: "\n")) ?? (queued.count - 1)) + 1
+            chunk = Chunk(bytes: Array(queued[..<cut]), log: self)
+            queued.removeFirst(cut)
+        }
         writeInFlight = true
         write(chunk)
     }

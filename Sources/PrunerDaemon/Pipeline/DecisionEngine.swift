@@ -90,13 +90,8 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
         json.openArray()
         for (index, concept) in snapshot.concepts.enumerated() {
             json.open()
-            json.field("cluster", index)
-            json.field("size", concept.size)
-            json.field("d_intra", concept.dIntra)
-            json.field("d_inter", concept.dInter)
-            json.field("complexity", concept.complexity)
-            json.field("quota", concept.quota)
-            json.field("threshold", concept.threshold.map(Double.init))
+            json.conceptFields(cluster: index, size: concept.size, dIntra: concept.dIntra, dInter: concept.dInter,
+                               complexity: concept.complexity, quota: concept.quota, threshold: concept.threshold)
             json.field("target_keep_rate", concept.targetKeepRate)
             json.field("kept", concept.keptCount)
             json.field("decided", concept.decidedCount)
@@ -162,13 +157,8 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
         json.openArray()
         for (index, concept) in result.concepts.enumerated() {
             json.open()
-            json.field("cluster", index)
-            json.field("size", concept.size)
-            json.field("d_intra", concept.dIntra)
-            json.field("d_inter", concept.dInter)
-            json.field("complexity", concept.complexity)
-            json.field("quota", concept.quota)
-            json.field("threshold", result.thresholds[index].map(Double.init))
+            json.conceptFields(cluster: index, size: concept.size, dIntra: concept.dIntra, dInter: concept.dInter,
+                               complexity: concept.complexity, quota: concept.quota, threshold: result.thresholds[index])
             json.field("keep_rate", concept.size > 0 ? Double(concept.quota) / Double(concept.size) : 0)
             json.close()
         }
@@ -181,4 +171,18 @@ public struct ReloadError: Error, CustomStringConvertible {
     public var reason: String
     public init(reason: String) { self.reason = reason }
     public var description: String { reason }
+}
+
+extension JSONWriter {
+    /// The columns every engine reports for a concept in `prunerd status`.
+    mutating func conceptFields(cluster: Int, size: Int, dIntra: Double, dInter: Double, complexity: Double,
+                                quota: Int, threshold: Float?) {
+        field("cluster", cluster)
+        field("size", size)
+        field("d_intra", dIntra)
+        field("d_inter", dInter)
+        field("complexity", complexity)
+        field("quota", quota)
+        field("threshold", threshold.map(Double.init))
+    }
 }
