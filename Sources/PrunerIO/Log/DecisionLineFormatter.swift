@@ -23,30 +23,30 @@ public struct DecisionLineFormatter {
     public mutating func append(
         ts: Int64, source: [UInt8], seq: UInt64, id: String, decision: Decision, to buffer: inout [UInt8]
     ) {
-        buffer.append(contentsOf: Fragments.ts)
+        buffer.append(fragment: Fragments.ts)
         timestamps.append(millisecondsSinceEpoch: ts, to: &buffer)
-        buffer.append(contentsOf: Fragments.src)
+        buffer.append(fragment: Fragments.src)
         buffer.append(contentsOf: source)
-        buffer.append(contentsOf: Fragments.seq)
+        buffer.append(fragment: Fragments.seq)
         appendDecimal(seq, to: &buffer)
-        buffer.append(contentsOf: Fragments.id)
+        buffer.append(fragment: Fragments.id)
         Self.appendEscaped(id, to: &buffer)
-        buffer.append(contentsOf: Fragments.decision)
-        buffer.append(contentsOf: Fragments.verdict(decision.verdict))
-        buffer.append(contentsOf: Fragments.reason)
+        buffer.append(fragment: Fragments.decision)
+        buffer.append(fragment: Fragments.verdict(decision.verdict))
+        buffer.append(fragment: Fragments.reason)
         appendReason(decision.reason, to: &buffer)
-        buffer.append(contentsOf: Fragments.cluster)
+        buffer.append(fragment: Fragments.cluster)
         if let cluster = decision.cluster {
             if cluster < 0 { buffer.append(UInt8(ascii: "-")) }
             appendDecimal(UInt64(cluster.magnitude), to: &buffer)
         } else {
-            buffer.append(contentsOf: Fragments.null)
+            buffer.append(fragment: Fragments.null)
         }
-        buffer.append(contentsOf: Fragments.dist)
+        buffer.append(fragment: Fragments.dist)
         appendFixed6(decision.distance, to: &buffer)
-        buffer.append(contentsOf: Fragments.threshold)
+        buffer.append(fragment: Fragments.threshold)
         appendFixed6(decision.threshold, to: &buffer)
-        buffer.append(contentsOf: Fragments.end)
+        buffer.append(fragment: Fragments.end)
     }
 
     /// `s` escaped as JSON string contents (no surrounding quotes), for
@@ -68,7 +68,7 @@ public struct DecisionLineFormatter {
                 out.append(UInt8(ascii: "\\"))
                 out.append(byte)
             } else {
-                out.append(contentsOf: Fragments.unicodeEscape)
+                out.append(fragment: Fragments.unicodeEscape)
                 out.append(hexDigit(byte >> 4))
                 out.append(hexDigit(byte & 15))
             }
@@ -77,8 +77,8 @@ public struct DecisionLineFormatter {
 
     private func appendReason(_ reason: DecisionReason, to buffer: inout [UInt8]) {
         switch reason {
-        case .withinQuota: buffer.append(contentsOf: Fragments.withinQuota)
-        case .overQuota: buffer.append(contentsOf: Fragments.overQuota)
+        case .withinQuota: buffer.append(fragment: Fragments.withinQuota)
+        case .overQuota: buffer.append(fragment: Fragments.overQuota)
         default: buffer.append(contentsOf: reason.logValue.utf8)
         }
     }
@@ -86,25 +86,25 @@ public struct DecisionLineFormatter {
 
 /// The constant pieces of a line, encoded once.
 private enum Fragments {
-    static let ts = Array(#"{"ts":""#.utf8)
-    static let src = Array(#"","src":""#.utf8)
-    static let seq = Array(#"","seq":"#.utf8)
-    static let id = Array(#","id":""#.utf8)
-    static let decision = Array(#"","decision":""#.utf8)
-    static let reason = Array(#"","reason":""#.utf8)
-    static let cluster = Array(#"","cluster":"#.utf8)
-    static let dist = Array(#","dist":"#.utf8)
-    static let threshold = Array(#","threshold":"#.utf8)
-    static let end = Array("}\n".utf8)
-    static let null = Array("null".utf8)
-    static let unicodeEscape = Array(#"\u00"#.utf8)
-    static let keep = Array("keep".utf8)
-    static let drop = Array("drop".utf8)
-    static let reject = Array("reject".utf8)
-    static let withinQuota = Array("within_quota".utf8)
-    static let overQuota = Array("over_quota".utf8)
+    static let ts: StaticString = #"{"ts":""#
+    static let src: StaticString = #"","src":""#
+    static let seq: StaticString = #"","seq":"#
+    static let id: StaticString = #","id":""#
+    static let decision: StaticString = #"","decision":""#
+    static let reason: StaticString = #"","reason":""#
+    static let cluster: StaticString = #"","cluster":"#
+    static let dist: StaticString = #","dist":"#
+    static let threshold: StaticString = #","threshold":"#
+    static let end: StaticString = "}\n"
+    static let null: StaticString = "null"
+    static let unicodeEscape: StaticString = #"\u00"#
+    static let keep: StaticString = "keep"
+    static let drop: StaticString = "drop"
+    static let reject: StaticString = "reject"
+    static let withinQuota: StaticString = "within_quota"
+    static let overQuota: StaticString = "over_quota"
 
-    static func verdict(_ verdict: Verdict) -> [UInt8] {
+    static func verdict(_ verdict: Verdict) -> StaticString {
         switch verdict {
         case .keep: return keep
         case .drop: return drop
@@ -161,5 +161,14 @@ func appendFixed6(_ value: Float?, to buffer: inout [UInt8]) {
         buffer.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
         fraction %= divisor
         divisor /= 10
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends a literal's UTF-8 bytes. A `StaticString` lives in the binary:
+    /// no reference counting per append, unlike a `static let` array.
+    @inline(__always)
+    mutating func append(fragment: StaticString) {
+        fragment.withUTF8Buffer { append(contentsOf: $0) }
     }
 }
