@@ -40,6 +40,7 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
+        .target(name: "CAllocatorPolicy"),
         .target(
             name: "PrunerCore",
             swiftSettings: kernelFlags
@@ -52,7 +53,7 @@ let package = Package(
         .target(
             name: "PrunerDaemon",
             dependencies: [
-                "CLibUV", "PrunerIO", "PrunerCore",
+                "CLibUV", "CAllocatorPolicy", "PrunerIO", "PrunerCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -3,6 +3,7 @@
 //
 // Invariant: every record that enters gets exactly one decision line, in input
 // order per input. Records already read when the daemon stops are still decided.
+import CAllocatorPolicy
 import CLibUV
 import Logging
 import PrunerCore
@@ -116,6 +117,7 @@ public final class Daemon: InputDelegate {
     private var pendingStatusRequests: [() -> Void] = []
 
     public init(configuration: DaemonConfiguration, engine: DecisionEngine, logger: Logger) throws {
+        if getenv("PRUNERD_MALLOC_DEFAULTS") == nil { _ = prunerd_apply_allocator_policy() }
         self.configuration = configuration
         self.logger = logger
         self.loop = try EventLoop()

@@ -52,14 +52,22 @@ struct ServeCommand: ParsableCommand {
             help: "Threads sharing nearest-centroid assignment (default: the online CPUs; decisions never depend on it).")
     var threads: Int?
 
+    @Flag(name: .customLong("check-config"),
+          help: "Resolve --config and the command line, print the effective settings, and exit without opening anything.")
+    var checkConfig = false
+
     @OptionGroup var pruning: PruningOptionGroup
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let file = try config.map { try ConfigFile.load(path: $0) }
         let resolved = try output.resolve(over: file)
-        let logger = try resolved.makeLogger()
         let options = try pruning.options(over: file)
+        if checkConfig {
+            try printEffectiveSettings(options: options, resolved: resolved, file: file)
+            return
+        }
+        let logger = try resolved.makeLogger()
 
         var configuration = DaemonConfiguration()
         let addresses = listen.isEmpty ? (try file?.strings("listen") ?? []) : listen
@@ -103,6 +111,29 @@ struct ServeCommand: ParsableCommand {
         printToStandardError(summary.report)
         // As a filter, a failed input is a failed run (like zcat); as a service it is logged only.
         if !isService && summary.inputErrors > 0 { throw ExitCode(1) }
+    }
+
+    /// `--check-config`: every setting after layering, one `key = value` per line.
+    private func printEffectiveSettings(options: PruningOptions, resolved: ResolvedOutput, file: ConfigFile?) throws {
+        let addresses = try (listen.isEmpty ? (try file?.strings("listen") ?? []) : listen).map { try ListenAddress(parsing: $0) }
+        let metricsAddress = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
+        var lines = [
+            "listen = \(addresses.map(\.description))",
+            "decisions = \(resolved.decisions)",
+            "state-dir = \(resolved.stateDirectory)",
+            "metrics = \(metricsAddress?.description ?? "off")",
+            "max-record-size = \(resolved.maxRecordSize)",
+            "log-level = \(resolved.logLevel)",
+        ]
+        lines += [
+            "keep-ratio = \(options.keepRatio)", "clusters = \(options.clusters)", "temperature = \(options.temperature)",
+            "neighbors = \(options.neighbors)", "min-per-cluster = \(options.minPerCluster)", "keep = \(options.keep.rawValue)",
+            "seed = \(options.seed)", "warmup = \(options.warmup)", "lookahead = \(options.lookahead)",
+            "recompute-every = \(options.recomputeEvery)", "update = \(options.update.rawValue)",
+            "dedup-threshold = \(options.dedupThreshold)", "dedup-memory = \(options.dedupMemory)",
+        ]
+        print(lines.joined(separator: "\n"))
+        print("configuration OK" + (file.map { " (\($0.path))" } ?? ""))
     }
 
     /// The streaming engine, restored from the state directory's checkpoint when one is there.
