@@ -272,8 +272,8 @@ public final class Daemon: InputDelegate {
     // MARK: Engine
 
     private func pump() {
-        guard !worker.isBusy else { return }
         servePendingStatusRequests()
+        guard worker.isReady else { return }
         if let early = batcher.takeEarlyRejections() {
             worker.run(.decided(early), done: didWork)
         } else if let batch = batcher.takeBatch() {
@@ -308,7 +308,7 @@ public final class Daemon: InputDelegate {
     /// Once no input can bring more records: decide what the engine still holds, flush, stop.
     private func drainIfDone() {
         let noMoreInput = isStopping || (listeners.isEmpty && pendingOpens == 0 && inputs.isEmpty)
-        guard noMoreInput, !worker.isBusy, batcher.pendingCount == 0 else { return }
+        guard noMoreInput, worker.isReady, batcher.pendingCount == 0 else { return }
         if !engineFinished {
             engineFinished = true
             worker.run(.finish, done: didWork)

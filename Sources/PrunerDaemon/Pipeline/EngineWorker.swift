@@ -75,6 +75,12 @@ final class EngineWorker {
     /// Formatting jobs not yet delivered.
     var hasPendingOutput: Bool { nextToDeliver < nextSequence }
 
+    /// Whether a new job may start: no engine job running, and few enough
+    /// formatted outputs waiting that memory stays bounded when formatting
+    /// falls behind the engine (each holds a batch's decisions and lines).
+    var isReady: Bool { !isBusy && nextSequence - nextToDeliver < Self.maximumUndelivered }
+    static let maximumUndelivered = 2
+
     init(engine: DecisionEngine, sources: SourceTable, loop: EventLoop) {
         self.engine = engine
         self.sources = sources
