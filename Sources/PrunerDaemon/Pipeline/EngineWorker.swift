@@ -94,10 +94,6 @@ final class EngineWorker {
         deliver = done
         let sequence = nextSequence
         nextSequence += 1
-        if case .decided(let records) = job {
-            format(records, sequence: sequence)
-            return
-        }
         isBusy = true
         let state = EngineJob(job: job, engine: engine)
         loop.queueWork({ state.execute() }, then: { [self] in
