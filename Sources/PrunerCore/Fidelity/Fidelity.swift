@@ -147,10 +147,9 @@ public enum Fidelity {
 
     /// Runs the engine over the rows; returns the keep flag per row and the final centroids.
     public static func stream(vectors: [Float], dimension d: Int, options: PruningOptions, batchSize: Int = 512,
-                              centroids: [Float]? = nil, gain: Double = 1) -> (keep: [Bool], centroids: [Float]) {
+                              centroids: [Float]? = nil) -> (keep: [Bool], centroids: [Float]) {
         let n = vectors.count / d
         var engine = try! StreamingPruner(options: options, dimension: d, centroids: centroids)
-        engine.deficitGain = gain
         var keep = [Bool](repeating: false, count: n)
         func collect(_ r: DecidedRecords) {
             for (e, dec) in zip(r.entries, r.decisions) where dec.verdict == .keep { keep[Int(e.origin.seq)] = true }
