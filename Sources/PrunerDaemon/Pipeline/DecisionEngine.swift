@@ -130,8 +130,10 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
 
     public func finish() -> DecidedRecords {
         guard let all, !all.isEmpty else { return DecidedRecords() }
+        var scores = [Float?](repeating: nil, count: all.rowCount)
+        for entry in all.entries where entry.row >= 0 { scores[Int(entry.row)] = entry.score }
         let result = OfflinePruner.run(vectors: all.vectors, dimension: all.dimension, options: options,
-                                       centroids: givenCentroids)
+                                       centroids: givenCentroids, scores: scores)
         self.result = result
         var decided = DecidedRecords()
         decided.entries = all.entries

@@ -22,6 +22,20 @@ enum Handmade {
         prn1(id: Array(id.utf8), flags: score == nil ? 0 : 1, vector: vector, score: score)
     }
 
+    /// A deterministic pseudo-random vector (SplitMix64 of `seed`): distinct seeds give
+    /// vectors far apart, unlike `vector(_:dimension:)`, whose neighbours can be near-copies.
+    static func randomVector(_ seed: Int, dimension d: Int = 16) -> [Float] {
+        var state = UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9_7F4A_7C15
+        return (0..<d).map { _ in
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return Float(z >> 40) / Float(1 << 24) - 0.5
+        }
+    }
+
     /// A deterministic unit-ish vector of dimension `d`.
     static func vector(_ seed: Int, dimension d: Int = 8) -> [Float] {
         (0..<d).map { Float(sin(Double(seed * 31 + $0 * 7))) }
