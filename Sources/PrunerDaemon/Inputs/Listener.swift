@@ -75,7 +75,7 @@ final class Listener {
             if status != 0 { pipe.close(); throw UVError(code: status, operation: "bind \(address)") }
             handle = StreamHandle(pipe)
             unlinkOnClose = path
-            makeClient = { () throws(UVError) in StreamHandle(try UVHandle<uv_pipe_t> { uv_pipe_init(loop.loop, $0, 0) }) }
+            makeClient = Listener.clientFactory(tcp: false, loop: loop)
         case .tcp(let host, let port):
             let tcp = try UVHandle<uv_tcp_t> { uv_tcp_init(loop.loop, $0) }
             var storage = sockaddr_storage()
@@ -92,7 +92,7 @@ final class Listener {
             if status != 0 { tcp.close(); throw UVError(code: status, operation: "bind \(address)") }
             handle = StreamHandle(tcp)
             unlinkOnClose = nil
-            makeClient = { () throws(UVError) in StreamHandle(try UVHandle<uv_tcp_t> { uv_tcp_init(loop.loop, $0) }) }
+            makeClient = Listener.clientFactory(tcp: true, loop: loop)
         }
         try listen(backlog: backlog)
     }
@@ -108,11 +108,7 @@ final class Listener {
         self.onError = onError
         self.unlinkOnClose = nil
         handle = try StreamHandle.adopting(fd: fd, on: loop)
-        if uv_guess_handle(fd) == UV_TCP {
-            makeClient = { () throws(UVError) in StreamHandle(try UVHandle<uv_tcp_t> { uv_tcp_init(loop.loop, $0) }) }
-        } else {
-            makeClient = { () throws(UVError) in StreamHandle(try UVHandle<uv_pipe_t> { uv_pipe_init(loop.loop, $0, 0) }) }
-        }
+        makeClient = Listener.clientFactory(tcp: uv_guess_handle(fd) == UV_TCP, loop: loop)
         try listen(backlog: backlog)
     }
 
@@ -148,6 +144,14 @@ final class Listener {
         } catch {
             onError(self, error)
         }
+    }
+
+    /// Makes the handle an accepted connection lives in: the listener's own kind.
+    private static func clientFactory(tcp: Bool, loop: EventLoop) -> () throws(UVError) -> StreamHandle {
+        if tcp {
+            return { () throws(UVError) in StreamHandle(try UVHandle<uv_tcp_t> { uv_tcp_init(loop.loop, $0) }) }
+        }
+        return { () throws(UVError) in StreamHandle(try UVHandle<uv_pipe_t> { uv_pipe_init(loop.loop, $0, 0) }) }
     }
 
     /// A unix socket file nobody listens on any more.
