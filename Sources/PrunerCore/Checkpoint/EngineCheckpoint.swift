@@ -2,7 +2,8 @@
 //
 // Layout (little-endian):
 //   "PRNCKPT\0"  8 bytes magic
-//   version      u32 (currently 2: adds dedup, score filter, drift and decay state)
+//   version      u32 (currently 3: 2 added dedup, score filter, drift and decay
+//                state; 3 dropped the warm-up sub-population histograms)
 //   length       u64, bytes of payload
 //   payload      options, dimension, centroids, per-concept statistics, warm-up
 //                buffer (a checkpoint taken during warm-up stores the buffered
@@ -36,7 +37,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
 
 extension StreamingPruner {
     static let checkpointMagic: [UInt8] = Array("PRNCKPT".utf8) + [0]
-    public static let checkpointVersion: UInt32 = 2
+    public static let checkpointVersion: UInt32 = 3
 
     /// The complete engine state as bytes; `init(checkpoint:options:)` continues exactly where this left off.
     public func checkpoint() -> [UInt8] {
@@ -59,13 +60,10 @@ extension StreamingPruner {
         }
         w.int(heldValid); w.int(arrivals)
         w.ints(quotas); w.doubles(rates); w.floats(thresholds); w.doubles(dInter); w.bool(dInterStale); w.ints(decided)
-        w.int(warmHistograms.count)
-        for h in warmHistograms { w.u32s(h) }
-        w.ints(warmCounts)
         w.floats(moveSums); w.ints(moveCounts)
         w.rng(reservoirRNG); w.rng(keepRNG)
         w.int(totalSeen); w.int(totalKept); w.int(totalDropped); w.ints(rejected)
-        w.int(deficitHorizon); w.f64(deficitGain); w.int(minimumOutOfSample)
+        w.int(deficitHorizon); w.f64(deficitGain)
         // Version 2: near-duplicate memories, filters, drift and decay.
         w.int(dedup.count)
         for m in dedup { w.floats(m.vectors); w.floats(m.flatAngles); w.floats(m.pivots); w.int(m.next) }
@@ -143,17 +141,13 @@ extension StreamingPruner {
         engine.quotas = try r.ints(); engine.rates = try r.doubles(); engine.thresholds = try r.floats()
         engine.dInter = try r.doubles(); engine.dInterStale = try r.bool(); engine.decided = try r.ints()
         try check([engine.quotas.count, engine.rates.count, engine.thresholds.count, engine.dInter.count, engine.decided.count].allSatisfy { $0 == k }, "per-concept arrays")
-        let warmHistCount = try r.int()
-        try check(warmHistCount == 0 || warmHistCount == k, "warm-up histograms")
-        engine.warmHistograms = try (0..<warmHistCount).map { _ in try r.u32s() }
-        engine.warmCounts = try r.ints()
         engine.moveSums = try r.floats(); engine.moveCounts = try r.ints()
         try check(engine.moveSums.count == (saved.update == .online ? k * d : 0) && engine.moveCounts.count == k, "online accumulators")
         engine.reservoirRNG = try r.rng(); engine.keepRNG = try r.rng()
         engine.totalSeen = try r.int(); engine.totalKept = try r.int(); engine.totalDropped = try r.int()
         engine.rejected = try r.ints()
         try check(engine.rejected.count == RejectReason.allCases.count, "rejection counters")
-        engine.deficitHorizon = try r.int(); engine.deficitGain = try r.f64(); engine.minimumOutOfSample = try r.int()
+        engine.deficitHorizon = try r.int(); engine.deficitGain = try r.f64()
         try check(try r.int() == k, "dedup memory count")
         for j in 0..<k {
             let v = try r.floats(), a = try r.floats(), p = try r.floats(), next = try r.int()

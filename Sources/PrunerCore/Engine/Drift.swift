@@ -92,10 +92,6 @@ extension StreamingPruner {
         thresholds[j] = 0
         dedup[j] = DedupMemory(dimension: d, capacity: options.dedupMemory)
         lastArrival[j] = arrivals
-        if !warmCounts.isEmpty {
-            warmCounts[j] = 0
-            warmHistograms[j] = [UInt32](repeating: 0, count: ConceptStatistics.binCount)
-        }
         if !moveSums.isEmpty { for t in 0..<d { moveSums[j * d + t] = 0 } }
         moveCounts[j] = 0
         spawned += 1
@@ -107,9 +103,6 @@ extension StreamingPruner {
     mutating func decay() {
         let f = exp2(-Double(options.recomputeEvery) / Double(options.halfLife))
         for j in 0..<options.clusters { stats[j].decay(by: f, rng: &decayRNG) }
-        // The warm-up sub-population cannot be tracked through decay: thresholds use all members.
-        warmHistograms = []
-        warmCounts = []
         liveQuotas = true
     }
 }

@@ -96,11 +96,6 @@ public struct StreamingPruner: Sendable {
     var dInter: [Double]
     var dInterStale = true
     var decided: [Int]
-    /// Distance histograms of the warm-up records per concept (in-sample for k-means centroids).
-    var warmHistograms: [[UInt32]] = []
-    var warmCounts: [Int] = []
-    /// Out-of-sample members needed before thresholds ignore the warm-up records.
-    var minimumOutOfSample = 20
     var moveSums: [Float]
     var moveCounts: [Int]
     var reservoirRNG: Xoshiro256StarStar
@@ -243,8 +238,6 @@ public struct StreamingPruner: Sendable {
         warmupBuffer = RecordBatch(dimension: d)
         // Warm-up records seeded the centroids: they update statistics but never move centroids.
         arrive(buffer, from: 0, into: &out, moving: false, deciding: false)
-        warmHistograms = stats.map(\.histogram)
-        warmCounts = stats.map(\.count)
         if options.spawnAfter > 0 {
             var all = [UInt32](repeating: 0, count: ConceptStatistics.binCount)
             for s in stats { for b in 0..<all.count { all[b] &+= s.histogram[b] } }
@@ -392,14 +385,11 @@ public struct StreamingPruner: Sendable {
             let deficit = r * Double(decided[j]) - Double(stats[j].kept)
             let rate = min(max(r + deficitGain * deficit / Double(max(n, deficitHorizon)), 0), 1)
             rates[j] = rate
-            // Warm-up members sit closer to centroids fitted on them than later members will:
-            // once enough later members exist, thresholds come from those alone, and the
-            // deficit feedback calibrates the mix.
-            let outOfSample = warmCounts.isEmpty ? n : n - warmCounts[j]
-            let useOut = !warmCounts.isEmpty && outOfSample >= minimumOutOfSample
-            func q(_ x: Double) -> Float {
-                useOut ? stats[j].quantile(x, excluding: warmHistograms[j], excludedCount: warmCounts[j]) : stats[j].quantile(x)
-            }
+            // Thresholds are quantiles over every member so far, warm-up included, as the
+            // offline recipe ranks all members together. (Warm-up members sit closer to
+            // centroids fitted on them; leaving them out once later members existed
+            // lowered the final-centroid overlap from 0.982 to 0.973 on the real data.)
+            func q(_ x: Double) -> Float { stats[j].quantile(x) }
             switch options.keep {
             case .hard: thresholds[j] = rate <= 0 ? .infinity : (rate >= 1 ? -.infinity : q(1 - rate))
             case .easy: thresholds[j] = rate <= 0 ? -.infinity : (rate >= 1 ? .infinity : q(rate))

@@ -15,6 +15,11 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
     public var overlapOffline: Double
     /// |O ∩ O'| / |O| between plain offline runs with seed and seed + 1: the noise floor of DBP itself.
     public var overlapOfflineSeeds: Double
+    /// The same for seeds + 1 … + `seedPairs` (min, mean, max): one pair is a noisy reference.
+    public var overlapOfflineSeedRange: (min: Double, mean: Double, max: Double) = (0, 0, 0)
+    /// |F ∩ O| / |O| with F = offline on the engine's final centroids: the part of the end-to-end
+    /// gap that is the centroids rather than the streaming decisions.
+    public var overlapCentroidsOnly: Double = 0
     /// Records the engine dropped as near-duplicates (0 with dedup off).
     public var streamingDuplicates: Int = 0
     /// Duplicates exact SemDeDup finds in stream order within the engine's concepts (all earlier pairs).
@@ -60,12 +65,17 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
           overlap vs offline, final centroids      \(f(overlapFinalCentroids))  (\(offlineFinalCentroidsKept) kept offline)
           overlap vs plain offline (end to end)    \(f(overlapOffline))
           offline vs offline (seed+1)              \(f(overlapOfflineSeeds))
+          offline vs offline (seed+1…+\(Fidelity.seedPairs)) min/mean/max  \(f(overlapOfflineSeedRange.min)) / \(f(overlapOfflineSeedRange.mean)) / \(f(overlapOfflineSeedRange.max))
+          offline on final centroids vs plain      \(f(overlapCentroidsOnly))  (the centroids' share of the gap)
         """ + dedupLines
     }
 }
 
 /// Measures how faithful streaming DBP is to offline DBP.
 public enum Fidelity {
+    /// Offline runs with other seeds that the seed-to-seed noise is measured over.
+    public static let seedPairs = 3
+
     /// |A ∩ B| / |B|.
     public static func overlap(_ a: [Bool], _ b: [Bool]) -> Double {
         var both = 0, nb = 0
@@ -80,14 +90,18 @@ public enum Fidelity {
         let keep = run.keep, centroids = run.centroids
         let final = OfflinePruner.run(vectors: vectors, dimension: d, options: options, centroids: centroids)
         let plain = OfflinePruner.run(vectors: vectors, dimension: d, options: options)
-        var other = options
-        other.seed &+= 1
-        let plain2 = OfflinePruner.run(vectors: vectors, dimension: d, options: other)
+        let others = (1...seedPairs).map { offset -> Double in
+            var other = options
+            other.seed &+= UInt64(offset)
+            return overlap(OfflinePruner.run(vectors: vectors, dimension: d, options: other).keep, plain.keep)
+        }
         let kept = keep.reduce(0) { $0 + ($1 ? 1 : 0) }
         var report = FidelityReport(rows: n, options: options, streamingKeepRatio: Double(kept) / Double(max(n, 1)),
                                     streamingKept: kept, offlineFinalCentroidsKept: final.keptCount,
                                     overlapFinalCentroids: overlap(keep, final.keep), overlapOffline: overlap(keep, plain.keep),
-                                    overlapOfflineSeeds: overlap(plain2.keep, plain.keep))
+                                    overlapOfflineSeeds: others[0])
+        report.overlapOfflineSeedRange = (others.min()!, others.reduce(0, +) / Double(others.count), others.max()!)
+        report.overlapCentroidsOnly = overlap(final.keep, plain.keep)
         report.spawned = run.spawned
         if options.dedupThreshold > 0 {
             let exact = DedupEvaluation.exactDuplicates(vectors: vectors, dimension: d, concepts: run.clusters,

@@ -68,18 +68,14 @@ public struct ConceptStatistics: Sendable, Equatable {
 
     /// The distance below which a fraction `q` of the members lie (linear
     /// interpolation inside a bin, which assumes members spread evenly in it).
-    public func quantile(_ q: Double) -> Float { quantile(q, excluding: nil, excludedCount: 0) }
-
-    /// The quantile of the members minus a sub-population given by its histogram
-    /// (the engine uses it to leave out the warm-up records the centroids were fitted on).
-    func quantile(_ q: Double, excluding excluded: [UInt32]?, excludedCount: Int) -> Float {
-        let total = count - excludedCount
+    public func quantile(_ q: Double) -> Float {
+        let total = count
         guard total > 0 else { return 0 }
         let target = min(max(q, 0), 1) * Double(total)
         var cumulative = 0.0
         let width = 2.0 / Double(Self.binCount)
         for b in 0..<Self.binCount {
-            let c = Double(histogram[b] - (excluded?[b] ?? 0))
+            let c = Double(histogram[b])
             if c > 0 && cumulative + c >= target {
                 let frac = (target - cumulative) / c
                 return Float((Double(b) + frac) * width)

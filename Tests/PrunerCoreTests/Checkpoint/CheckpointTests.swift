@@ -52,8 +52,9 @@ import Testing
         foreign[0] = UInt8(ascii: "X")
         #expect(throws: CheckpointError.badMagic) { try StreamingPruner(checkpoint: foreign, options: options(.online)) }
         var future = bytes
-        future[8] = 3
-        #expect(throws: CheckpointError.unsupportedVersion(3)) { try StreamingPruner(checkpoint: future, options: options(.online)) }
+        let next = StreamingPruner.checkpointVersion + 1
+        future[8] = UInt8(next)
+        #expect(throws: CheckpointError.unsupportedVersion(next)) { try StreamingPruner(checkpoint: future, options: options(.online)) }
     }
 
     @Test func incompatibleOptionsAreRejected() throws {
