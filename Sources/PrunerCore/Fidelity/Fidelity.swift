@@ -162,24 +162,7 @@ public enum Fidelity {
     /// Runs the engine over the rows; returns the keep flag per row and the final centroids.
     public static func stream(vectors: [Float], dimension d: Int, options: PruningOptions, batchSize: Int = 512,
                               centroids: [Float]? = nil) -> (keep: [Bool], centroids: [Float]) {
-        let n = vectors.count / d
-        var engine = try! StreamingPruner(options: options, dimension: d, centroids: centroids)
-        var keep = [Bool](repeating: false, count: n)
-        func collect(_ r: DecidedRecords) {
-            for (e, dec) in zip(r.entries, r.decisions) where dec.verdict == .keep { keep[Int(e.origin.seq)] = true }
-        }
-        var start = 0
-        while start < n {
-            let end = min(n, start + max(batchSize, 1))
-            var batch = RecordBatch(dimension: d, reservingCapacity: end - start)
-            for i in start..<end {
-                batch.append(origin: RecordOrigin(source: 0, seq: UInt64(i)), id: "", score: nil,
-                             vector: vectors[(i * d)..<(i * d + d)])
-            }
-            collect(engine.submit(batch))
-            start = end
-        }
-        collect(engine.finish())
-        return (keep, engine.centroids)
+        let run = streamDetailed(vectors: vectors, dimension: d, options: options, batchSize: batchSize, centroids: centroids)
+        return (run.keep, run.centroids)
     }
 }
