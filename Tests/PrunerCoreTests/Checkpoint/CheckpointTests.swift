@@ -52,8 +52,8 @@ import Testing
         foreign[0] = UInt8(ascii: "X")
         #expect(throws: CheckpointError.badMagic) { try StreamingPruner(checkpoint: foreign, options: options(.online)) }
         var future = bytes
-        future[8] = 3
-        #expect(throws: CheckpointError.unsupportedVersion(3)) { try StreamingPruner(checkpoint: future, options: options(.online)) }
+        future[8] = UInt8(StreamingPruner.checkpointVersion + 1)
+        #expect(throws: CheckpointError.unsupportedVersion(StreamingPruner.checkpointVersion + 1)) { try StreamingPruner(checkpoint: future, options: options(.online)) }
     }
 
     @Test func incompatibleOptionsAreRejected() throws {
