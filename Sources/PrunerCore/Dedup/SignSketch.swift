@@ -19,12 +19,14 @@ import Darwin
 /// multiply-adds per record (~98k at d = 384, as much as assigning to 256
 /// centroids). Instead the vector, zero-padded to P = 16·blocks coordinates
 /// (the power of two ≥ max(d, 256)) and laid out as `blocks` rows of 16 lanes,
-/// goes through random signs D and Walsh–Hadamard butterflies in the pattern
-/// (H_rows ⊗ I₁₆)·D₃·(I_rows ⊗ H₁₆)·D₂·(H_rows ⊗ I₁₆)·D₁ — a Hadamard rotation
-/// (as in FALCONN's HD₃HD₂HD₁) in which the butterflies across lanes, ~10×
-/// dearer than those across rows, run once. Every output mixes every input
-/// coordinate with random signs; the rotation's rows act as 256 orthogonal,
-/// randomly oriented hyperplanes. Cost at d = 384: ~350 16-lane operations.
+/// gets random signs D₁, Walsh–Hadamard butterflies across rows (H_rows ⊗ I₁₆),
+/// random signs D₂ and butterflies within the first 16 rows (I₁₆ ⊗ H₁₆): the
+/// structured random rotations of FALCONN / fast JL transforms, cut to what 256
+/// outputs need (butterflies within rows cost ~10× those across rows). Each
+/// output is a ±1 combination of every input coordinate, the 256 hyperplanes
+/// are orthogonal, and their signs are randomised per coordinate by D₁ — the
+/// tests check the Hamming fraction tracks angle/π. Cost at d = 384: ~250
+/// 16-lane operations.
 public struct SignSketch: Sendable, Equatable {
     /// Bits per sketch.
     public static let bits = 256
@@ -33,7 +35,7 @@ public struct SignSketch: Sendable, Equatable {
     public let dimension: Int
     /// P / 16: the rotation works on P = 16·blocks coordinates (zero-padded).
     let blocks: Int
-    /// The three random ±1 diagonals, each `blocks` vectors long.
+    /// The random ±1 diagonals D₁ (`blocks` vectors) and D₂ (16 vectors).
     let signs: [SIMD16<Float>]
 
     /// The rotation for `dimension`, drawn from `seed` (the engine's `--seed`).
@@ -43,7 +45,7 @@ public struct SignSketch: Sendable, Equatable {
         while p < dimension { p *= 2 }
         blocks = p / 16
         var rng = Xoshiro256StarStar(seed: seed, stream: 7)
-        signs = (0..<(3 * blocks)).map { _ in
+        signs = (0..<(blocks + Self.vectors)).map { _ in
             let r = rng.next()
             var s = SIMD16<Float>(repeating: 1)
             for l in 0..<16 where (r >> UInt64(l)) & 1 == 1 { s[l] = -1 }
@@ -73,7 +75,7 @@ public struct SignSketch: Sendable, Equatable {
         }
     }
 
-    /// The first 256 coordinates of the rotation of `x` (scaled by P^{3/2}: signs and
+    /// The first 256 coordinates of the rotation of `x` (scaled by 16·√P: signs and
     /// differences of rotations are all the sketch uses).
     func rotate(_ x: UnsafePointer<Float>) -> Rotated {
         withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: blocks) { v in
@@ -82,10 +84,10 @@ public struct SignSketch: Sendable, Equatable {
             signs.withUnsafeBufferPointer { s in
                 for i in 0..<blocks { v[i] *= s[i] }
                 Self.acrossRows(v)
-                for i in 0..<blocks { v[i] *= s[blocks + i] }
-                Self.withinRows(v)
-                for i in 0..<blocks { v[i] *= s[2 * blocks + i] }
-                Self.acrossRows(v)
+                // Only the first 16 rows are kept: the rest need no mixing within.
+                let kept = UnsafeMutableBufferPointer(rebasing: v[0..<Self.vectors])
+                for i in 0..<Self.vectors { kept[i] *= s[blocks + i] }
+                Self.withinRows(kept)
             }
             var r = Rotated(repeating: .zero)
             for i in 0..<Self.vectors { r[i] = v[i] }
