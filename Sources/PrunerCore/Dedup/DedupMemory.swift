@@ -98,8 +98,9 @@ public struct DedupMemory: Sendable, Equatable {
     }
 
     /// The largest cosine between `x` and a member whose sketch is within the limits of `code`
-    /// (`headLimit` over words 0–1, `limit` over all four; −∞ if none is).
-    func bestSimilarity(_ x: UnsafePointer<Float>, code: SignSketch.Code, headLimit: Int, limit: Int) -> Float {
+    /// (`headLimit` over words 0–1, `limit` over all four; −∞ if none is), or the first
+    /// such cosine ≥ `enough` (past it, which member matched changes no decision).
+    func bestSimilarity(_ x: UnsafePointer<Float>, code: SignSketch.Code, headLimit: Int, limit: Int, enough: Float) -> Float {
         var best = -Float.infinity
         guard count > 0 else { return best }
         let d = dimension
@@ -109,7 +110,7 @@ public struct DedupMemory: Sendable, Equatable {
             heads.withUnsafeBufferPointer { h in
                 tails.withUnsafeBufferPointer { t in
                     let raw = UnsafeRawPointer(h.baseAddress!)
-                    for block in 0..<((count + 7) / 8) {
+                    scan: for block in 0..<((count + 7) / 8) {
                         let at = block * 128
                         let distance = (raw.loadUnaligned(fromByteOffset: at, as: SIMD8<UInt64>.self) ^ q0).nonzeroBitCount
                             &+ (raw.loadUnaligned(fromByteOffset: at + 64, as: SIMD8<UInt64>.self) ^ q1).nonzeroBitCount
@@ -122,6 +123,7 @@ public struct DedupMemory: Sendable, Equatable {
                             let m = block * 8 + l
                             let s = Self.dot(x, v.baseAddress! + m * d, d) * inverseNorms[m]
                             if s > best { best = s }
+                            if s >= enough { break scan }
                         }
                     }
                 }
@@ -182,9 +184,10 @@ public struct DedupMemory: Sendable, Equatable {
             let (code, a) = code(stored.baseAddress!)
             let headLimit = SignSketch.hammingLimit(bits: SignSketch.bits / 2, residualNorm: a, epsilon: epsilon)
             let limit = SignSketch.hammingLimit(bits: SignSketch.bits, residualNorm: a, epsilon: epsilon)
-            let best = bestSimilarity(x.baseAddress!, code: code, headLimit: headLimit, limit: limit)
+            let extending = Float(1 - epsilon / 2)
+            let best = bestSimilarity(x.baseAddress!, code: code, headLimit: headLimit, limit: limit, enough: extending)
             let duplicate = best > Float(1 - epsilon)
-            if !duplicate || best < Float(1 - epsilon / 2) { insert(stored.baseAddress!, code: code) }
+            if !duplicate || best < extending { insert(stored.baseAddress!, code: code) }
             return duplicate
         }
     }

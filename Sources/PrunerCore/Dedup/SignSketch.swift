@@ -95,17 +95,18 @@ public struct SignSketch: Sendable, Equatable {
         }
     }
 
-    /// The sketch of `x − s·c` from the rotations of `x` and of the centre `c`.
+    /// The sketch of `x − s·c` from the rotations of `x` and of the centre `c`: bit i of
+    /// lane l holds the sign of coordinate 16·i + l, so packing needs no horizontal sums;
+    /// words 0–1 (the head) are lanes 0–7, 128 of the 256 hyperplanes.
     @inline(__always)
     static func code(_ rx: Rotated, minus s: Float, times rc: UnsafeBufferPointer<SIMD16<Float>>) -> Code {
-        let weight = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-        var words = Code()
+        var bits = SIMD16<UInt32>.zero
         for i in 0..<vectors {
-            let positive = rx[i] - s * rc[i] .> 0
-            let mask = UInt64(SIMD16<UInt32>.zero.replacing(with: weight, where: positive).wrappedSum())
-            words[i / 4] |= mask << UInt64(16 * (i % 4))
+            bits |= SIMD16<UInt32>.zero.replacing(with: SIMD16(repeating: 1 << UInt32(i)), where: rx[i] - s * rc[i] .> 0)
         }
-        return words
+        let lanes = SIMD16<UInt64>(truncatingIfNeeded: bits)
+        let pairs = lanes.evenHalf | lanes.oddHalf &<< 16
+        return pairs.evenHalf | pairs.oddHalf &<< 32
     }
 
     /// Largest Hamming distance over the first `bits` sketch bits at which a member may
