@@ -73,12 +73,31 @@ public struct DedupMemory: Sendable, Equatable {
         rotatedCenter = (0..<SignSketch.vectors).map { r[$0] }
     }
 
-    /// The sketch of a row as stored (float16 values widened) and the norm of its residual.
-    func code(_ row: UnsafePointer<Float>) -> (code: SignSketch.Code, residualNorm: Float) {
-        let s = center.withUnsafeBufferPointer { VectorMath.dot(row, $0.baseAddress!, dimension) }
-        let rx = sketch.rotate(row)
-        let code = rotatedCenter.withUnsafeBufferPointer { SignSketch.code(rx, minus: s, times: $0) }
-        return (code, max(0, 1 - s * s).squareRoot())
+    /// What the memory keeps of a row besides its float16 values, computed from those values
+    /// (so a restored memory recomputes exactly what it had).
+    struct Encoded {
+        var code: SignSketch.Code
+        /// Norm of the row's residual off the centre (sets the Hamming limits).
+        var residualNorm: Float
+        /// 1 / norm of the float16 row.
+        var inverseNorm: Float
+    }
+
+    /// Encodes `x` as it will be stored (narrowed to float16).
+    func encode(_ x: UnsafePointer<Float>) -> Encoded {
+        let d = dimension
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { stored in
+            withUnsafeTemporaryAllocation(of: Float16.self, capacity: d) { half in
+                Self.narrow(x, into: half.baseAddress!, d)
+                for t in 0..<d { stored[t] = Float(half[t]) }
+            }
+            let row = UnsafePointer(stored.baseAddress!)
+            let s = center.withUnsafeBufferPointer { VectorMath.dot(row, $0.baseAddress!, d) }
+            let rx = sketch.rotate(row)
+            let code = rotatedCenter.withUnsafeBufferPointer { SignSketch.code(rx, minus: s, times: $0) }
+            return Encoded(code: code, residualNorm: max(0, 1 - s * s).squareRoot(),
+                           inverseNorm: 1 / VectorMath.dot(row, row, d).squareRoot())
+        }
     }
 
     /// Dot product of a float row and a float16 row.
@@ -145,8 +164,8 @@ public struct DedupMemory: Sendable, Equatable {
         while t < d { out[t] = Float16(row[t]); t += 1 }
     }
 
-    /// Remembers `row` (float16-exact values) with sketch `code`, overwriting the oldest member once full.
-    mutating func insert(_ row: UnsafePointer<Float>, code: SignSketch.Code) {
+    /// Remembers `x` (narrowed to float16, encoded as `e`), overwriting the oldest member once full.
+    mutating func insert(_ x: UnsafePointer<Float>, _ e: Encoded) {
         let d = dimension
         let slot = count < capacity ? count : next
         if count < capacity {
@@ -161,11 +180,11 @@ public struct DedupMemory: Sendable, Equatable {
         } else {
             next = (next + 1) % capacity
         }
-        vectors.withUnsafeMutableBufferPointer { Self.narrow(row, into: $0.baseAddress! + slot * d, d) }
-        inverseNorms[slot] = 1 / VectorMath.dot(row, row, d).squareRoot()
+        vectors.withUnsafeMutableBufferPointer { Self.narrow(x, into: $0.baseAddress! + slot * d, d) }
+        inverseNorms[slot] = e.inverseNorm
         let at = 16 * (slot / 8) + slot % 8
-        heads[at] = code[0]; heads[at + 8] = code[1]
-        tails[at] = code[2]; tails[at + 8] = code[3]
+        heads[at] = e.code[0]; heads[at + 8] = e.code[1]
+        tails[at] = e.code[2]; tails[at + 8] = e.code[3]
     }
 
     /// Checks `x` against the memory and remembers it when useful.
@@ -173,23 +192,14 @@ public struct DedupMemory: Sendable, Equatable {
     /// - Returns: true when `x` is a near-copy (cosine > 1 − ε) of a remembered member.
     public mutating func check(_ x: UnsafeBufferPointer<Float>, centroid: ArraySlice<Float>, epsilon: Double) -> Bool {
         if center.isEmpty { setCenter(centroid) }
-        let d = dimension
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { stored in
-            // The sketch is taken of the row as it would be stored, so a restored memory
-            // recomputes exactly the sketches it had.
-            withUnsafeTemporaryAllocation(of: Float16.self, capacity: d) { half in
-                Self.narrow(x.baseAddress!, into: half.baseAddress!, d)
-                for t in 0..<d { stored[t] = Float(half[t]) }
-            }
-            let (code, a) = code(stored.baseAddress!)
-            let headLimit = SignSketch.hammingLimit(bits: SignSketch.bits / 2, residualNorm: a, epsilon: epsilon)
-            let limit = SignSketch.hammingLimit(bits: SignSketch.bits, residualNorm: a, epsilon: epsilon)
-            let extending = Float(1 - epsilon / 2)
-            let best = bestSimilarity(x.baseAddress!, code: code, headLimit: headLimit, limit: limit, enough: extending)
-            let duplicate = best > Float(1 - epsilon)
-            if !duplicate || best < extending { insert(stored.baseAddress!, code: code) }
-            return duplicate
-        }
+        let e = encode(x.baseAddress!)
+        let headLimit = SignSketch.hammingLimit(bits: SignSketch.bits / 2, residualNorm: e.residualNorm, epsilon: epsilon)
+        let limit = SignSketch.hammingLimit(bits: SignSketch.bits, residualNorm: e.residualNorm, epsilon: epsilon)
+        let extending = Float(1 - epsilon / 2)
+        let best = bestSimilarity(x.baseAddress!, code: e.code, headLimit: headLimit, limit: limit, enough: extending)
+        let duplicate = best > Float(1 - epsilon)
+        if !duplicate || best < extending { insert(x.baseAddress!, e) }
+        return duplicate
     }
 
     /// Rebuilds from checkpointed parts (the centre, the ring's rows in slot order and
@@ -202,7 +212,8 @@ public struct DedupMemory: Sendable, Equatable {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { row in
             for m in 0..<(vectors.count / d) {
                 for t in 0..<d { row[t] = Float(vectors[m * d + t]) }
-                insert(row.baseAddress!, code: code(row.baseAddress!).code)
+                let e = encode(row.baseAddress!)
+                insert(row.baseAddress!, e)
             }
         }
         self.next = next

@@ -37,8 +37,9 @@ import Testing
             for _ in 0..<pairs {
                 let x = Self.member(c, spread: 0.5, &rng)
                 let y = Self.rotated(x, by: degrees * .pi / 180, avoiding: c, &rng)
-                let (a, norm) = x.withUnsafeBufferPointer { memory.code($0.baseAddress!) }
-                let b = y.withUnsafeBufferPointer { memory.code($0.baseAddress!).code }
+                let ex = x.withUnsafeBufferPointer { memory.encode($0.baseAddress!) }
+                let (a, norm) = (ex.code, ex.residualNorm)
+                let b = y.withUnsafeBufferPointer { memory.encode($0.baseAddress!).code }
                 bits += (0..<4).map { (a[$0] ^ b[$0]).nonzeroBitCount }.reduce(0, +)
                 // y's residual is cos θ·(x's residual) + sin θ·u with u ⟂ both: tan φ = tan θ / |residual|.
                 angles += atan(tan(degrees * .pi / 180) / Double(norm))
@@ -60,8 +61,9 @@ import Testing
             // Tight and loose concepts; y at cos exactly 1 − ε from x, moving off the centre's axis.
             let x = Self.member(c, spread: [0.5, 1.0, 1.5][i % 3], &rng)
             let y = Self.rotated(x, by: acos(1 - epsilon), avoiding: c, &rng)
-            let (a, norm) = x.withUnsafeBufferPointer { memory.code($0.baseAddress!) }
-            let b = y.withUnsafeBufferPointer { memory.code($0.baseAddress!).code }
+            let ex = x.withUnsafeBufferPointer { memory.encode($0.baseAddress!) }
+                let (a, norm) = (ex.code, ex.residualNorm)
+            let b = y.withUnsafeBufferPointer { memory.encode($0.baseAddress!).code }
             let head = (0..<2).map { (a[$0] ^ b[$0]).nonzeroBitCount }.reduce(0, +)
             let full = head + (2..<4).map { (a[$0] ^ b[$0]).nonzeroBitCount }.reduce(0, +)
             if head > SignSketch.hammingLimit(bits: 128, residualNorm: norm, epsilon: epsilon)
