@@ -69,8 +69,7 @@ public struct DedupMemory: Sendable, Equatable {
 
     mutating func setCenter(_ c: ArraySlice<Float>) {
         center = Array(c)
-        let r = center.withUnsafeBufferPointer { sketch.rotate($0.baseAddress!) }
-        rotatedCenter = (0..<SignSketch.vectors).map { r[$0] }
+        rotatedCenter = center.withUnsafeBufferPointer { sketch.rotated($0.baseAddress!) }
     }
 
     /// What the memory keeps of a row besides its float16 values, computed from those values
@@ -93,8 +92,7 @@ public struct DedupMemory: Sendable, Equatable {
             }
             let row = UnsafePointer(stored.baseAddress!)
             let s = center.withUnsafeBufferPointer { VectorMath.dot(row, $0.baseAddress!, d) }
-            let rx = sketch.rotate(row)
-            let code = rotatedCenter.withUnsafeBufferPointer { SignSketch.code(rx, minus: s, times: $0) }
+            let code = rotatedCenter.withUnsafeBufferPointer { sketch.code(row, minus: s, times: $0) }
             return Encoded(code: code, residualNorm: max(0, 1 - s * s).squareRoot(),
                            inverseNorm: 1 / VectorMath.dot(row, row, d).squareRoot())
         }
@@ -170,18 +168,21 @@ public struct DedupMemory: Sendable, Equatable {
         let slot = count < capacity ? count : next
         if count < capacity {
             if count == 0 { vectors.reserveCapacity(capacity * d) }
-            vectors.append(contentsOf: repeatElement(0, count: d))
-            inverseNorms.append(0)
+            withUnsafeTemporaryAllocation(of: Float16.self, capacity: d) { half in
+                Self.narrow(x, into: half.baseAddress!, d)
+                vectors.append(contentsOf: half)
+            }
+            inverseNorms.append(e.inverseNorm)
             if count % 8 == 0 {
                 heads.append(contentsOf: repeatElement(0, count: 16))
                 tails.append(contentsOf: repeatElement(0, count: 16))
             }
             count += 1
         } else {
+            vectors.withUnsafeMutableBufferPointer { Self.narrow(x, into: $0.baseAddress! + slot * d, d) }
+            inverseNorms[slot] = e.inverseNorm
             next = (next + 1) % capacity
         }
-        vectors.withUnsafeMutableBufferPointer { Self.narrow(x, into: $0.baseAddress! + slot * d, d) }
-        inverseNorms[slot] = e.inverseNorm
         let at = 16 * (slot / 8) + slot % 8
         heads[at] = e.code[0]; heads[at + 8] = e.code[1]
         tails[at] = e.code[2]; tails[at + 8] = e.code[3]

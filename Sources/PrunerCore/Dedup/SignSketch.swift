@@ -75,38 +75,43 @@ public struct SignSketch: Sendable, Equatable {
         }
     }
 
-    /// The first 256 coordinates of the rotation of `x` (scaled by 16·√P: signs and
-    /// differences of rotations are all the sketch uses).
-    func rotate(_ x: UnsafePointer<Float>) -> Rotated {
+    /// Calls `body` with the first 256 coordinates of the rotation of `x` (16 rows, scaled
+    /// by 16·√P: signs and differences of rotations are all the sketch uses).
+    @inline(__always)
+    func withRotation<R>(of x: UnsafePointer<Float>, _ body: (UnsafeMutableBufferPointer<SIMD16<Float>>) -> R) -> R {
         withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: blocks) { v in
             v.initialize(repeating: .zero)
             UnsafeMutableRawPointer(v.baseAddress!).copyMemory(from: x, byteCount: dimension * 4)
+            let kept = UnsafeMutableBufferPointer(rebasing: v[0..<Self.vectors])
             signs.withUnsafeBufferPointer { s in
                 for i in 0..<blocks { v[i] *= s[i] }
                 Self.acrossRows(v)
                 // Only the first 16 rows are kept: the rest need no mixing within.
-                let kept = UnsafeMutableBufferPointer(rebasing: v[0..<Self.vectors])
                 for i in 0..<Self.vectors { kept[i] *= s[blocks + i] }
                 Self.withinRows(kept)
             }
-            var r = Rotated(repeating: .zero)
-            for i in 0..<Self.vectors { r[i] = v[i] }
-            return r
+            return body(kept)
         }
     }
 
-    /// The sketch of `x − s·c` from the rotations of `x` and of the centre `c`: bit i of
-    /// lane l holds the sign of coordinate 16·i + l, so packing needs no horizontal sums;
-    /// words 0–1 (the head) are lanes 0–7, 128 of the 256 hyperplanes.
-    @inline(__always)
-    static func code(_ rx: Rotated, minus s: Float, times rc: UnsafeBufferPointer<SIMD16<Float>>) -> Code {
-        var bits = SIMD16<UInt32>.zero
-        for i in 0..<vectors {
-            bits |= SIMD16<UInt32>.zero.replacing(with: SIMD16(repeating: 1 << UInt32(i)), where: rx[i] - s * rc[i] .> 0)
+    /// The kept coordinates of the rotation of `x` (for a centre, computed once).
+    func rotated(_ x: UnsafePointer<Float>) -> [SIMD16<Float>] {
+        withRotation(of: x) { Array($0) }
+    }
+
+    /// The sketch of `x − s·c` given the rotation `rc` of the centre `c`: bit i of lane l
+    /// holds the sign of coordinate 16·i + l, so packing needs no horizontal sums; words
+    /// 0–1 (the head) are lanes 0–7, 128 of the 256 hyperplanes.
+    func code(_ x: UnsafePointer<Float>, minus s: Float, times rc: UnsafeBufferPointer<SIMD16<Float>>) -> Code {
+        withRotation(of: x) { rx in
+            var bits = SIMD16<UInt32>.zero
+            for i in 0..<Self.vectors {
+                bits |= SIMD16<UInt32>.zero.replacing(with: SIMD16(repeating: 1 << UInt32(i)), where: rx[i] - s * rc[i] .> 0)
+            }
+            let lanes = SIMD16<UInt64>(truncatingIfNeeded: bits)
+            let pairs = lanes.evenHalf | lanes.oddHalf &<< 16
+            return pairs.evenHalf | pairs.oddHalf &<< 32
         }
-        let lanes = SIMD16<UInt64>(truncatingIfNeeded: bits)
-        let pairs = lanes.evenHalf | lanes.oddHalf &<< 16
-        return pairs.evenHalf | pairs.oddHalf &<< 32
     }
 
     /// Largest Hamming distance over the first `bits` sketch bits at which a member may
@@ -125,8 +130,6 @@ public struct SignSketch: Sendable, Equatable {
         return min(n, Int((m * p + 4.5 * (m * p * (1 - p)).squareRoot()).rounded(.up)))
     }
 
-    /// Rotated coordinates of one vector: `vectors` blocks of 16.
-    typealias Rotated = InlineArray<16, SIMD16<Float>>
     /// A 256-bit sketch as 4 words.
     typealias Code = SIMD4<UInt64>
 }
