@@ -305,10 +305,10 @@ public struct StreamingPruner: Sendable {
                 }
                 let rowStart = Int(entry.row) * d
                 var duplicate = false
-                let centroid = centroidValues[(j * d)..<(j * d + d)]
                 batch.vectors.withUnsafeBufferPointer { vp in
                     let row = UnsafeBufferPointer(rebasing: vp[rowStart..<(rowStart + d)])
-                    if options.dedupThreshold > 0 && dedup[j].check(row, centroid: centroid, epsilon: options.dedupThreshold) {
+                    if options.dedupThreshold > 0
+                        && dedup[j].check(row, centroid: centroidValues[(j * d)..<(j * d + d)], epsilon: options.dedupThreshold) {
                         duplicate = true
                         return
                     }
