@@ -50,7 +50,9 @@ import Testing
         }
     }
 
-    @Test func hammingLimitsKeepNearCopiesAtTheWorstAngle() {
+    /// (The limits' 10⁻⁵ holds at the worst residual angle, arcsin(δ/a); these pairs sit at
+    /// the threshold cosine with the difference off the centre's axis, a typical direction.)
+    @Test func hammingLimitsKeepNearCopiesAtTheThreshold() {
         var rng = Xoshiro256StarStar(seed: 6)
         let c = Self.unit(Self.gaussian(&rng, Self.d))
         var memory = DedupMemory(sketch: SignSketch(dimension: Self.d, seed: 2), capacity: 4)
