@@ -56,8 +56,9 @@ public struct PruningOptions: Sendable, Codable, Equatable {
     /// `duplicate` and kept out of the statistics. 0 turns it off.
     public var dedupThreshold: Double = 0
     /// Streaming: vectors remembered per concept for the near-duplicate check (a ring
-    /// of the most recent non-duplicate members). Memory ≤ k·N·d·4 bytes; the check
-    /// costs ≤ N pivot-filter steps plus d flops per surviving candidate per record.
+    /// of the most recent non-duplicate members). Memory ≤ k·N·(2d + 36) bytes (float16
+    /// rows and 256-bit sketches); per record the check costs one sketch, a popcount
+    /// compare per remembered member, and d flops per member whose sketch is near.
     public var dedupMemory: Int = 2048
     /// Records whose `score` is below this are dropped as `low_score` before
     /// clustering (records without a score pass). `nil`: no filter.

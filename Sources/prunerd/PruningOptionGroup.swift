@@ -60,7 +60,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
     var dedupThreshold: Double?
 
     @Option(name: .customLong("dedup-memory"),
-            help: "Streaming: vectors remembered per concept for the duplicate check (default 2048: whole concepts of up to 2048 members are checked exactly; memory ≤ k·N·d·4 bytes, per-record cost ≤ N cheap pivot-filter steps plus d flops per surviving candidate). Not live.")
+            help: "Streaming: vectors remembered per concept for the duplicate check (default 2048: whole concepts of up to 2048 members are checked; memory ≤ k·N·(2d + 36) bytes, per-record cost: a popcount compare per remembered member plus d flops per member whose sketch is near). Not live.")
     var dedupMemory: Int?
 
     @Option(name: .customLong("min-score"),

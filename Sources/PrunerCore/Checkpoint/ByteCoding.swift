@@ -31,6 +31,7 @@ struct ByteWriter {
     mutating func doubles(_ a: [Double]) { int(a.count); for x in a { f64(x) } }
     mutating func ints(_ a: [Int]) { int(a.count); for x in a { int(x) } }
     mutating func u32s(_ a: [UInt32]) { int(a.count); for x in a { u32(x) } }
+    mutating func halves(_ a: [Float16]) { int(a.count); for x in a { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } } }
     mutating func rng(_ r: Xoshiro256StarStar) { u64(r.s.0); u64(r.s.1); u64(r.s.2); u64(r.s.3) }
 }
 
@@ -66,5 +67,9 @@ struct ByteReader {
     mutating func doubles() throws -> [Double] { let n = try count(elementSize: 8); return try (0..<n).map { _ in try f64() } }
     mutating func ints() throws -> [Int] { let n = try count(elementSize: 8); return try (0..<n).map { _ in try int() } }
     mutating func u32s() throws -> [UInt32] { let n = try count(elementSize: 4); return try (0..<n).map { _ in try u32() } }
+    mutating func halves() throws -> [Float16] {
+        let n = try count(elementSize: 2)
+        return try (0..<n).map { _ in let b = try take(2); return Float16(bitPattern: UInt16(b.first!) | UInt16(b.last!) << 8) }
+    }
     mutating func rng() throws -> Xoshiro256StarStar { Xoshiro256StarStar(state: (try u64(), try u64(), try u64(), try u64())) }
 }

@@ -2,8 +2,10 @@
 //
 // Layout (little-endian):
 //   "PRNCKPT\0"  8 bytes magic
-//   version      u32 (currently 3: 2 added dedup, score filter, drift and decay
-//                state; 3 dropped the warm-up sub-population histograms)
+//   version      u32 (currently 3: a concept's dedup memory is its centre and
+//                float16 ring, sketches are recomputed, and the warm-up
+//                sub-population histograms are gone; 2 added dedup, score
+//                filter, drift and decay state)
 //   length       u64, bytes of payload
 //   payload      options, dimension, centroids, per-concept statistics, warm-up
 //                buffer (a checkpoint taken during warm-up stores the buffered
@@ -66,7 +68,7 @@ extension StreamingPruner {
         w.int(deficitHorizon); w.f64(deficitGain)
         // Version 2: near-duplicate memories, filters, drift and decay.
         w.int(dedup.count)
-        for m in dedup { w.floats(m.vectors); w.floats(m.flatAngles); w.floats(m.pivots); w.int(m.next) }
+        for m in dedup { w.floats(m.center); w.halves(m.vectors); w.int(m.next) }
         w.int(duplicateCount); w.int(lowScoreCount); w.ints(heldPerConcept); w.ints(lastArrival)
         w.f32(farThreshold); w.floats(pool); w.int(poolNext); w.int(spawned); w.bool(liveQuotas); w.rng(decayRNG)
 
@@ -150,10 +152,10 @@ extension StreamingPruner {
         engine.deficitHorizon = try r.int(); engine.deficitGain = try r.f64()
         try check(try r.int() == k, "dedup memory count")
         for j in 0..<k {
-            let v = try r.floats(), a = try r.floats(), p = try r.floats(), next = try r.int()
-            try check(v.count % d == 0 && a.count == v.count / d * 8 && p.count % d == 0 && p.count <= DedupMemory.pivotCount * d
-                      && v.count <= saved.dedupMemory * d && next >= 0 && next < max(saved.dedupMemory, 1), "dedup memory of concept \(j)")
-            engine.dedup[j] = DedupMemory(dimension: d, capacity: saved.dedupMemory, vectors: v, angles: a, pivots: p, next: next)
+            let c = try r.floats(), v = try r.halves(), next = try r.int()
+            try check((c.count == d || (c.isEmpty && v.isEmpty)) && v.count % d == 0 && v.count <= saved.dedupMemory * d
+                      && next >= 0 && next < max(saved.dedupMemory, 1), "dedup memory of concept \(j)")
+            engine.dedup[j] = DedupMemory(sketch: engine.dedup[j].sketch, capacity: saved.dedupMemory, center: c, vectors: v, next: next)
         }
         engine.duplicateCount = try r.int(); engine.lowScoreCount = try r.int()
         engine.heldPerConcept = try r.ints(); engine.lastArrival = try r.ints()

@@ -1,9 +1,4 @@
 // Near-duplicate detection (SemDeDup within a concept) with bounded memory.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The vectors one concept remembers for the streaming near-duplicate check.
 ///
@@ -14,158 +9,216 @@ import Darwin
 /// together, which a ring of the most recent catches best; in shuffled order a
 /// concept of n_j members seen so far is covered in full while n_j ≤ capacity,
 /// and for larger concepts a copy is caught when its original is among the last
-/// `capacity` remembered members (recall ≈ capacity / n_j for those).
+/// `capacity` remembered members (recall ≈ capacity / n_j for those). Members
+/// are stored as float16 with the inverse of their (float16) norm: the cosine
+/// to a stored member is then off by at most the float16 rounding angle
+/// (~3·10⁻⁴ rad, < 10⁻⁴ in cosine near 1 − ε = 0.95, ~10⁻⁸ for exact copies),
+/// so only pairs that close to the threshold can flip.
 ///
-/// **Cost.** Memory ≤ capacity·d·4 bytes (+ 32 bytes per member). Per record:
-/// 8 pivot dot products (8·d flops), then one 8-lane compare per remembered
-/// member, and a full d-flop dot product only for members that pass the pivot
-/// filter. The filter is exact (never loses a true match): on the unit sphere
-/// angles obey the triangle inequality, so cos(x, y) > 1 − ε implies
-/// |∠(x, p) − ∠(y, p)| ≤ arccos(1 − ε) for every pivot p. Pivots are the
-/// concept's first 8 remembered members.
+/// **How a record is checked.** Each member keeps a 256-bit [`SignSketch`] of
+/// its residual off the concept's centre c (x − (x·c)·c: the part that tells
+/// members of one concept apart — the raw members of a tight concept all point
+/// nearly the same way, their residuals do not). A record's sketch is compared
+/// with every member's by popcount, first over 128 bits, then over all 256 for
+/// the few that pass, and only members within both Hamming limits
+/// (`SignSketch.hammingLimit`, each missing a near-copy with probability
+/// < 10⁻⁵) get the exact cosine. Every duplicate verdict is an exact cosine (to
+/// float16 rounding), so precision is that of exact SemDeDup; recall loses only
+/// screened-out near-copies. The centre is the concept's centroid when the
+/// memory was first used, frozen so stored sketches stay comparable while
+/// centroids move.
+///
+/// **Cost.** Memory: capacity·(2d + 36) bytes at most. Per record: one rotation
+/// (~250 16-lane operations at d = 384), a 16-byte popcount compare per
+/// remembered member (32 bytes for the few passing the first half), and a
+/// d-dimensional dot product per candidate (~0.5 per record on the benchmark's
+/// synthetic stream, whose rings hold ~1,100 members on average).
 public struct DedupMemory: Sendable, Equatable {
-    public static let pivotCount = 8
-    public let dimension: Int
+    /// The rotation all concepts' sketches share.
+    public let sketch: SignSketch
+    /// Most members remembered (`--dedup-memory`).
     public let capacity: Int
+    /// Unit centre the residuals are taken from (empty until the first check).
+    var center: [Float] = []
+    /// The centre's rotation (derived from `center`).
+    var rotatedCenter: [SIMD16<Float>] = []
     /// Remembered rows, row-major (up to `capacity`).
-    var vectors: [Float] = []
-    /// Per remembered row, its angle to each pivot (0 in lanes without a pivot yet).
-    var angles: [SIMD8<Float>] = []
-    /// Pivot rows (up to 8).
-    var pivots: [Float] = []
+    var vectors: [Float16] = []
+    /// 1 / norm of each remembered row as stored.
+    var inverseNorms: [Float] = []
+    /// Sketch words 0–1 in blocks of 8 members: word w of member m at 16·(m / 8) + 8·w + m % 8,
+    /// so one 8-lane load holds the same word of 8 members.
+    var heads: [UInt64] = []
+    /// Sketch words 2–3, laid out like `heads`: read only for members whose head is near.
+    var tails: [UInt64] = []
+    /// Number of remembered members.
+    public private(set) var count = 0
     /// Next ring slot to overwrite once full.
     var next = 0
 
-    public init(dimension: Int, capacity: Int) {
-        self.dimension = dimension
+    /// An empty memory.
+    public init(sketch: SignSketch, capacity: Int) {
+        self.sketch = sketch
         self.capacity = capacity
     }
 
-    public var count: Int { angles.count }
-    var pivotRows: Int { pivots.count / dimension }
+    var dimension: Int { sketch.dimension }
 
-    @inline(__always) static func angle(_ c: Float) -> Float { acosf(min(max(c, -1), 1)) }
-
-    /// Angles of `x` to the pivots.
-    func pivotAngles(_ x: UnsafePointer<Float>) -> SIMD8<Float> {
-        var a = SIMD8<Float>.zero
-        let d = dimension
-        pivots.withUnsafeBufferPointer { p in
-            for k in 0..<pivotRows { a[k] = Self.angle(VectorMath.dot(x, p.baseAddress! + k * d, d)) }
-        }
-        return a
+    /// Forgets every member and the centre (a retired concept's slot is reused).
+    public mutating func removeAll() {
+        self = DedupMemory(sketch: sketch, capacity: capacity)
     }
 
-    /// The largest cosine between `x` and a remembered member that may exceed `bound` (−∞ if none can).
-    func bestSimilarity(_ x: UnsafePointer<Float>, angles xa: SIMD8<Float>, bound: Float) -> Float {
-        let window = SIMD8<Float>(repeating: Self.angle(bound) + 4e-3)
-        var best = -Float.infinity
+    mutating func setCenter(_ c: ArraySlice<Float>) {
+        center = Array(c)
+        rotatedCenter = center.withUnsafeBufferPointer { sketch.rotated($0.baseAddress!) }
+    }
+
+    /// What the memory keeps of a row besides its float16 values, computed from those values
+    /// (so a restored memory recomputes exactly what it had).
+    struct Encoded {
+        var code: SignSketch.Code
+        /// Norm of the row's residual off the centre (sets the Hamming limits).
+        var residualNorm: Float
+        /// 1 / norm of the float16 row.
+        var inverseNorm: Float
+    }
+
+    /// Encodes `x` as it will be stored (narrowed to float16).
+    func encode(_ x: UnsafePointer<Float>) -> Encoded {
         let d = dimension
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { stored in
+            withUnsafeTemporaryAllocation(of: Float16.self, capacity: d) { half in
+                Self.narrow(x, into: half.baseAddress!, d)
+                for t in 0..<d { stored[t] = Float(half[t]) }
+            }
+            let row = UnsafePointer(stored.baseAddress!)
+            let s = center.withUnsafeBufferPointer { VectorMath.dot(row, $0.baseAddress!, d) }
+            let code = rotatedCenter.withUnsafeBufferPointer { sketch.code(row, minus: s, times: $0) }
+            return Encoded(code: code, residualNorm: max(0, 1 - s * s).squareRoot(),
+                           inverseNorm: 1 / VectorMath.dot(row, row, d).squareRoot())
+        }
+    }
+
+    /// Dot product of a float row and a float16 row.
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float16>, _ d: Int) -> Float {
+        var acc = SIMD16<Float>.zero
+        var t = 0
+        let rx = UnsafeRawPointer(x), ry = UnsafeRawPointer(y)
+        while t + 16 <= d {
+            acc.addProduct(rx.loadUnaligned(fromByteOffset: t * 4, as: SIMD16<Float>.self),
+                           SIMD16<Float>(ry.loadUnaligned(fromByteOffset: t * 2, as: SIMD16<Float16>.self)))
+            t += 16
+        }
+        var s = acc.sum()
+        while t < d { s += x[t] * Float(y[t]); t += 1 }
+        return s
+    }
+
+    /// The largest cosine between `x` and a member whose sketch is within the limits of `code`
+    /// (`headLimit` over words 0–1, `limit` over all four; −∞ if none is), or the first
+    /// such cosine ≥ `enough` (past it, which member matched changes no decision).
+    func bestSimilarity(_ x: UnsafePointer<Float>, code: SignSketch.Code, headLimit: Int, limit: Int, enough: Float) -> Float {
+        var best = -Float.infinity
+        guard count > 0 else { return best }
+        let d = dimension
+        let q0 = SIMD8<UInt64>(repeating: code[0]), q1 = SIMD8<UInt64>(repeating: code[1])
+        let bound = SIMD8<UInt64>(repeating: UInt64(headLimit))
         vectors.withUnsafeBufferPointer { v in
-            angles.withUnsafeBufferPointer { a in
-                for m in 0..<a.count {
-                    let diff = a[m] - xa
-                    if any(diff .> window) || any(diff .< -window) { continue }
-                    let s = VectorMath.dot(x, v.baseAddress! + m * d, d)
-                    if s > best { best = s }
+            heads.withUnsafeBufferPointer { h in
+                tails.withUnsafeBufferPointer { t in
+                    let raw = UnsafeRawPointer(h.baseAddress!)
+                    scan: for block in 0..<((count + 7) / 8) {
+                        let at = block * 128
+                        let distance = (raw.loadUnaligned(fromByteOffset: at, as: SIMD8<UInt64>.self) ^ q0).nonzeroBitCount
+                            &+ (raw.loadUnaligned(fromByteOffset: at + 64, as: SIMD8<UInt64>.self) ^ q1).nonzeroBitCount
+                        let near = distance .<= bound
+                        guard any(near) else { continue }
+                        for l in 0..<min(8, count - block * 8) where near[l] {
+                            let full = Int(distance[l]) + (t[16 * block + l] ^ code[2]).nonzeroBitCount
+                                + (t[16 * block + 8 + l] ^ code[3]).nonzeroBitCount
+                            guard full <= limit else { continue }
+                            let m = block * 8 + l
+                            let s = Self.dot(x, v.baseAddress! + m * d, d) * inverseNorms[m]
+                            if s > best { best = s }
+                            if s >= enough { break scan }
+                        }
+                    }
                 }
             }
         }
         return best
     }
 
-    /// Remembers `x` (whose pivot angles are `xa`); may make it a pivot.
-    mutating func insert(_ x: UnsafeBufferPointer<Float>, angles xa: SIMD8<Float>) {
-        let d = dimension
-        var a = xa
-        if pivotRows < Self.pivotCount {
-            let k = pivotRows
-            pivots.append(contentsOf: x)
-            a[k] = 0
-            vectors.withUnsafeBufferPointer { v in
-                for m in 0..<angles.count {
-                    angles[m][k] = Self.angle(VectorMath.dot(x.baseAddress!, v.baseAddress! + m * d, d))
-                }
-            }
+    /// Writes `row` narrowed to float16 into `out` (exact for float16-exact values).
+    @inline(__always)
+    static func narrow(_ row: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float16>, _ d: Int) {
+        var t = 0
+        let r = UnsafeRawPointer(row), o = UnsafeMutableRawPointer(out)
+        while t + 16 <= d {
+            o.storeBytes(of: SIMD16<Float16>(r.loadUnaligned(fromByteOffset: t * 4, as: SIMD16<Float>.self)),
+                         toByteOffset: t * 2, as: SIMD16<Float16>.self)
+            t += 16
         }
-        if angles.count < capacity {
-            vectors.append(contentsOf: x)
-            angles.append(a)
+        while t < d { out[t] = Float16(row[t]); t += 1 }
+    }
+
+    /// Remembers `x` (narrowed to float16, encoded as `e`), overwriting the oldest member once full.
+    mutating func insert(_ x: UnsafePointer<Float>, _ e: Encoded) {
+        let d = dimension
+        let slot = count < capacity ? count : next
+        if count < capacity {
+            if count == 0 { vectors.reserveCapacity(capacity * d) }
+            withUnsafeTemporaryAllocation(of: Float16.self, capacity: d) { half in
+                Self.narrow(x, into: half.baseAddress!, d)
+                vectors.append(contentsOf: half)
+            }
+            inverseNorms.append(e.inverseNorm)
+            if count % 8 == 0 {
+                heads.append(contentsOf: repeatElement(0, count: 16))
+                tails.append(contentsOf: repeatElement(0, count: 16))
+            }
+            count += 1
         } else {
-            for t in 0..<d { vectors[next * d + t] = x[t] }
-            angles[next] = a
+            vectors.withUnsafeMutableBufferPointer { Self.narrow(x, into: $0.baseAddress! + slot * d, d) }
+            inverseNorms[slot] = e.inverseNorm
             next = (next + 1) % capacity
         }
+        let at = 16 * (slot / 8) + slot % 8
+        heads[at] = e.code[0]; heads[at + 8] = e.code[1]
+        tails[at] = e.code[2]; tails[at + 8] = e.code[3]
     }
 
     /// Checks `x` against the memory and remembers it when useful.
+    /// - Parameter centroid: the concept's current centroid; it becomes the centre when the memory is empty.
     /// - Returns: true when `x` is a near-copy (cosine > 1 − ε) of a remembered member.
-    mutating func check(_ x: UnsafeBufferPointer<Float>, epsilon: Double) -> Bool {
-        let bound = Float(1 - epsilon)
-        let xa = pivotAngles(x.baseAddress!)
-        let best = bestSimilarity(x.baseAddress!, angles: xa, bound: bound)
-        let duplicate = best > bound
-        if !duplicate || best < Float(1 - epsilon / 2) { insert(x, angles: xa) }
+    public mutating func check(_ x: UnsafeBufferPointer<Float>, centroid: ArraySlice<Float>, epsilon: Double) -> Bool {
+        if center.isEmpty { setCenter(centroid) }
+        let e = encode(x.baseAddress!)
+        let headLimit = SignSketch.hammingLimit(bits: SignSketch.bits / 2, residualNorm: e.residualNorm, epsilon: epsilon)
+        let limit = SignSketch.hammingLimit(bits: SignSketch.bits, residualNorm: e.residualNorm, epsilon: epsilon)
+        let extending = Float(1 - epsilon / 2)
+        let best = bestSimilarity(x.baseAddress!, code: e.code, headLimit: headLimit, limit: limit, enough: extending)
+        let duplicate = best > Float(1 - epsilon)
+        if !duplicate || best < extending { insert(x.baseAddress!, e) }
         return duplicate
     }
 
-    /// Rebuilds from checkpointed parts.
-    init(dimension: Int, capacity: Int, vectors: [Float], angles: [Float], pivots: [Float], next: Int) {
-        self.init(dimension: dimension, capacity: capacity)
-        self.vectors = vectors
-        self.angles = stride(from: 0, to: angles.count, by: 8).map { i in SIMD8<Float>(angles[i..<(i + 8)]) }
-        self.pivots = pivots
+    /// Rebuilds from checkpointed parts (the centre, the ring's rows in slot order and
+    /// its next slot); the sketches are recomputed exactly as they were first computed.
+    init(sketch: SignSketch, capacity: Int, center: [Float], vectors: [Float16], next: Int) {
+        self.init(sketch: sketch, capacity: capacity)
+        guard !center.isEmpty else { return }
+        setCenter(center[...])
+        let d = dimension
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { row in
+            for m in 0..<(vectors.count / d) {
+                for t in 0..<d { row[t] = Float(vectors[m * d + t]) }
+                let e = encode(row.baseAddress!)
+                insert(row.baseAddress!, e)
+            }
+        }
         self.next = next
-    }
-
-    var flatAngles: [Float] { angles.flatMap { a in (0..<8).map { a[$0] } } }
-}
-
-/// Exact SemDeDup and the measures that compare the streaming check with it.
-public enum DedupEvaluation {
-    /// Exact duplicates in stream order: row i is a duplicate when an earlier row
-    /// of the same concept has cosine > 1 − ε with it (all pairs, O(Σ n_j²·d)).
-    /// Rows with a negative concept are ignored.
-    public static func exactDuplicates(vectors: [Float], dimension d: Int, concepts: [Int32], epsilon: Double) -> [Bool] {
-        let n = concepts.count
-        let bound = Float(1 - epsilon)
-        var byConcept = [Int32: [Int]]()
-        for i in 0..<n where concepts[i] >= 0 { byConcept[concepts[i], default: []].append(i) }
-        var dup = [Bool](repeating: false, count: n)
-        vectors.withUnsafeBufferPointer { v in
-            for (_, rows) in byConcept {
-                for (a, i) in rows.enumerated() {
-                    for b in 0..<a where VectorMath.dot(v.baseAddress! + i * d, v.baseAddress! + rows[b] * d, d) > bound {
-                        dup[i] = true; break
-                    }
-                }
-            }
-        }
-        return dup
-    }
-
-    /// Recall |S ∩ E| / |E| and precision |S ∩ E| / |S| of streaming flags S against exact flags E.
-    public static func recallPrecision(streaming s: [Bool], exact e: [Bool]) -> (recall: Double, precision: Double) {
-        var both = 0, ns = 0, ne = 0
-        for i in s.indices { if s[i] { ns += 1 }; if e[i] { ne += 1; if s[i] { both += 1 } } }
-        return (ne > 0 ? Double(both) / Double(ne) : 1, ns > 0 ? Double(both) / Double(ns) : 1)
-    }
-
-    /// Offline SemDeDup within one concept, as in the reference: members sorted by
-    /// distance to the centroid, farthest first (ties: lower row); a member is a
-    /// duplicate when a member earlier in that order has cosine > 1 − ε with it.
-    /// So each group of near-copies keeps its member farthest from the centroid.
-    public static func semDeDup(vectors: [Float], dimension d: Int, members: [Int], distances: [Float], epsilon: Double) -> [Int] {
-        let order = members.sorted { a, b in distances[a] != distances[b] ? distances[a] > distances[b] : a < b }
-        let bound = Float(1 - epsilon)
-        var dropped = [Int]()
-        vectors.withUnsafeBufferPointer { v in
-            for (a, i) in order.enumerated() {
-                for b in 0..<a where VectorMath.dot(v.baseAddress! + i * d, v.baseAddress! + order[b] * d, d) > bound {
-                    dropped.append(i); break
-                }
-            }
-        }
-        return dropped
     }
 }

@@ -90,7 +90,7 @@ extension StreamingPruner {
         quotas[j] = 0
         rates[j] = options.keepRatio
         thresholds[j] = 0
-        dedup[j] = DedupMemory(dimension: d, capacity: options.dedupMemory)
+        dedup[j].removeAll()
         lastArrival[j] = arrivals
         if !moveSums.isEmpty { for t in 0..<d { moveSums[j * d + t] = 0 } }
         moveCounts[j] = 0

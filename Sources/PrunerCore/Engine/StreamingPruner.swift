@@ -150,7 +150,8 @@ public struct StreamingPruner: Sendable {
         reservoirRNG = Xoshiro256StarStar(seed: options.seed, stream: 3)
         keepRNG = Xoshiro256StarStar(seed: options.seed, stream: 4)
         rejected = [Int](repeating: 0, count: RejectReason.allCases.count)
-        dedup = (0..<k).map { _ in DedupMemory(dimension: dimension, capacity: options.dedupMemory) }
+        let sketch = SignSketch(dimension: dimension, seed: options.seed)
+        dedup = (0..<k).map { _ in DedupMemory(sketch: sketch, capacity: options.dedupMemory) }
         heldPerConcept = [Int](repeating: 0, count: k)
         lastArrival = [Int](repeating: 0, count: k)
         decayRNG = Xoshiro256StarStar(seed: options.seed, stream: 6)
@@ -299,7 +300,8 @@ public struct StreamingPruner: Sendable {
                 var duplicate = false
                 batch.vectors.withUnsafeBufferPointer { vp in
                     let row = UnsafeBufferPointer(rebasing: vp[rowStart..<(rowStart + d)])
-                    if options.dedupThreshold > 0 && dedup[j].check(row, epsilon: options.dedupThreshold) {
+                    if options.dedupThreshold > 0
+                        && dedup[j].check(row, centroid: centroidValues[(j * d)..<(j * d + d)], epsilon: options.dedupThreshold) {
                         duplicate = true
                         return
                     }
