@@ -72,22 +72,48 @@ public struct ConceptStatistics: Sendable, Equatable {
 
     /// The quantile of the members minus a sub-population given by its histogram
     /// (the engine uses it to leave out the warm-up records the centroids were fitted on).
+    ///
+    /// The engine asks for k quantiles every `recomputeEvery` records, so the scan
+    /// skips whole blocks of bins that stay below the target. Counts are integers,
+    /// so running sums are exact in `Int` and `Double` alike and the result is the
+    /// one a bin-by-bin scan gives.
     func quantile(_ q: Double, excluding excluded: [UInt32]?, excludedCount: Int) -> Float {
         let total = count - excludedCount
         guard total > 0 else { return 0 }
         let target = min(max(q, 0), 1) * Double(total)
-        var cumulative = 0.0
         let width = 2.0 / Double(Self.binCount)
-        for b in 0..<Self.binCount {
-            let c = Double(histogram[b] - (excluded?[b] ?? 0))
-            if c > 0 && cumulative + c >= target {
-                let frac = (target - cumulative) / c
-                return Float((Double(b) + frac) * width)
+        return histogram.withUnsafeBufferPointer { bins in
+            (excluded ?? Self.emptyHistogram).withUnsafeBufferPointer { minus in
+                var cumulative = 0
+                var start = 0
+                while start < Self.binCount {
+                    let end = start + Self.quantileBlock
+                    var blockSum = 0
+                    for b in start..<end { blockSum &+= Int(bins[b]) &- Int(minus[b]) }
+                    if Double(cumulative + blockSum) < target {
+                        cumulative += blockSum
+                        start = end
+                        continue
+                    }
+                    for b in start..<end {
+                        let c = Int(bins[b]) - Int(minus[b])
+                        if c > 0 && Double(cumulative + c) >= target {
+                            let frac = (target - Double(cumulative)) / Double(c)
+                            return Float((Double(b) + frac) * width)
+                        }
+                        cumulative += c
+                    }
+                    start = end
+                }
+                return 2
             }
-            cumulative += c
         }
-        return 2
     }
+
+    /// Bins summed at once by `quantile` (divides `binCount`).
+    static let quantileBlock = 64
+    /// The histogram of no members (what `quantile` excludes when told nothing).
+    static let emptyHistogram = [UInt32](repeating: 0, count: binCount)
 
     /// Adds `other` (the same concept seen by another engine) into `self`.
     ///
