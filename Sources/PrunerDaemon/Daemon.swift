@@ -123,6 +123,7 @@ public final class Daemon: InputDelegate {
         self.loop = try EventLoop()
         self.worker = EngineWorker(engine: engine, sources: sources, loop: loop)
         self.batcher = RecordBatcher(dimension: engine.dimension)
+        worker.onSpentBatch = { [batcher] batch in batcher.recycle(batch) }
     }
 
     /// Runs until every input ended (pipe mode) or a stop signal drained the daemon.

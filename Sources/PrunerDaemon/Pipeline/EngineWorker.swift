@@ -71,6 +71,10 @@ final class EngineWorker {
     private var nextToDeliver = 0
     private var finished: [Int: WorkerOutput] = [:]
     private var deliver: ((WorkerOutput) -> Void)?
+    /// Gets each submitted batch back once the engine is done with it, so its
+    /// buffers (megabytes of vectors) are refilled instead of freshly mapped and
+    /// page-faulted for every batch.
+    var onSpentBatch: ((RecordBatch) -> Void)?
 
     /// Formatting jobs not yet delivered.
     var hasPendingOutput: Bool { nextToDeliver < nextSequence }
@@ -98,6 +102,7 @@ final class EngineWorker {
         let state = EngineJob(job: job, engine: engine)
         loop.queueWork({ state.execute() }, then: { [self] in
             isBusy = false
+            if let batch = state.takeBatch() { onSpentBatch?(batch) }
             format(state.decided, sequence: sequence)
         })
     }
@@ -115,7 +120,7 @@ final class EngineWorker {
 
     /// An engine call, handed between threads by libuv's queue (which orders the accesses).
     private final class EngineJob: @unchecked Sendable {
-        let job: Job
+        private var job: Job?
         let engine: DecisionEngine
         var decided = DecidedRecords()
 
@@ -126,10 +131,18 @@ final class EngineWorker {
 
         func execute() {
             switch job {
-            case .submit(let batch): decided = engine.submit(batch)
-            case .finish: decided = engine.finish()
-            case .decided(let records): decided = records
+            case .submit(let batch)?: decided = engine.submit(batch)
+            case .finish?: decided = engine.finish()
+            case .decided(let records)?: decided = records
+            case nil: break
             }
+        }
+
+        /// The submitted batch, given up by the job (so the caller holds its only reference).
+        func takeBatch() -> RecordBatch? {
+            guard case .submit(let batch)? = job else { return nil }
+            job = nil
+            return batch
         }
     }
 

@@ -9,6 +9,8 @@ final class RecordBatcher {
     /// The engine's dimension, once known.
     private(set) var dimension: Int?
     private var pending: RecordBatch?
+    /// A batch the engine is done with, emptied and refilled next (its capacity is kept).
+    private var spare: RecordBatch?
     /// Rejections that arrive before any valid record fixed the dimension; they
     /// need no engine, and nothing of their input can be ahead of them.
     private var earlyRejections = DecidedRecords()
@@ -48,10 +50,21 @@ final class RecordBatcher {
         return earlyRejections
     }
 
-    /// Takes the filled batch, leaving an empty one.
+    /// Takes the filled batch, leaving an empty one (the spare, when there is one).
     func takeBatch() -> RecordBatch? {
         guard let batch = pending, !batch.isEmpty else { return nil }
-        pending = RecordBatch(dimension: batch.dimension, reservingCapacity: batch.count)
+        if var reused = spare, reused.dimension == batch.dimension {
+            spare = nil
+            reused.removeAll()
+            pending = reused
+        } else {
+            pending = RecordBatch(dimension: batch.dimension, reservingCapacity: batch.count)
+        }
         return batch
+    }
+
+    /// Keeps a batch the engine is done with for reuse (one spare at most: memory stays bounded).
+    func recycle(_ batch: RecordBatch) {
+        spare = batch
     }
 }
