@@ -12,7 +12,8 @@ import Dispatch
 /// 32-centroid tile of dot products in 24 SIMD16 accumulators (a
 /// register-blocked GEMM micro-kernel): per dimension it loads two panel
 /// vectors, broadcasts twelve row scalars and issues 24 multiply-adds, so
-/// arithmetic dominates memory traffic. The running best per row is kept per
+/// arithmetic dominates memory traffic (an odd last panel gets a 12 × 16 tile,
+/// not 16 centroids of padding). The running best per row is kept per
 /// lane (a compare and two blends per panel pair, no horizontal work) and
 /// reduced once per row at the end, so the tile's fixed cost stays small next
 /// to its `d`-long multiply-add loop (horizontal maxima per panel pair cost a
@@ -50,9 +51,7 @@ public struct NearestCentroid: Sendable {
         let k = centroids.count / dimension
         self.count = k
         self.dimension = dimension
-        // Pad to an even number of panels: the micro-kernel consumes two at a time.
-        var pc = (k + 15) / 16
-        if pc % 2 == 1 { pc += 1 }
+        let pc = (k + 15) / 16
         panelCount = pc
         var panels = [SIMD16<Float>](repeating: .zero, count: pc * dimension)
         var masks = [SIMD16<Float>](repeating: .zero, count: pc)
@@ -68,6 +67,15 @@ public struct NearestCentroid: Sendable {
         }
         self.panels = panels
         self.masks = masks
+    }
+
+    /// Whether `other` is this very kernel (a copy sharing its panel storage, which
+    /// never changes), so that results computed by one are the other's. `threads`
+    /// may differ: it does not change results.
+    func isSameKernel(as other: NearestCentroid) -> Bool {
+        panels.withUnsafeBufferPointer { mine in
+            other.panels.withUnsafeBufferPointer { theirs in mine.baseAddress == theirs.baseAddress }
+        }
     }
 
     /// Array convenience: assigns `rows` (`n × dimension`).
@@ -188,7 +196,7 @@ public struct NearestCentroid: Sendable {
         arg.update(repeating: .zero, count: Self.rowTile)
         let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
         var p = 0
-        while p < panelCount {
+        while p + 1 < panelCount {
             let pa = panels + p * d
             let pb = panels + (p + 1) * d
             var a0 = SIMD16<Float>.zero, b0 = SIMD16<Float>.zero
@@ -236,6 +244,53 @@ public struct NearestCentroid: Sendable {
             Self.update(&best[11], &arg[11], a11 + ma, ia, b11 + mb, ib)
             p += 2
         }
+        if p < panelCount {
+            // An odd last panel: the same tile over one panel (12 accumulators).
+            let pa = panels + p * d
+            var a0 = SIMD16<Float>.zero
+            var a1 = SIMD16<Float>.zero
+            var a2 = SIMD16<Float>.zero
+            var a3 = SIMD16<Float>.zero
+            var a4 = SIMD16<Float>.zero
+            var a5 = SIMD16<Float>.zero
+            var a6 = SIMD16<Float>.zero
+            var a7 = SIMD16<Float>.zero
+            var a8 = SIMD16<Float>.zero
+            var a9 = SIMD16<Float>.zero
+            var a10 = SIMD16<Float>.zero
+            var a11 = SIMD16<Float>.zero
+            var row = rows
+            for t in 0..<d {
+                let va = pa[t]
+                a0 = madd(a0, SIMD16<Float>(repeating: row[0]), va)
+                a1 = madd(a1, SIMD16<Float>(repeating: row[1]), va)
+                a2 = madd(a2, SIMD16<Float>(repeating: row[2]), va)
+                a3 = madd(a3, SIMD16<Float>(repeating: row[3]), va)
+                a4 = madd(a4, SIMD16<Float>(repeating: row[4]), va)
+                a5 = madd(a5, SIMD16<Float>(repeating: row[5]), va)
+                a6 = madd(a6, SIMD16<Float>(repeating: row[6]), va)
+                a7 = madd(a7, SIMD16<Float>(repeating: row[7]), va)
+                a8 = madd(a8, SIMD16<Float>(repeating: row[8]), va)
+                a9 = madd(a9, SIMD16<Float>(repeating: row[9]), va)
+                a10 = madd(a10, SIMD16<Float>(repeating: row[10]), va)
+                a11 = madd(a11, SIMD16<Float>(repeating: row[11]), va)
+                row += Self.rowTile
+            }
+            let ma = masks[p]
+            let ia = SIMD16<Int32>(repeating: Int32(p * 16)) &+ lanes
+            Self.update(&best[0], &arg[0], a0 + ma, ia)
+            Self.update(&best[1], &arg[1], a1 + ma, ia)
+            Self.update(&best[2], &arg[2], a2 + ma, ia)
+            Self.update(&best[3], &arg[3], a3 + ma, ia)
+            Self.update(&best[4], &arg[4], a4 + ma, ia)
+            Self.update(&best[5], &arg[5], a5 + ma, ia)
+            Self.update(&best[6], &arg[6], a6 + ma, ia)
+            Self.update(&best[7], &arg[7], a7 + ma, ia)
+            Self.update(&best[8], &arg[8], a8 + ma, ia)
+            Self.update(&best[9], &arg[9], a9 + ma, ia)
+            Self.update(&best[10], &arg[10], a10 + ma, ia)
+            Self.update(&best[11], &arg[11], a11 + ma, ia)
+        }
     }
 
     /// One multiply-add step of the micro-kernel.
@@ -255,18 +310,24 @@ public struct NearestCentroid: Sendable {
         #endif
     }
 
+    /// Folds one panel's similarities into a row's per-lane best; strict `>` keeps the lowest index on ties.
+    @inline(__always)
+    private static func update(
+        _ best: inout SIMD16<Float>, _ arg: inout SIMD16<Int32>, _ a: SIMD16<Float>, _ ia: SIMD16<Int32>
+    ) {
+        let better = a .> best
+        best.replace(with: a, where: better)
+        arg.replace(with: ia, where: better)
+    }
+
     /// Folds two panels' similarities into a row's per-lane best; strict `>` keeps the lowest index on ties.
     @inline(__always)
     private static func update(
         _ best: inout SIMD16<Float>, _ arg: inout SIMD16<Int32>,
         _ a: SIMD16<Float>, _ ia: SIMD16<Int32>, _ b: SIMD16<Float>, _ ib: SIMD16<Int32>
     ) {
-        var better = a .> best
-        best.replace(with: a, where: better)
-        arg.replace(with: ia, where: better)
-        better = b .> best
-        best.replace(with: b, where: better)
-        arg.replace(with: ib, where: better)
+        update(&best, &arg, a, ia)
+        update(&best, &arg, b, ib)
     }
 
     /// A row's result from its per-lane bests: the maximum, and the lowest index holding it.
