@@ -61,6 +61,15 @@ public struct DecisionLineFormatter {
     /// backslash-escaped, control characters become `\u00XX`, and all other
     /// UTF-8 (always valid in a Swift String) passes through.
     public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        // Nearly every id needs no escaping: then one bulk append, not one per byte.
+        let plain = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain == true { return }
         for byte in s.utf8 {
             if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
                 out.append(byte)
