@@ -124,6 +124,7 @@ public final class Daemon: InputDelegate {
         self.worker = EngineWorker(engine: engine, sources: sources, loop: loop)
         self.batcher = RecordBatcher(dimension: engine.dimension)
         worker.onSpentBatch = { [batcher] batch in batcher.recycle(batch) }
+        worker.onProgress = { [unowned self] in pump() }
     }
 
     /// Runs until every input ended (pipe mode) or a stop signal drained the daemon.
@@ -272,11 +273,18 @@ public final class Daemon: InputDelegate {
 
     // MARK: Engine
 
+    /// Records a batch needs before it is handed in while the engine is busy.
+    static let minimumBatchAhead = 1024
+
     private func pump() {
         servePendingStatusRequests()
         guard worker.isReady else { return }
         if let early = batcher.takeEarlyRejections() {
             worker.run(.decided(early), done: didWork)
+        } else if worker.isBusy && batcher.pendingCount < Self.minimumBatchAhead {
+            // The engine is busy: let the batch grow before it is assigned ahead
+            // (per-batch costs would outweigh the overlap); the engine's end pumps again.
+            return
         } else if let batch = batcher.takeBatch() {
             worker.run(.submit(batch), done: didWork)
         } else {

@@ -76,6 +76,16 @@ public struct StreamingPruner: Sendable {
         didSet { nearest?.threads = assignmentThreads }
     }
 
+    /// The kernel for assigning batches ahead of `submit` (`RecordBatch.assignAhead`),
+    /// e.g. on other threads while the engine decides earlier records; nil while
+    /// the centroids may change before the next batch arrives (warm-up, online
+    /// updates, drift). The engine uses ahead results only when they came from its
+    /// current kernel, so decisions are the same with or without them.
+    public var aheadKernel: NearestCentroid? {
+        guard !warming, options.update == .frozen, options.spawnAfter == 0 else { return nil }
+        return nearest
+    }
+
     /// The assignment kernel for the current centroids.
     func makeNearest() -> NearestCentroid {
         var kernel = NearestCentroid(centroids: centroidValues, dimension: dimension)
@@ -274,7 +284,10 @@ public struct StreamingPruner: Sendable {
                 if r >= 0 { if firstRow < 0 { firstRow = r }; valid += 1 }
                 end += 1
             }
-            if valid > 0 {
+            if valid > 0, let ahead = batch.assignedAhead, ahead.matches(nearest!, rowCount: batch.rowCount) {
+                assignment = Array(ahead.clusters[firstRow..<(firstRow + valid)])
+                similarity = Array(ahead.similarities[firstRow..<(firstRow + valid)])
+            } else if valid > 0 {
                 assignment = [Int32](repeating: 0, count: valid)
                 similarity = [Float](repeating: 0, count: valid)
                 batch.vectors.withUnsafeBufferPointer { v in

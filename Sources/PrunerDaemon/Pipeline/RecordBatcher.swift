@@ -9,8 +9,10 @@ final class RecordBatcher {
     /// The engine's dimension, once known.
     private(set) var dimension: Int?
     private var pending: RecordBatch?
-    /// A batch the engine is done with, emptied and refilled next (its capacity is kept).
-    private var spare: RecordBatch?
+    /// Batches the engine is done with, refilled next (their capacity is kept). Up
+    /// to three batches are in flight (filling, assigned ahead, in the engine).
+    private var spares: [RecordBatch] = []
+    static let maximumSpares = 2
     /// Rejections that arrive before any valid record fixed the dimension; they
     /// need no engine, and nothing of their input can be ahead of them.
     private var earlyRejections = DecidedRecords()
@@ -50,11 +52,10 @@ final class RecordBatcher {
         return earlyRejections
     }
 
-    /// Takes the filled batch, leaving an empty one (the spare, when there is one).
+    /// Takes the filled batch, leaving an empty one (the largest spare, when there is one).
     func takeBatch() -> RecordBatch? {
         guard let batch = pending, !batch.isEmpty else { return nil }
-        if var reused = spare, reused.dimension == batch.dimension {
-            spare = nil
+        if var reused = spares.popLast() {
             reused.removeAll()
             pending = reused
         } else {
@@ -63,8 +64,12 @@ final class RecordBatcher {
         return batch
     }
 
-    /// Keeps a batch the engine is done with for reuse (one spare at most: memory stays bounded).
+    /// Keeps a batch the engine is done with for reuse; at most `maximumSpares`,
+    /// the largest last, so memory stays bounded.
     func recycle(_ batch: RecordBatch) {
-        spare = batch
+        guard batch.dimension == dimension else { return }
+        spares.append(batch)
+        spares.sort { $0.vectors.capacity < $1.vectors.capacity }
+        if spares.count > Self.maximumSpares { spares.removeFirst() }
     }
 }
