@@ -23,7 +23,7 @@ public struct DaemonConfiguration: Sendable {
     /// The largest record accepted (PRN1 `length`, JSON line length).
     public var maxRecordSize: Int = 1 << 20
     /// Records waiting for the engine before reading pauses (backpressure).
-    public var maxPendingRecords: Int = 8192
+    public var maxPendingRecords: Int = 4096
     /// Decision-log bytes waiting for the disk before reading pauses (about 40,000 lines).
     public var maxLogBacklog: Int = 8 << 20
     /// Listening sockets handed over by systemd (socket activation).
