@@ -171,16 +171,27 @@ public struct NearestCentroid: Sendable {
     }
 
     /// Copies `count` ≤ 12 rows into the tile layout `packed[t · 12 + r]`, zero-filling missing rows.
+    /// Dimension-major, so the stores are contiguous (this runs once per tile: at k = 100 it
+    /// is a sizeable fraction of the tile's work).
     @inline(__always)
     private static func interleave(rows: UnsafePointer<Float>, count m: Int, dimension d: Int,
                                    into packed: UnsafeMutablePointer<Float>) {
-        for r in 0..<rowTile {
-            if r < m {
-                let row = rows + r * d
-                for t in 0..<d { packed[t * rowTile + r] = row[t] }
-            } else {
-                for t in 0..<d { packed[t * rowTile + r] = 0 }
+        guard m == rowTile else {
+            packed.update(repeating: 0, count: rowTile &* d)
+            for r in 0..<m {
+                let row = rows + r &* d
+                for t in 0..<d { packed[t &* rowTile &+ r] = row[t] }
             }
+            return
+        }
+        var destination = packed
+        for t in 0..<d {
+            var source = rows + t
+            for r in 0..<rowTile {
+                destination[r] = source.pointee
+                source += d
+            }
+            destination += rowTile
         }
     }
 
@@ -331,11 +342,20 @@ public struct NearestCentroid: Sendable {
     }
 
     /// A row's result from its per-lane bests: the maximum, and the lowest index holding it.
+    ///
+    /// Halving reductions: `SIMD16.max()` is a scalar loop with NaN checks per lane
+    /// (similarities are never NaN: rows and centroids are finite, padding is −∞).
     @inline(__always)
     private static func reduce(best: SIMD16<Float>, arg: SIMD16<Int32>) -> (Int32, Float) {
-        let maximum = best.max()
+        let m8 = pointwiseMax(best.lowHalf, best.highHalf)
+        let m4 = pointwiseMax(m8.lowHalf, m8.highHalf)
+        let m2 = pointwiseMax(m4.lowHalf, m4.highHalf)
+        let maximum = Swift.max(m2[0], m2[1])
         let holders = SIMD16<Int32>(repeating: .max).replacing(with: arg, where: best .== SIMD16(repeating: maximum))
-        return (holders.min(), maximum)
+        let i8 = pointwiseMin(holders.lowHalf, holders.highHalf)
+        let i4 = pointwiseMin(i8.lowHalf, i8.highHalf)
+        let i2 = pointwiseMin(i4.lowHalf, i4.highHalf)
+        return (Swift.min(i2[0], i2[1]), maximum)
     }
 }
 
