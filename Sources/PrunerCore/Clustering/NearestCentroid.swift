@@ -331,14 +331,18 @@ public struct NearestCentroid: Sendable {
         arg.replace(with: ia, where: better)
     }
 
-    /// Folds two panels' similarities into a row's per-lane best; strict `>` keeps the lowest index on ties.
+    /// Folds two panels' similarities into a row's per-lane best (panel `a` first).
     @inline(__always)
     private static func update(
         _ best: inout SIMD16<Float>, _ arg: inout SIMD16<Int32>,
         _ a: SIMD16<Float>, _ ia: SIMD16<Int32>, _ b: SIMD16<Float>, _ ib: SIMD16<Int32>
     ) {
-        update(&best, &arg, a, ia)
-        update(&best, &arg, b, ib)
+        var better = a .> best
+        best.replace(with: a, where: better)
+        arg.replace(with: ia, where: better)
+        better = b .> best
+        best.replace(with: b, where: better)
+        arg.replace(with: ib, where: better)
     }
 
     /// A row's result from its per-lane bests: the maximum, and the lowest index holding it.
@@ -347,15 +351,21 @@ public struct NearestCentroid: Sendable {
     /// (similarities are never NaN: rows and centroids are finite, padding is −∞).
     @inline(__always)
     private static func reduce(best: SIMD16<Float>, arg: SIMD16<Int32>) -> (Int32, Float) {
-        let m8 = pointwiseMax(best.lowHalf, best.highHalf)
-        let m4 = pointwiseMax(m8.lowHalf, m8.highHalf)
-        let m2 = pointwiseMax(m4.lowHalf, m4.highHalf)
-        let maximum = Swift.max(m2[0], m2[1])
+        var m8 = best.lowHalf
+        m8.replace(with: best.highHalf, where: best.highHalf .> m8)
+        var m4 = m8.lowHalf
+        m4.replace(with: m8.highHalf, where: m8.highHalf .> m4)
+        var m2 = m4.lowHalf
+        m2.replace(with: m4.highHalf, where: m4.highHalf .> m2)
+        let maximum = m2[1] > m2[0] ? m2[1] : m2[0]
         let holders = SIMD16<Int32>(repeating: .max).replacing(with: arg, where: best .== SIMD16(repeating: maximum))
-        let i8 = pointwiseMin(holders.lowHalf, holders.highHalf)
-        let i4 = pointwiseMin(i8.lowHalf, i8.highHalf)
-        let i2 = pointwiseMin(i4.lowHalf, i4.highHalf)
-        return (Swift.min(i2[0], i2[1]), maximum)
+        var i8 = holders.lowHalf
+        i8.replace(with: holders.highHalf, where: holders.highHalf .< i8)
+        var i4 = i8.lowHalf
+        i4.replace(with: i8.highHalf, where: i8.highHalf .< i4)
+        var i2 = i4.lowHalf
+        i2.replace(with: i4.highHalf, where: i4.highHalf .< i2)
+        return (i2[1] < i2[0] ? i2[1] : i2[0], maximum)
     }
 }
 

@@ -410,12 +410,16 @@ public struct StreamingPruner: Sendable {
             // deficit feedback calibrates the mix.
             let outOfSample = warmCounts.isEmpty ? n : n - warmCounts[j]
             let useOut = !warmCounts.isEmpty && outOfSample >= minimumOutOfSample
-            func q(_ x: Double) -> Float {
-                useOut ? stats[j].quantile(x, excluding: warmHistograms[j], excludedCount: warmCounts[j]) : stats[j].quantile(x)
-            }
+            let excluded = useOut ? warmHistograms[j] : nil
+            let excludedCount = useOut ? warmCounts[j] : 0
+            // Called directly (not from a closure over `self`, which copied the statistics per call).
             switch options.keep {
-            case .hard: thresholds[j] = rate <= 0 ? .infinity : (rate >= 1 ? -.infinity : q(1 - rate))
-            case .easy: thresholds[j] = rate <= 0 ? -.infinity : (rate >= 1 ? .infinity : q(rate))
+            case .hard:
+                thresholds[j] = rate <= 0 ? .infinity : (rate >= 1 ? -.infinity
+                    : stats[j].quantile(1 - rate, excluding: excluded, excludedCount: excludedCount))
+            case .easy:
+                thresholds[j] = rate <= 0 ? -.infinity : (rate >= 1 ? .infinity
+                    : stats[j].quantile(rate, excluding: excluded, excludedCount: excludedCount))
             case .random: thresholds[j] = 0
             }
         }

@@ -88,8 +88,15 @@ public struct ConceptStatistics: Sendable, Equatable {
                 var start = 0
                 while start < Self.binCount {
                     let end = start + Self.quantileBlock
-                    var blockSum = 0
-                    for b in start..<end { blockSum &+= Int(bins[b]) &- Int(minus[b]) }
+                    // In UInt32 lanes (16 at a time): every bin holds at least its excluded count.
+                    var lanes = SIMD16<UInt32>.zero
+                    var b = start
+                    while b < end {
+                        lanes &+= UnsafeRawPointer(bins.baseAddress! + b).loadUnaligned(as: SIMD16<UInt32>.self)
+                            &- UnsafeRawPointer(minus.baseAddress! + b).loadUnaligned(as: SIMD16<UInt32>.self)
+                        b += 16
+                    }
+                    let blockSum = Int(lanes.wrappedSum())
                     if Double(cumulative + blockSum) < target {
                         cumulative += blockSum
                         start = end
