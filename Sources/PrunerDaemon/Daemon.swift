@@ -122,7 +122,8 @@ public final class Daemon: InputDelegate {
         self.logger = logger
         self.loop = try EventLoop()
         self.worker = EngineWorker(engine: engine, sources: sources, loop: loop)
-        self.batcher = RecordBatcher(dimension: engine.dimension)
+        self.batcher = RecordBatcher(dimension: engine.dimension,
+                                     batchCapacity: configuration.maxPendingRecords + Self.batchHeadroom)
         worker.onSpentBatch = { [batcher] batch in batcher.recycle(batch) }
         worker.onProgress = { [unowned self] in pump() }
     }
@@ -275,6 +276,10 @@ public final class Daemon: InputDelegate {
 
     /// Records a batch needs before it is handed in while the engine is busy.
     static let minimumBatchAhead = 1024
+    /// Records a batch may gain beyond `maxPendingRecords`: reading pauses there,
+    /// but the bytes already read are still decoded (a 256 KiB file read holds
+    /// ~330 records of d = 384 float16).
+    static let batchHeadroom = 1024
 
     private func pump() {
         servePendingStatusRequests()
