@@ -6,19 +6,26 @@ import Dispatch
 ///
 /// The centroid matrix is transposed once, at construction, into *panels* of
 /// 16 centroids: panel `p` stores, for every dimension `t`, the 16 values
-/// `c[16p + 0 ..< 16p + 16][t]` contiguously as one `SIMD16<Float>`. The
-/// kernel then computes an 8-row × 32-centroid tile of dot products in 16
-/// SIMD16 accumulators (a register-blocked GEMM micro-kernel): per dimension it
-/// loads two panel vectors, broadcasts eight row scalars and issues sixteen
-/// multiply-adds, so arithmetic dominates memory traffic.
+/// `c[16p + 0 ..< 16p + 16][t]` contiguously as one `SIMD16<Float>`. Rows are
+/// taken 12 at a time and interleaved (`t`-major, 12 values per dimension) so
+/// that one pointer walks all twelve. The kernel then computes a 12-row ×
+/// 32-centroid tile of dot products in 24 SIMD16 accumulators (a
+/// register-blocked GEMM micro-kernel): per dimension it loads two panel
+/// vectors, broadcasts twelve row scalars and issues 24 multiply-adds, so
+/// arithmetic dominates memory traffic (an odd last panel gets a 12 × 16 tile,
+/// not 16 centroids of padding). The running best per row is kept per
+/// lane (a compare and two blends per panel pair, no horizontal work) and
+/// reduced once per row at the end, so the tile's fixed cost stays small next
+/// to its `d`-long multiply-add loop (horizontal maxima per panel pair cost a
+/// third of the time at d = 384).
 ///
-/// Determinism: every row's 32 dot products are computed by the same sequence
+/// Determinism: every row's dot products are computed by the same sequence
 /// of operations whatever its position in the batch (partial row tiles are
-/// padded through a scratch tile, missing centroids are masked to −∞), so a
-/// record's assignment never depends on how records are batched. Ties go to
-/// the lowest centroid index.
+/// zero-padded, missing centroids are masked to −∞), so a record's assignment
+/// never depends on how records are batched. Ties go to the lowest centroid
+/// index: each lane keeps its first maximum (strict `>`), and the final
+/// reduction takes the lowest index among the lanes holding the maximum.
 public struct NearestCentroid: Sendable {
-    /// Number of centroids k.
     public let count: Int
     /// The dimension d.
     public let dimension: Int
@@ -32,7 +39,7 @@ public struct NearestCentroid: Sendable {
     /// depend on this number.
     public var threads: Int = 1
 
-    static let rowTile = 8
+    static let rowTile = 12
     /// Below this many rows a call is not split (thread hand-off would cost more).
     static let rowsPerThreadMinimum = 64
 
@@ -44,9 +51,7 @@ public struct NearestCentroid: Sendable {
         let k = centroids.count / dimension
         self.count = k
         self.dimension = dimension
-        // Pad to an even number of panels: the micro-kernel consumes two at a time.
-        var pc = (k + 15) / 16
-        if pc % 2 == 1 { pc += 1 }
+        let pc = (k + 15) / 16
         panelCount = pc
         var panels = [SIMD16<Float>](repeating: .zero, count: pc * dimension)
         var masks = [SIMD16<Float>](repeating: .zero, count: pc)
@@ -62,6 +67,15 @@ public struct NearestCentroid: Sendable {
         }
         self.panels = panels
         self.masks = masks
+    }
+
+    /// Whether `other` is this very kernel (a copy sharing its panel storage, which
+    /// never changes), so that results computed by one are the other's. `threads`
+    /// may differ: it does not change results.
+    func isSameKernel(as other: NearestCentroid) -> Bool {
+        panels.withUnsafeBufferPointer { mine in
+            other.panels.withUnsafeBufferPointer { theirs in mine.baseAddress == theirs.baseAddress }
+        }
     }
 
     /// Array convenience: assigns `rows` (`n × dimension`).
@@ -125,47 +139,75 @@ public struct NearestCentroid: Sendable {
     ) {
         let d = dimension
         let tile = Self.rowTile
-        var scratch = [Float](repeating: 0, count: tile * d)
+        // Scratch: the interleaved row tile, and per row the best similarity and index per lane.
+        var packed = [Float](repeating: 0, count: tile * d)
+        var best = [SIMD16<Float>](repeating: .zero, count: tile)
+        var arg = [SIMD16<Int32>](repeating: .zero, count: tile)
         panels.withUnsafeBufferPointer { panelBuffer in
             masks.withUnsafeBufferPointer { maskBuffer in
-                scratch.withUnsafeMutableBufferPointer { scratchBuffer in
-                    var start = 0
-                    while start < n {
-                        let m = min(tile, n - start)
-                        let base: UnsafePointer<Float>
-                        if m == tile {
-                            base = rows.baseAddress! + start * d
-                        } else {
-                            let dst = scratchBuffer.baseAddress!
-                            dst.update(from: rows.baseAddress! + start * d, count: m * d)
-                            (dst + m * d).update(repeating: 0, count: (tile - m) * d)
-                            base = UnsafePointer(dst)
+                packed.withUnsafeMutableBufferPointer { packedBuffer in
+                    best.withUnsafeMutableBufferPointer { bestBuffer in
+                        arg.withUnsafeMutableBufferPointer { argBuffer in
+                            var start = 0
+                            while start < n {
+                                let m = min(tile, n - start)
+                                Self.interleave(rows: rows.baseAddress! + start * d, count: m, dimension: d,
+                                                into: packedBuffer.baseAddress!)
+                                kernel(rows: packedBuffer.baseAddress!, panels: panelBuffer.baseAddress!,
+                                       masks: maskBuffer.baseAddress!,
+                                       best: bestBuffer.baseAddress!, arg: argBuffer.baseAddress!)
+                                for r in 0..<m {
+                                    let (index, similarity) = Self.reduce(best: bestBuffer[r], arg: argBuffer[r])
+                                    assignments[start + r] = index
+                                    similarities[start + r] = similarity
+                                }
+                                start += m
+                            }
                         }
-                        kernel(rows: base, panels: panelBuffer.baseAddress!, masks: maskBuffer.baseAddress!,
-                               validRows: m,
-                               assignments: assignments.baseAddress! + start,
-                               similarities: similarities.baseAddress! + start)
-                        start += m
                     }
                 }
             }
         }
     }
 
-    /// One 8-row tile against every centroid.
+    /// Copies `count` ≤ 12 rows into the tile layout `packed[t · 12 + r]`, zero-filling missing rows.
+    /// Dimension-major, so the stores are contiguous (this runs once per tile: at k = 100 it
+    /// is a sizeable fraction of the tile's work).
+    @inline(__always)
+    private static func interleave(rows: UnsafePointer<Float>, count m: Int, dimension d: Int,
+                                   into packed: UnsafeMutablePointer<Float>) {
+        guard m == rowTile else {
+            packed.update(repeating: 0, count: rowTile &* d)
+            for r in 0..<m {
+                let row = rows + r &* d
+                for t in 0..<d { packed[t &* rowTile &+ r] = row[t] }
+            }
+            return
+        }
+        var destination = packed
+        for t in 0..<d {
+            var source = rows + t
+            for r in 0..<rowTile {
+                destination[r] = source.pointee
+                source += d
+            }
+            destination += rowTile
+        }
+    }
+
+    /// One 12-row tile (interleaved) against every centroid: leaves per row and
+    /// lane the best similarity in `best` and its centroid index in `arg`.
     @inline(__always)
     private func kernel(
         rows: UnsafePointer<Float>, panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>,
-        validRows: Int, assignments: UnsafeMutablePointer<Int32>, similarities: UnsafeMutablePointer<Float>
+        best: UnsafeMutablePointer<SIMD16<Float>>, arg: UnsafeMutablePointer<SIMD16<Int32>>
     ) {
         let d = dimension
-        var best = (Float, Float, Float, Float, Float, Float, Float, Float)(
-            -.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity, -.infinity)
-        var arg = (Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0), Int32(0))
-        let r0 = rows, r1 = rows + d, r2 = rows + 2 * d, r3 = rows + 3 * d
-        let r4 = rows + 4 * d, r5 = rows + 5 * d, r6 = rows + 6 * d, r7 = rows + 7 * d
+        best.update(repeating: SIMD16(repeating: -.infinity), count: Self.rowTile)
+        arg.update(repeating: .zero, count: Self.rowTile)
+        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
         var p = 0
-        while p < panelCount {
+        while p + 1 < panelCount {
             let pa = panels + p * d
             let pb = panels + (p + 1) * d
             var a0 = SIMD16<Float>.zero, b0 = SIMD16<Float>.zero
@@ -176,36 +218,89 @@ public struct NearestCentroid: Sendable {
             var a5 = SIMD16<Float>.zero, b5 = SIMD16<Float>.zero
             var a6 = SIMD16<Float>.zero, b6 = SIMD16<Float>.zero
             var a7 = SIMD16<Float>.zero, b7 = SIMD16<Float>.zero
+            var a8 = SIMD16<Float>.zero, b8 = SIMD16<Float>.zero
+            var a9 = SIMD16<Float>.zero, b9 = SIMD16<Float>.zero
+            var a10 = SIMD16<Float>.zero, b10 = SIMD16<Float>.zero
+            var a11 = SIMD16<Float>.zero, b11 = SIMD16<Float>.zero
+            var row = rows
             for t in 0..<d {
                 let va = pa[t], vb = pb[t]
-                var x = SIMD16<Float>(repeating: r0[t]); a0 = madd(a0, x, va); b0 = madd(b0, x, vb)
-                x = SIMD16<Float>(repeating: r1[t]); a1 = madd(a1, x, va); b1 = madd(b1, x, vb)
-                x = SIMD16<Float>(repeating: r2[t]); a2 = madd(a2, x, va); b2 = madd(b2, x, vb)
-                x = SIMD16<Float>(repeating: r3[t]); a3 = madd(a3, x, va); b3 = madd(b3, x, vb)
-                x = SIMD16<Float>(repeating: r4[t]); a4 = madd(a4, x, va); b4 = madd(b4, x, vb)
-                x = SIMD16<Float>(repeating: r5[t]); a5 = madd(a5, x, va); b5 = madd(b5, x, vb)
-                x = SIMD16<Float>(repeating: r6[t]); a6 = madd(a6, x, va); b6 = madd(b6, x, vb)
-                x = SIMD16<Float>(repeating: r7[t]); a7 = madd(a7, x, va); b7 = madd(b7, x, vb)
+                var x = SIMD16<Float>(repeating: row[0]); a0 = madd(a0, x, va); b0 = madd(b0, x, vb)
+                x = SIMD16<Float>(repeating: row[1]); a1 = madd(a1, x, va); b1 = madd(b1, x, vb)
+                x = SIMD16<Float>(repeating: row[2]); a2 = madd(a2, x, va); b2 = madd(b2, x, vb)
+                x = SIMD16<Float>(repeating: row[3]); a3 = madd(a3, x, va); b3 = madd(b3, x, vb)
+                x = SIMD16<Float>(repeating: row[4]); a4 = madd(a4, x, va); b4 = madd(b4, x, vb)
+                x = SIMD16<Float>(repeating: row[5]); a5 = madd(a5, x, va); b5 = madd(b5, x, vb)
+                x = SIMD16<Float>(repeating: row[6]); a6 = madd(a6, x, va); b6 = madd(b6, x, vb)
+                x = SIMD16<Float>(repeating: row[7]); a7 = madd(a7, x, va); b7 = madd(b7, x, vb)
+                x = SIMD16<Float>(repeating: row[8]); a8 = madd(a8, x, va); b8 = madd(b8, x, vb)
+                x = SIMD16<Float>(repeating: row[9]); a9 = madd(a9, x, va); b9 = madd(b9, x, vb)
+                x = SIMD16<Float>(repeating: row[10]); a10 = madd(a10, x, va); b10 = madd(b10, x, vb)
+                x = SIMD16<Float>(repeating: row[11]); a11 = madd(a11, x, va); b11 = madd(b11, x, vb)
+                row += Self.rowTile
             }
             let ma = masks[p], mb = masks[p + 1]
-            let ia = Int32(p * 16), ib = Int32(p * 16 + 16)
-            Self.update(&best.0, &arg.0, a0 + ma, ia, b0 + mb, ib)
-            Self.update(&best.1, &arg.1, a1 + ma, ia, b1 + mb, ib)
-            Self.update(&best.2, &arg.2, a2 + ma, ia, b2 + mb, ib)
-            Self.update(&best.3, &arg.3, a3 + ma, ia, b3 + mb, ib)
-            Self.update(&best.4, &arg.4, a4 + ma, ia, b4 + mb, ib)
-            Self.update(&best.5, &arg.5, a5 + ma, ia, b5 + mb, ib)
-            Self.update(&best.6, &arg.6, a6 + ma, ia, b6 + mb, ib)
-            Self.update(&best.7, &arg.7, a7 + ma, ia, b7 + mb, ib)
+            let ia = SIMD16<Int32>(repeating: Int32(p * 16)) &+ lanes, ib = ia &+ 16
+            Self.update(&best[0], &arg[0], a0 + ma, ia, b0 + mb, ib)
+            Self.update(&best[1], &arg[1], a1 + ma, ia, b1 + mb, ib)
+            Self.update(&best[2], &arg[2], a2 + ma, ia, b2 + mb, ib)
+            Self.update(&best[3], &arg[3], a3 + ma, ia, b3 + mb, ib)
+            Self.update(&best[4], &arg[4], a4 + ma, ia, b4 + mb, ib)
+            Self.update(&best[5], &arg[5], a5 + ma, ia, b5 + mb, ib)
+            Self.update(&best[6], &arg[6], a6 + ma, ia, b6 + mb, ib)
+            Self.update(&best[7], &arg[7], a7 + ma, ia, b7 + mb, ib)
+            Self.update(&best[8], &arg[8], a8 + ma, ia, b8 + mb, ib)
+            Self.update(&best[9], &arg[9], a9 + ma, ia, b9 + mb, ib)
+            Self.update(&best[10], &arg[10], a10 + ma, ia, b10 + mb, ib)
+            Self.update(&best[11], &arg[11], a11 + ma, ia, b11 + mb, ib)
             p += 2
         }
-        withUnsafeBytes(of: best) { b in
-            withUnsafeBytes(of: arg) { a in
-                for r in 0..<validRows {
-                    similarities[r] = b.load(fromByteOffset: r * 4, as: Float.self)
-                    assignments[r] = a.load(fromByteOffset: r * 4, as: Int32.self)
-                }
+        if p < panelCount {
+            // An odd last panel: the same tile over one panel (12 accumulators).
+            let pa = panels + p * d
+            var a0 = SIMD16<Float>.zero
+            var a1 = SIMD16<Float>.zero
+            var a2 = SIMD16<Float>.zero
+            var a3 = SIMD16<Float>.zero
+            var a4 = SIMD16<Float>.zero
+            var a5 = SIMD16<Float>.zero
+            var a6 = SIMD16<Float>.zero
+            var a7 = SIMD16<Float>.zero
+            var a8 = SIMD16<Float>.zero
+            var a9 = SIMD16<Float>.zero
+            var a10 = SIMD16<Float>.zero
+            var a11 = SIMD16<Float>.zero
+            var row = rows
+            for t in 0..<d {
+                let va = pa[t]
+                a0 = madd(a0, SIMD16<Float>(repeating: row[0]), va)
+                a1 = madd(a1, SIMD16<Float>(repeating: row[1]), va)
+                a2 = madd(a2, SIMD16<Float>(repeating: row[2]), va)
+                a3 = madd(a3, SIMD16<Float>(repeating: row[3]), va)
+                a4 = madd(a4, SIMD16<Float>(repeating: row[4]), va)
+                a5 = madd(a5, SIMD16<Float>(repeating: row[5]), va)
+                a6 = madd(a6, SIMD16<Float>(repeating: row[6]), va)
+                a7 = madd(a7, SIMD16<Float>(repeating: row[7]), va)
+                a8 = madd(a8, SIMD16<Float>(repeating: row[8]), va)
+                a9 = madd(a9, SIMD16<Float>(repeating: row[9]), va)
+                a10 = madd(a10, SIMD16<Float>(repeating: row[10]), va)
+                a11 = madd(a11, SIMD16<Float>(repeating: row[11]), va)
+                row += Self.rowTile
             }
+            let ma = masks[p]
+            let ia = SIMD16<Int32>(repeating: Int32(p * 16)) &+ lanes
+            Self.update(&best[0], &arg[0], a0 + ma, ia)
+            Self.update(&best[1], &arg[1], a1 + ma, ia)
+            Self.update(&best[2], &arg[2], a2 + ma, ia)
+            Self.update(&best[3], &arg[3], a3 + ma, ia)
+            Self.update(&best[4], &arg[4], a4 + ma, ia)
+            Self.update(&best[5], &arg[5], a5 + ma, ia)
+            Self.update(&best[6], &arg[6], a6 + ma, ia)
+            Self.update(&best[7], &arg[7], a7 + ma, ia)
+            Self.update(&best[8], &arg[8], a8 + ma, ia)
+            Self.update(&best[9], &arg[9], a9 + ma, ia)
+            Self.update(&best[10], &arg[10], a10 + ma, ia)
+            Self.update(&best[11], &arg[11], a11 + ma, ia)
         }
     }
 
@@ -226,22 +321,51 @@ public struct NearestCentroid: Sendable {
         #endif
     }
 
-    /// Folds two panels' similarities into the running best; strict `>` keeps the lowest index on ties.
+    /// Folds one panel's similarities into a row's per-lane best; strict `>` keeps the lowest index on ties.
     @inline(__always)
     private static func update(
-        _ best: inout Float, _ arg: inout Int32,
-        _ a: SIMD16<Float>, _ ia: Int32, _ b: SIMD16<Float>, _ ib: Int32
+        _ best: inout SIMD16<Float>, _ arg: inout SIMD16<Int32>, _ a: SIMD16<Float>, _ ia: SIMD16<Int32>
     ) {
-        let ma = a.max()
-        if ma > best {
-            best = ma
-            for lane in 0..<16 where a[lane] == ma { arg = ia + Int32(lane); break }
-        }
-        let mb = b.max()
-        if mb > best {
-            best = mb
-            for lane in 0..<16 where b[lane] == mb { arg = ib + Int32(lane); break }
-        }
+        let better = a .> best
+        best.replace(with: a, where: better)
+        arg.replace(with: ia, where: better)
+    }
+
+    /// Folds two panels' similarities into a row's per-lane best (panel `a` first).
+    @inline(__always)
+    private static func update(
+        _ best: inout SIMD16<Float>, _ arg: inout SIMD16<Int32>,
+        _ a: SIMD16<Float>, _ ia: SIMD16<Int32>, _ b: SIMD16<Float>, _ ib: SIMD16<Int32>
+    ) {
+        var better = a .> best
+        best.replace(with: a, where: better)
+        arg.replace(with: ia, where: better)
+        better = b .> best
+        best.replace(with: b, where: better)
+        arg.replace(with: ib, where: better)
+    }
+
+    /// A row's result from its per-lane bests: the maximum, and the lowest index holding it.
+    ///
+    /// Halving reductions: `SIMD16.max()` is a scalar loop with NaN checks per lane
+    /// (similarities are never NaN: rows and centroids are finite, padding is −∞).
+    @inline(__always)
+    private static func reduce(best: SIMD16<Float>, arg: SIMD16<Int32>) -> (Int32, Float) {
+        var m8 = best.lowHalf
+        m8.replace(with: best.highHalf, where: best.highHalf .> m8)
+        var m4 = m8.lowHalf
+        m4.replace(with: m8.highHalf, where: m8.highHalf .> m4)
+        var m2 = m4.lowHalf
+        m2.replace(with: m4.highHalf, where: m4.highHalf .> m2)
+        let maximum = m2[1] > m2[0] ? m2[1] : m2[0]
+        let holders = SIMD16<Int32>(repeating: .max).replacing(with: arg, where: best .== SIMD16(repeating: maximum))
+        var i8 = holders.lowHalf
+        i8.replace(with: holders.highHalf, where: holders.highHalf .< i8)
+        var i4 = i8.lowHalf
+        i4.replace(with: i8.highHalf, where: i8.highHalf .< i4)
+        var i2 = i4.lowHalf
+        i2.replace(with: i4.highHalf, where: i4.highHalf .< i2)
+        return (i2[1] < i2[0] ? i2[1] : i2[0], maximum)
     }
 }
 

@@ -76,6 +76,16 @@ public struct StreamingPruner: Sendable {
         didSet { nearest?.threads = assignmentThreads }
     }
 
+    /// The kernel for assigning batches ahead of `submit` (`RecordBatch.assignAhead`),
+    /// e.g. on other threads while the engine decides earlier records; nil while
+    /// the centroids may change before the next batch arrives (warm-up, online
+    /// updates, drift). The engine uses ahead results only when they came from its
+    /// current kernel, so decisions are the same with or without them.
+    public var aheadKernel: NearestCentroid? {
+        guard !warming, options.update == .frozen, options.spawnAfter == 0 else { return nil }
+        return nearest
+    }
+
     /// The assignment kernel for the current centroids.
     func makeNearest() -> NearestCentroid {
         var kernel = NearestCentroid(centroids: centroidValues, dimension: dimension)
@@ -268,7 +278,10 @@ public struct StreamingPruner: Sendable {
                 if r >= 0 { if firstRow < 0 { firstRow = r }; valid += 1 }
                 end += 1
             }
-            if valid > 0 {
+            if valid > 0, let ahead = batch.assignedAhead, ahead.matches(nearest!, rowCount: batch.rowCount) {
+                assignment = Array(ahead.clusters[firstRow..<(firstRow + valid)])
+                similarity = Array(ahead.similarities[firstRow..<(firstRow + valid)])
+            } else if valid > 0 {
                 assignment = [Int32](repeating: 0, count: valid)
                 similarity = [Float](repeating: 0, count: valid)
                 batch.vectors.withUnsafeBufferPointer { v in
@@ -391,10 +404,14 @@ public struct StreamingPruner: Sendable {
             // offline recipe ranks all members together. (Warm-up members sit closer to
             // centroids fitted on them; leaving them out once later members existed
             // lowered the final-centroid overlap from 0.982 to 0.973 on the real data.)
-            func q(_ x: Double) -> Float { stats[j].quantile(x) }
+            // Called directly (not from a closure over `self`, which copied the statistics per call).
             switch options.keep {
-            case .hard: thresholds[j] = rate <= 0 ? .infinity : (rate >= 1 ? -.infinity : q(1 - rate))
-            case .easy: thresholds[j] = rate <= 0 ? -.infinity : (rate >= 1 ? .infinity : q(rate))
+            case .hard:
+                thresholds[j] = rate <= 0 ? .infinity : (rate >= 1 ? -.infinity
+                    : stats[j].quantile(1 - rate))
+            case .easy:
+                thresholds[j] = rate <= 0 ? -.infinity : (rate >= 1 ? .infinity
+                    : stats[j].quantile(rate))
             case .random: thresholds[j] = 0
             }
         }

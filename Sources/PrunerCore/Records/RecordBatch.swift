@@ -48,6 +48,8 @@ public struct RecordBatch: Sendable {
     public private(set) var entries: [Entry] = []
     /// Normalised vectors of the valid entries, `rowCount × dimension`, row-major.
     public private(set) var vectors: [Float] = []
+    /// Nearest centroids of the rows computed ahead of the engine (`assignAhead(with:)`).
+    public private(set) var assignedAhead: AssignedRows?
 
     public init(dimension: Int, reservingCapacity capacity: Int = 0) {
         precondition(dimension > 0, "a batch needs a positive dimension")
@@ -97,7 +99,7 @@ public struct RecordBatch: Sendable {
     }
 
     /// The hot-path form of `append(origin:id:score:vector:)` for a contiguous vector
-    /// (what the decoders produce): one vectorisable pass for the norm, one to scale.
+    /// (what the decoders produce): one vectorised pass for the norm, one to scale.
     /// A generic `Collection` version called from another module runs unspecialised.
     @discardableResult
     public mutating func append(
@@ -107,8 +109,9 @@ public struct RecordBatch: Sendable {
             appendRejection(origin: origin, id: id, score: score, reason: .badDimension)
             return .badDimension
         }
-        var sumOfSquares: Float = 0
-        for x in vector { sumOfSquares += x * x }   // NaN and ±inf propagate into the sum
+        // 16 lanes at a time (a serial sum is a 384-add dependency chain per record);
+        // NaN and ±inf propagate into the sum.
+        var sumOfSquares = VectorMath.dot(vector.baseAddress!, vector.baseAddress!, dimension)
         var scale: Float = 1
         if !sumOfSquares.isFinite {
             // Either a NaN/inf element, or finite elements so large their squares overflow.
@@ -159,6 +162,16 @@ public struct RecordBatch: Sendable {
     public mutating func removeAll() {
         entries.removeAll(keepingCapacity: true)
         vectors.removeAll(keepingCapacity: true)
+        assignedAhead = nil
+    }
+
+    /// Assigns every row with `kernel` now, so that the engine need not: the
+    /// daemon does this on other threads while the engine decides earlier
+    /// records. The engine uses the result only if `kernel` is still its kernel
+    /// and the batch gained no rows since (see `AssignedRows.matches`).
+    public mutating func assignAhead(with kernel: NearestCentroid) {
+        let (clusters, similarities) = kernel.assign(rows: vectors)
+        assignedAhead = AssignedRows(kernel: kernel, clusters: clusters, similarities: similarities)
     }
 }
 
@@ -181,5 +194,18 @@ extension RecordBatch {
         self.init(dimension: dimension)
         self.entries = entries
         self.vectors = vectors
+    }
+}
+
+/// Nearest centroids of a batch's rows, and the kernel that computed them.
+public struct AssignedRows: Sendable {
+    let kernel: NearestCentroid
+    let clusters: [Int32]
+    let similarities: [Float]
+
+    /// Whether these are what `current` would compute for `rowCount` rows: the
+    /// same kernel (not merely equal centroids: the same panel storage) and every row.
+    func matches(_ current: NearestCentroid, rowCount: Int) -> Bool {
+        clusters.count == rowCount && kernel.isSameKernel(as: current)
     }
 }

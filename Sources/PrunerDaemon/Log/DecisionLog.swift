@@ -40,7 +40,9 @@ final class DecisionLog {
             whenWritten?()
             return
         }
-        queued.append(contentsOf: lines)
+        // An empty queue takes the caller's buffer as it is: no copy, and no large
+        // buffer left behind to be refilled (each would be freshly mapped memory).
+        if queued.isEmpty { queued = lines } else { queued.append(contentsOf: lines) }
         backlog += lines.count
         appendedBytes += UInt64(lines.count)
         if let whenWritten { writeWaiters.append((appendedBytes, whenWritten)) }
@@ -110,7 +112,7 @@ final class DecisionLog {
         let chunk: Chunk
         if queued.count <= Self.maximumWrite {
             chunk = Chunk(bytes: queued, log: self)
-            queued.removeAll(keepingCapacity: true)
+            queued = []
         } else {
             let cut = (queued[..<Self.maximumWrite].lastIndex(of: UInt8(ascii: "\n")) ?? (queued.count - 1)) + 1
             chunk = Chunk(bytes: Array(queued[..<cut]), log: self)

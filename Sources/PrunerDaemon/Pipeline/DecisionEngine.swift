@@ -15,6 +15,9 @@ public protocol DecisionEngine: AnyObject {
     var dimension: Int? { get }
     /// Number of concepts (0 before the engine has any).
     var conceptCount: Int { get }
+    /// A copy of the kernel that will assign the next batch, for assigning it
+    /// ahead on another thread; nil when there is none or it may change first.
+    var aheadKernel: NearestCentroid? { get }
     /// The engine's state as a versioned checkpoint, or nil when it keeps none.
     func checkpoint() -> [UInt8]?
     /// Applies options that can change live; throws, changing nothing, for those that cannot.
@@ -71,6 +74,7 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     public var centroids: [Float] { pruner?.centroids ?? [] }
     public var dimension: Int? { pruner?.dimension }
     public var conceptCount: Int { pruner == nil ? 0 : options.clusters }
+    public var aheadKernel: NearestCentroid? { pruner?.aheadKernel }
 
     public func checkpoint() -> [UInt8]? { pruner?.checkpoint() }
 
@@ -147,6 +151,7 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
 
     public var centroids: [Float] { result?.centroids ?? [] }
     public var conceptCount: Int { result?.concepts.count ?? 0 }
+    public var aheadKernel: NearestCentroid? { nil }
     public func checkpoint() -> [UInt8]? { nil }
 
     public func reload(_ options: PruningOptions) throws {

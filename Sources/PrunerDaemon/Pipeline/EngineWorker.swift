@@ -55,6 +55,11 @@ struct WorkerOutput: @unchecked Sendable {
 /// Runs engine jobs on libuv's thread pool, one at a time, and formats their
 /// decisions in separate jobs that may overlap the next engine job. Outputs are
 /// delivered in submission order whatever order the formatting jobs finish in.
+///
+/// When the engine's assignment kernel cannot change (`aheadKernel`), a batch is
+/// first assigned to its nearest centroids in a job of its own, which overlaps
+/// the engine job of the batch before: the engine then only does its sequential
+/// per-record work, and both cores stay busy.
 final class EngineWorker {
     enum Job {
         case submit(RecordBatch)
@@ -67,39 +72,81 @@ final class EngineWorker {
     private let loop: EventLoop
     /// An engine job is running: the engine must not be touched.
     private(set) var isBusy = false
+    /// A batch is being assigned ahead of its engine job.
+    private var isAssigning = false
+    /// The job to run once the engine is free (and its batch assigned).
+    private var next: Job?
+    /// The engine's kernel for assigning ahead, read whenever the engine is idle.
+    private var aheadKernel: NearestCentroid?
     private var nextSequence = 0
     private var nextToDeliver = 0
     private var finished: [Int: WorkerOutput] = [:]
     private var deliver: ((WorkerOutput) -> Void)?
+    /// Gets each submitted batch back once the engine is done with it, so its
+    /// buffers (megabytes of vectors) are refilled instead of freshly mapped and
+    /// page-faulted for every batch.
+    var onSpentBatch: ((RecordBatch) -> Void)?
+    /// Called on the loop thread when an engine job ends (before the next one
+    /// starts: the moment to touch the engine, see `isBusy`) and when one starts
+    /// (its slot is free): the daemon hands in the next job then, without
+    /// waiting for formatting or for input.
+    var onProgress: (() -> Void)?
 
-    /// Formatting jobs not yet delivered.
-    var hasPendingOutput: Bool { nextToDeliver < nextSequence }
+    /// Jobs not yet delivered.
+    var hasPendingOutput: Bool { nextToDeliver < nextSequence || isAssigning || next != nil }
 
-    /// Whether a new job may start: no engine job running, and few enough
-    /// formatted outputs waiting that memory stays bounded when formatting
-    /// falls behind the engine (each holds a batch's decisions and lines).
-    var isReady: Bool { !isBusy && nextSequence - nextToDeliver < Self.maximumUndelivered }
+    /// Whether a new job may be handed in: none waiting for the engine, and few
+    /// enough formatted outputs waiting that memory stays bounded when
+    /// formatting falls behind the engine (each holds a batch's decisions and lines).
+    var isReady: Bool {
+        !isAssigning && next == nil && nextSequence - nextToDeliver < Self.maximumUndelivered
+    }
     static let maximumUndelivered = 2
 
     init(engine: DecisionEngine, sources: SourceTable, loop: EventLoop) {
         self.engine = engine
         self.sources = sources
         self.loop = loop
+        aheadKernel = engine.aheadKernel
     }
 
-    /// Runs `job`; `done` gets its formatted output on the loop thread, in job order.
-    /// `isBusy` clears as soon as the engine is done, before formatting ends.
+    /// Queues `job` behind the running one; `done` gets its formatted output on
+    /// the loop thread, in job order. `isBusy` clears as soon as the engine is
+    /// done, before formatting ends.
     func run(_ job: Job, done: @escaping (WorkerOutput) -> Void) {
-        precondition(!isBusy, "one engine job at a time")
+        precondition(isReady, "one job waiting for the engine at a time")
         deliver = done
+        guard case .submit(let batch) = job, let kernel = aheadKernel else {
+            next = job
+            startNext()
+            return
+        }
+        isAssigning = true
+        let state = AssignJob(batch: batch, kernel: kernel)
+        loop.queueWork({ state.execute() }, then: { [self] in
+            isAssigning = false
+            next = .submit(state.takeBatch())
+            startNext()
+        })
+    }
+
+    /// Starts the waiting job if the engine is free and outputs are not piling up.
+    private func startNext() {
+        guard !isBusy, nextSequence - nextToDeliver < Self.maximumUndelivered, let job = next else { return }
+        next = nil
         let sequence = nextSequence
         nextSequence += 1
         isBusy = true
         let state = EngineJob(job: job, engine: engine)
         loop.queueWork({ state.execute() }, then: { [self] in
             isBusy = false
+            aheadKernel = engine.aheadKernel
+            if let batch = state.takeBatch() { onSpentBatch?(batch) }
             format(state.decided, sequence: sequence)
+            onProgress?()
+            startNext()
         })
+        onProgress?()
     }
 
     private func format(_ decided: DecidedRecords, sequence: Int) {
@@ -110,12 +157,32 @@ final class EngineWorker {
                 nextToDeliver += 1
                 deliver?(output)
             }
+            startNext()
         })
+    }
+
+    /// Nearest-centroid assignment of a batch ahead of its engine job.
+    private final class AssignJob: @unchecked Sendable {
+        private var batch: RecordBatch?
+        let kernel: NearestCentroid
+
+        init(batch: RecordBatch, kernel: NearestCentroid) {
+            self.batch = batch
+            self.kernel = kernel
+        }
+
+        func execute() { batch!.assignAhead(with: kernel) }
+
+        /// The assigned batch, given up by the job (so the caller holds its only reference).
+        func takeBatch() -> RecordBatch {
+            defer { batch = nil }
+            return batch!
+        }
     }
 
     /// An engine call, handed between threads by libuv's queue (which orders the accesses).
     private final class EngineJob: @unchecked Sendable {
-        let job: Job
+        private var job: Job?
         let engine: DecisionEngine
         var decided = DecidedRecords()
 
@@ -126,10 +193,18 @@ final class EngineWorker {
 
         func execute() {
             switch job {
-            case .submit(let batch): decided = engine.submit(batch)
-            case .finish: decided = engine.finish()
-            case .decided(let records): decided = records
+            case .submit(let batch)?: decided = engine.submit(batch)
+            case .finish?: decided = engine.finish()
+            case .decided(let records)?: decided = records
+            case nil: break
             }
+        }
+
+        /// The submitted batch, given up by the job (so the caller holds its only reference).
+        func takeBatch() -> RecordBatch? {
+            guard case .submit(let batch)? = job else { return nil }
+            job = nil
+            return batch
         }
     }
 

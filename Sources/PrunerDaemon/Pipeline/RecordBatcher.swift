@@ -9,13 +9,25 @@ final class RecordBatcher {
     /// The engine's dimension, once known.
     private(set) var dimension: Int?
     private var pending: RecordBatch?
+    /// Batches the engine is done with, refilled next (their capacity is kept). Up
+    /// to three batches are in flight (filling, assigned ahead, in the engine).
+    private var spares: [RecordBatch] = []
+    static let maximumSpares = 1
     /// Rejections that arrive before any valid record fixed the dimension; they
     /// need no engine, and nothing of their input can be ahead of them.
     private var earlyRejections = DecidedRecords()
 
-    init(dimension: Int?) {
+    /// Rows every batch buffer is created with: buffers are reused, so they all
+    /// reach their largest size at once, not by doubling as rare large batches
+    /// come (which made peak RSS creep up with stream length).
+    private let batchCapacity: Int
+
+    /// - Parameter batchCapacity: rows to reserve per batch (the backpressure
+    ///   threshold plus what the reads in progress may still add).
+    init(dimension: Int?, batchCapacity: Int) {
         self.dimension = dimension
-        if let dimension { pending = RecordBatch(dimension: dimension) }
+        self.batchCapacity = batchCapacity
+        if let dimension { pending = RecordBatch(dimension: dimension, reservingCapacity: batchCapacity) }
     }
 
     /// Records waiting for the engine.
@@ -27,7 +39,7 @@ final class RecordBatcher {
         case .record(let id, let vector, let score):
             if dimension == nil {
                 dimension = vector.count
-                pending = RecordBatch(dimension: vector.count)
+                pending = RecordBatch(dimension: vector.count, reservingCapacity: batchCapacity)
             }
             pending!.append(origin: origin, id: id, score: score, vector: vector)
         case .rejected(let id, let reason):
@@ -48,10 +60,22 @@ final class RecordBatcher {
         return earlyRejections
     }
 
-    /// Takes the filled batch, leaving an empty one.
+    /// Takes the filled batch, leaving an empty one (a spare, when there is one).
     func takeBatch() -> RecordBatch? {
         guard let batch = pending, !batch.isEmpty else { return nil }
-        pending = RecordBatch(dimension: batch.dimension, reservingCapacity: batch.count)
+        if var reused = spares.popLast() {
+            reused.removeAll()
+            pending = reused
+        } else {
+            pending = RecordBatch(dimension: batch.dimension, reservingCapacity: batchCapacity)
+        }
         return batch
+    }
+
+    /// Keeps a batch the engine is done with for reuse (at most `maximumSpares`:
+    /// each engine job returns one batch and the next take uses it).
+    func recycle(_ batch: RecordBatch) {
+        guard batch.dimension == dimension, spares.count < Self.maximumSpares else { return }
+        spares.append(batch)
     }
 }

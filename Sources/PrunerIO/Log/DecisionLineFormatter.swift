@@ -9,6 +9,11 @@ import PrunerCore
 /// building a String per line: the log writes hundreds of thousands a second.
 public struct DecisionLineFormatter {
     private var timestamps = TimestampFormatter()
+    /// `{"ts":"…","src":"…","seq":` for the last (ts, source): the daemon formats a
+    /// batch with one timestamp and few sources, so most lines start with it.
+    private var prefix: [UInt8] = []
+    private var prefixTimestamp: Int64 = .min
+    private var prefixSource: [UInt8] = []
 
     public init() {}
 
@@ -23,11 +28,17 @@ public struct DecisionLineFormatter {
     public mutating func append(
         ts: Int64, source: [UInt8], seq: UInt64, id: String, decision: Decision, to buffer: inout [UInt8]
     ) {
-        buffer.append(fragment: Fragments.ts)
-        timestamps.append(millisecondsSinceEpoch: ts, to: &buffer)
-        buffer.append(fragment: Fragments.src)
-        buffer.append(contentsOf: source)
-        buffer.append(fragment: Fragments.seq)
+        if ts != prefixTimestamp || source != prefixSource {
+            prefix.removeAll(keepingCapacity: true)
+            prefix.append(fragment: Fragments.ts)
+            timestamps.append(millisecondsSinceEpoch: ts, to: &prefix)
+            prefix.append(fragment: Fragments.src)
+            prefix.append(contentsOf: source)
+            prefix.append(fragment: Fragments.seq)
+            prefixTimestamp = ts
+            prefixSource = source
+        }
+        buffer.append(contentsOf: prefix)
         appendDecimal(seq, to: &buffer)
         buffer.append(fragment: Fragments.id)
         Self.appendEscaped(id, to: &buffer)
@@ -61,6 +72,15 @@ public struct DecisionLineFormatter {
     /// backslash-escaped, control characters become `\u00XX`, and all other
     /// UTF-8 (always valid in a Swift String) passes through.
     public static func appendEscaped(_ s: String, to out: inout [UInt8]) {
+        // Nearly every id needs no escaping: then one bulk append, not one per byte.
+        let plain = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain == true { return }
         for byte in s.utf8 {
             if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
                 out.append(byte)
@@ -142,7 +162,7 @@ func appendDecimal(_ value: UInt64, to buffer: inout [UInt8]) {
 /// not finite. Exact because a Float times 10^6 fits a Double's 53 bits.
 func appendFixed6(_ value: Float?, to buffer: inout [UInt8]) {
     guard let value, value.isFinite else {
-        buffer.append(contentsOf: Array("null".utf8))
+        buffer.append(fragment: Fragments.null)
         return
     }
     let scaled = (Double(value.magnitude) * 1_000_000).rounded(.toNearestOrEven)
@@ -154,15 +174,18 @@ func appendFixed6(_ value: Float?, to buffer: inout [UInt8]) {
     if value.sign == .minus { buffer.append(UInt8(ascii: "-")) }
     let micro = UInt64(scaled)
     appendDecimal(micro / 1_000_000, to: &buffer)
-    buffer.append(UInt8(ascii: "."))
+    // ".dddddd" built in a register and appended at once (two of these per line).
     var fraction = micro % 1_000_000
-    var divisor: UInt64 = 100_000
+    var digits: UInt64 = 0
     for _ in 0..<6 {
-        buffer.append(UInt8(ascii: "0") + UInt8(fraction / divisor))
-        fraction %= divisor
-        divisor /= 10
+        digits = digits << 8 | (UInt64(ascii0) + fraction % 10)
+        fraction /= 10
     }
+    digits = digits << 8 | UInt64(UInt8(ascii: "."))
+    withUnsafeBytes(of: digits.littleEndian) { buffer.append(contentsOf: $0.prefix(7)) }
 }
+
+private let ascii0 = UInt8(ascii: "0")
 
 extension Array where Element == UInt8 {
     /// Appends a literal's UTF-8 bytes. A `StaticString` lives in the binary:

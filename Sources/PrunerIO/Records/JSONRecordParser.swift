@@ -47,7 +47,7 @@ struct JSONRecordParser {
                         id = nil
                         idProblem = !idLossless || idBytes.isEmpty || idBytes.count > PRN1Framer.maxIDLength
                         if !idProblem {
-                            id = String(validating: idBytes, as: UTF8.self)
+                            id = idBytes.withUnsafeBufferPointer(validatedUTF8)
                             idProblem = id == nil
                         }
                     } else {

@@ -119,8 +119,7 @@ struct PRN1Framer {
 
         var id: String?
         if idLength >= 1 && idLength <= Self.maxIDLength && 6 + idLength <= body.count {
-            id = String(validating: UnsafeRawBufferPointer(start: base + 6, count: idLength).bindMemory(to: UInt8.self),
-                        as: UTF8.self)
+            id = validatedUTF8(UnsafeRawBufferPointer(start: base + 6, count: idLength).bindMemory(to: UInt8.self))
         }
         guard let type = ElementType(rawValue: dtypeByte) else {
             return sink(.rejected(id: id ?? "", reason: .badDtype))
