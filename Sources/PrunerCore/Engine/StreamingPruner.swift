@@ -293,6 +293,22 @@ public struct StreamingPruner: Sendable {
                     }
                 }
             }
+            // Near-duplicate verdicts for the segment's checked records, concepts shared out among threads.
+            var duplicates = [Bool]()
+            if options.dedupThreshold > 0 && valid > 0 {
+                var concepts = [Int32](repeating: -1, count: valid)
+                var v = 0
+                for e in i..<end where batch.entries[e].row >= 0 {
+                    let score = batch.entries[e].score
+                    if !(options.minScore.map { min in score.map { $0 < min } ?? false } ?? false) { concepts[v] = assignment[v] }
+                    v += 1
+                }
+                batch.vectors.withUnsafeBufferPointer { vp in
+                    duplicates = DedupMemory.check(rows: UnsafeBufferPointer(rebasing: vp[(firstRow * d)..<((firstRow + valid) * d)]),
+                                                   concepts: concepts, memories: &dedup, centroids: centroidValues,
+                                                   epsilon: options.dedupThreshold, threads: assignmentThreads)
+                }
+            }
             var v = 0
             for e in i..<end {
                 let entry = batch.entries[e]
@@ -310,14 +326,10 @@ public struct StreamingPruner: Sendable {
                     continue
                 }
                 let rowStart = Int(entry.row) * d
-                var duplicate = false
+                let duplicate = !duplicates.isEmpty && duplicates[v - 1]
                 batch.vectors.withUnsafeBufferPointer { vp in
                     let row = UnsafeBufferPointer(rebasing: vp[rowStart..<(rowStart + d)])
-                    if options.dedupThreshold > 0
-                        && dedup[j].check(row, centroid: centroidValues[(j * d)..<(j * d + d)], epsilon: options.dedupThreshold) {
-                        duplicate = true
-                        return
-                    }
+                    if duplicate { return }
                     stats[j].add(distance: distance, vector: row, rng: &reservoirRNG)
                     if online {
                         for t in 0..<d { moveSums[j * d + t] += row[t] }

@@ -49,6 +49,23 @@ import Testing
         #expect(abs(Double(kept) / Double(v.count / Self.d - dups) - 0.3) <= 0.005)
     }
 
+    @Test("dedup verdicts and decisions are the same with 1, 2 and 3 threads and any batching", arguments: [2, 3])
+    func dedupThreadsDoNotChangeDecisions(threads: Int) throws {
+        let v = Self.withCopies(seed: 5)
+        let n = v.count / Self.d
+        func decisions(threads: Int, cuts: [Int]) throws -> [String] {
+            var engine = try StreamingPruner(options: options(), dimension: Self.d)
+            engine.assignmentThreads = threads
+            let out = Drive.run(&engine, Drive.batches(v, dimension: Self.d, cuts: cuts))
+            return zip(out.entries, out.decisions).map { "\($0.origin.seq) \($1.verdict) \($1.reason) \($1.cluster ?? -1)" }
+        }
+        let serial = try decisions(threads: 1, cuts: Array(stride(from: 1000, to: n, by: 1000)))
+        let parallel = try decisions(threads: threads, cuts: Drive.randomCuts(n: n, seed: UInt64(threads)))
+        #expect(serial.count == n)
+        #expect(serial.filter { $0.contains("duplicate") }.count >= 500)
+        #expect(parallel == serial)
+    }
+
     @Test func duplicatesStayOutOfTheStatistics() throws {
         let d = Self.d
         let base = TestData.mixture(rows: 1000, dimension: d, concepts: 6, seed: 9).vectors
