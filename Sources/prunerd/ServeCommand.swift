@@ -49,7 +49,7 @@ struct ServeCommand: ParsableCommand {
     var control: String?
 
     @Option(name: .customLong("threads"),
-            help: "Threads sharing nearest-centroid assignment (default: the online CPUs; decisions never depend on it).")
+            help: "Threads sharing nearest-centroid assignment and the near-duplicate checks (default: the online CPUs; decisions never depend on it).")
     var threads: Int?
 
     @Flag(name: .customLong("check-config"),
