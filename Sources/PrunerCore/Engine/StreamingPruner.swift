@@ -232,10 +232,10 @@ public struct StreamingPruner: Sendable {
         let d = dimension
         if centroidValues.isEmpty {
             var fitRows = warmupBuffer.vectors
-            if let minScore = options.minScore {
+            if options.minScore != nil {
                 // Low-score records are dropped before clustering: k-means does not see them.
                 var kept = [Float]()
-                for e in warmupBuffer.entries where e.row >= 0 && !(e.score.map { $0 < minScore } ?? false) {
+                for e in warmupBuffer.entries where e.row >= 0 && !isLowScore(e) {
                     kept.append(contentsOf: warmupBuffer.vectors[(Int(e.row) * d)..<(Int(e.row) * d + d)])
                 }
                 if !kept.isEmpty { fitRows = kept }
@@ -299,8 +299,7 @@ public struct StreamingPruner: Sendable {
                 var concepts = [Int32](repeating: -1, count: valid)
                 var v = 0
                 for e in i..<end where batch.entries[e].row >= 0 {
-                    let score = batch.entries[e].score
-                    if !(options.minScore.map { min in score.map { $0 < min } ?? false } ?? false) { concepts[v] = assignment[v] }
+                    if !isLowScore(batch.entries[e]) { concepts[v] = assignment[v] }
                     v += 1
                 }
                 batch.vectors.withUnsafeBufferPointer { vp in
@@ -320,7 +319,7 @@ public struct StreamingPruner: Sendable {
                 let j = Int(assignment[v])
                 let distance = 1 - similarity[v]
                 v += 1
-                if let minScore = options.minScore, let score = entry.score, score < minScore {
+                if isLowScore(entry) {
                     held.append(Held(entry: entry, cluster: -1, distance: 0, kind: Held.lowScore))
                     if deciding { popDue(into: &out) }
                     continue
@@ -359,6 +358,12 @@ public struct StreamingPruner: Sendable {
             }
             i = end
         }
+    }
+
+    /// True for a record dropped as `low_score`: a score below `--min-score` (records without a score pass).
+    func isLowScore(_ entry: RecordBatch.Entry) -> Bool {
+        guard let minScore = options.minScore, let score = entry.score else { return false }
+        return score < minScore
     }
 
     /// Moves every centroid that received members to the running mean: c ← normalise(c + (S − m·c)/n_j).

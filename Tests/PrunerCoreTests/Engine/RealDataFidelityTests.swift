@@ -37,6 +37,9 @@ struct RealDataFidelityTests {
         #expect(report.overlapOffline >= report.overlapOfflineSeeds)
         #expect(report.overlapOffline >= report.overlapCentroidsOnly - 0.01,
                 "streaming decisions lose almost nothing beyond what the centroids lose")
+        let seeds = report.overlapOfflineSeedRange
+        #expect(seeds.min <= report.overlapOfflineSeeds && report.overlapOfflineSeeds <= seeds.max)
+        #expect(seeds.min <= seeds.mean && seeds.mean <= seeds.max && seeds.min > 0.5)
     }
 
     @Test func frozen() { run(update: .frozen, minimumOverlap: 0.97) }
