@@ -41,8 +41,11 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "CAllocatorPolicy"),
+        // AMX needs intrinsics Swift lacks; optimised in every configuration, like the core.
+        .target(name: "CMatrixTiles", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "PrunerCore",
+            dependencies: ["CMatrixTiles"],
             swiftSettings: kernelFlags
         ),
         .target(

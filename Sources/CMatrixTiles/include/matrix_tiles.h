@@ -1,0 +1,30 @@
+// bfloat16 matrix tiles (Intel AMX) for screening nearest-centroid candidates.
+//
+// The only C of prunerd's algorithm: Swift cannot issue AMX instructions. Every
+// function here is pure computation over caller-owned buffers; the layouts are
+// described once, below, and in Sources/PrunerCore/Clustering/TileScreen.swift.
+#ifndef PRUNERD_MATRIX_TILES_H
+#define PRUNERD_MATRIX_TILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// 1 when this CPU has AMX-BF16 and AVX512-BF16 and the kernel granted this
+/// process the tile state (asked once, thread-safe); otherwise 0.
+int pr_tiles_available(void);
+
+/// Packs `k` centroids of dimension `d` (row-major float32) as bfloat16 tiles:
+/// blocks of 16 centroids × 32 dimensions, each 16 rows of dimension pairs
+/// (the layout TDPBF16PS reads), zero-padded to round32(k) × round32(d).
+/// `packed` holds round32(k) · round32(d) values. `roundingNorms[j]` receives
+/// ‖c_j − bf16(c_j)‖, the rounding error the screen's bound needs.
+void pr_tiles_pack(const float *centroids, int k, int d, uint16_t *packed, float *roundingNorms);
+
+/// Approximate inner products of `n` ≤ 32 rows (row-major float32, dimension
+/// `d`) with every packed centroid: `scores[r · round32(k) + j]`. The rows are
+/// rounded to bfloat16 in `scratch` (32 · round32(d) values); `roundingNorms[r]`
+/// receives ‖x_r − bf16(x_r)‖. Products are exact and summed in float32.
+void pr_tiles_score(const float *rows, int n, int d, const uint16_t *packed, int k,
+                    uint16_t *scratch, float *scores, float *roundingNorms);
+
+#endif

@@ -1,0 +1,97 @@
+// The bfloat16 first pass of nearest-centroid search, on Intel AMX tiles.
+// With NearestCentroid.swift, the only pointer code of the core's clustering.
+import CMatrixTiles
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Approximate inner products of a row block with every centroid, in bfloat16
+/// on AMX tiles (one TDPBF16PS does 8,192 multiply-adds), with a rigorous
+/// bound on how far each is from the float32 dot product.
+///
+/// `NearestCentroid` uses it as a screen: any centroid whose approximate score
+/// is more than twice the bound below the row's best cannot be the nearest, so
+/// only the few within the window are scored exactly (in float32, by the same
+/// operations as the full kernel). The assignment is therefore the one the
+/// float32 kernel gives, bit for bit; the screen only saves work.
+///
+/// **The bound.** With x̃, c̃ the bfloat16-rounded row and centroid and
+/// δx = x − x̃, δc = c − c̃ (norms measured exactly when rounding),
+/// |x̃·c̃ − x·c| ≤ ‖δx‖‖c‖ + ‖x‖‖δc‖ + ‖δx‖‖δc‖ (Cauchy–Schwarz). Both the
+/// tile's float32 accumulation and the exact kernel's multiply-add chain are
+/// within γ_d·‖x̃‖‖c̃‖ of their real sums (γ_d = d·2⁻²⁴/(1 − d·2⁻²⁴)). Using
+/// measured rounding norms rather than the worst case 2⁻⁸ per element halves
+/// the window on real data.
+struct TileScreen: Sendable {
+    /// Rows per call of `score`.
+    static let rowBlock = 32
+
+    /// Whether this machine runs the screen: AMX-BF16 present and granted by
+    /// the kernel, and not turned off with `PRUNERD_TILES=0` (for side-by-side
+    /// measurements; results are identical either way).
+    static let isAvailable: Bool = {
+        if let setting = getenv("PRUNERD_TILES"), String(cString: setting) == "0" { return false }
+        return pr_tiles_available() != 0
+    }()
+
+    /// Centroids, and their count padded to a multiple of 32.
+    let count: Int
+    let paddedCount: Int
+    let dimension: Int
+    let paddedDimension: Int
+    /// The centroids as bfloat16 tiles (layout in matrix_tiles.h).
+    private let packed: [UInt16]
+    /// Largest ‖c_j‖ and largest ‖δc_j‖.
+    private let largestNorm: Float
+    private let largestRoundingNorm: Float
+    /// γ_d, padded for the rounding of the bound's own arithmetic.
+    private let accumulation: Float
+
+    /// Packs `centroids` (`k × dimension`, row-major); nil when the screen is not available.
+    init?(centroids: [Float], dimension d: Int) {
+        guard Self.isAvailable, d > 0, !centroids.isEmpty else { return nil }
+        let k = centroids.count / d
+        count = k
+        dimension = d
+        paddedCount = (k + 31) & ~31
+        paddedDimension = (d + 31) & ~31
+        var packed = [UInt16](repeating: 0, count: paddedCount * paddedDimension)
+        var roundingNorms = [Float](repeating: 0, count: k)
+        centroids.withUnsafeBufferPointer { c in
+            packed.withUnsafeMutableBufferPointer { p in
+                roundingNorms.withUnsafeMutableBufferPointer { r in
+                    pr_tiles_pack(c.baseAddress!, Int32(k), Int32(d), p.baseAddress!, r.baseAddress!)
+                }
+            }
+        }
+        self.packed = packed
+        var largest: Float = 0
+        for j in 0..<k { largest = max(largest, VectorMath.dot(centroids, j, centroids, j, d).squareRoot()) }
+        largestNorm = largest * 1.0001
+        largestRoundingNorm = (roundingNorms.max() ?? 0) * 1.0001
+        let u = Float(d) * 0x1p-24
+        accumulation = u / (1 - u) * 1.01
+    }
+
+    /// Scores `n` ≤ 32 rows: `scores[r · paddedCount + j]` ≈ x_r · c_j, and
+    /// `roundingNorms[r]` = ‖δx_r‖. `scratch` holds 32 · paddedDimension values.
+    @inline(__always)
+    func score(rows: UnsafePointer<Float>, count n: Int, scratch: UnsafeMutablePointer<UInt16>,
+               scores: UnsafeMutablePointer<Float>, roundingNorms: UnsafeMutablePointer<Float>) {
+        precondition(n <= Self.rowBlock)
+        packed.withUnsafeBufferPointer { p in
+            pr_tiles_score(rows, Int32(n), Int32(dimension), p.baseAddress!, Int32(count), scratch, scores, roundingNorms)
+        }
+    }
+
+    /// How far any approximate score of a row with norm `rowNorm` and rounding
+    /// norm `rowRoundingNorm` can be from its exact float32 dot product.
+    @inline(__always)
+    func errorBound(rowNorm: Float, rowRoundingNorm: Float) -> Float {
+        let rounding = rowRoundingNorm * largestNorm + rowNorm * largestRoundingNorm
+            + rowRoundingNorm * largestRoundingNorm
+        let sums = 2 * accumulation * (rowNorm + rowRoundingNorm) * (largestNorm + largestRoundingNorm)
+        return (rounding + sums) * 1.001 + 1e-6
+    }
+}
