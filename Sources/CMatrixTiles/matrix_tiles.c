@@ -76,20 +76,23 @@ struct TileConfig {
     uint8_t rows[16];
 } __attribute__((packed, aligned(64)));
 
-/// Rows to bfloat16 (zero-padded to 32 × d32) and each row's rounding norm.
+/// Rows to bfloat16 in tile order, zero-padded to 32 rows × d32: for each
+/// half (rows 0–15, 16–31) and each 32-dimension chunk, one 16 × 64-byte tile,
+/// contiguous (tile loads of rows strided by a whole padded row run ~3× slower).
+/// Also each row's rounding norm.
 __attribute__((target(TILE_FEATURES)))
 static void roundRows(const float *rows, int n, int d, uint16_t *scratch, float *roundingNorms) {
-    int d32 = round32(d);
-    memset(scratch, 0, sizeof(uint16_t) * 32 * (size_t)d32);
+    int d32 = round32(d), chunks = d32 / 32;
+    if (n < 32 || d < d32) memset(scratch, 0, sizeof(uint16_t) * 32 * (size_t)d32);
     for (int r = 0; r < n; r++) {
         const float *x = rows + (size_t)r * d;
-        uint16_t *out = scratch + (size_t)r * d32;
+        uint16_t *out = scratch + ((size_t)(r / 16) * chunks * 16 + r % 16) * 32;
         __m512 error = _mm512_setzero_ps();
         for (int t = 0; t < d; t += 16) {
             __mmask16 live = d - t >= 16 ? 0xffff : (__mmask16)((1u << (d - t)) - 1);
             __m512 v = _mm512_maskz_loadu_ps(live, x + t);
             __m256bh h = _mm512_cvtneps_pbh(v);
-            _mm256_mask_storeu_epi16(out + t, live, (__m256i)h);
+            _mm256_mask_storeu_epi16(out + (size_t)(t / 32) * 512 + t % 32, live, (__m256i)h);
             __m512 back = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)h), 16));
             __m512 e = _mm512_sub_ps(v, back);
             error = _mm512_fmadd_ps(e, e, error);
@@ -98,10 +101,24 @@ static void roundRows(const float *rows, int n, int d, uint16_t *scratch, float 
     }
 }
 
+/// Folds a 32 × 32 block of scores (rows × centroids `first`…`first + 31`,
+/// row-major in `staged`) into per-row, per-panel maxima; centroids ≥ k are −∞.
 __attribute__((target(TILE_FEATURES)))
-void pr_tiles_score(const float *rows, int n, int d, const uint16_t *packed, int k,
-                    uint16_t *scratch, float *scores, float *roundingNorms) {
-    int k32 = round32(k), d32 = round32(d), chunks = d32 / 32;
+static inline void foldPanels(const float *staged, int first, int k, float *panelMaxima, int panelStride) {
+    __mmask16 low = first + 16 <= k ? 0xffff : (first >= k ? 0 : (__mmask16)((1u << (k - first)) - 1));
+    __mmask16 high = first + 32 <= k ? 0xffff : (first + 16 >= k ? 0 : (__mmask16)((1u << (k - first - 16)) - 1));
+    __m512 floor = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < 32; r++) {
+        const float *row = staged + r * 32;
+        panelMaxima[r * panelStride + first / 16] = _mm512_reduce_max_ps(_mm512_mask_loadu_ps(floor, low, row));
+        panelMaxima[r * panelStride + first / 16 + 1] = _mm512_reduce_max_ps(_mm512_mask_loadu_ps(floor, high, row + 16));
+    }
+}
+
+__attribute__((target(TILE_FEATURES)))
+void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *packed, int k,
+                           uint16_t *scratch, float *panelMaxima, float *roundingNorms) {
+    int k32 = round32(k), d32 = round32(d), chunks = d32 / 32, panelStride = k32 / 16;
     roundRows(rows, n, d, scratch, roundingNorms);
 
     struct TileConfig config;
@@ -112,8 +129,9 @@ void pr_tiles_score(const float *rows, int n, int d, const uint16_t *packed, int
 
     // Tiles: 0–3 accumulate rows {0–15, 16–31} × centroids {16b…, 16b+16…};
     // 4–5 hold the two row halves' 32 dimensions, 6–7 the two centroid blocks'.
-    const uint16_t *top = scratch, *bottom = scratch + 16 * (size_t)d32;
-    size_t rowStride = (size_t)d32 * 2, scoreStride = (size_t)k32 * 4;
+    // Each 32 × 32 result is staged in L1 and folded to panel maxima at once.
+    float staged[32 * 32] __attribute__((aligned(64)));
+    const uint16_t *top = scratch, *bottom = scratch + (size_t)chunks * 512;
     for (int block = 0; block < k32 / 16; block += 2) {
         const uint16_t *first = packed + (size_t)block * chunks * 512;
         const uint16_t *second = first + (size_t)chunks * 512;
@@ -122,8 +140,8 @@ void pr_tiles_score(const float *rows, int n, int d, const uint16_t *packed, int
         _tile_zero(2);
         _tile_zero(3);
         for (int chunk = 0; chunk < chunks; chunk++) {
-            _tile_loadd(4, top + chunk * 32, rowStride);
-            _tile_loadd(5, bottom + chunk * 32, rowStride);
+            _tile_loadd(4, top + (size_t)chunk * 512, 64);
+            _tile_loadd(5, bottom + (size_t)chunk * 512, 64);
             _tile_loadd(6, first + (size_t)chunk * 512, 64);
             _tile_loadd(7, second + (size_t)chunk * 512, 64);
             _tile_dpbf16ps(0, 4, 6);
@@ -131,11 +149,11 @@ void pr_tiles_score(const float *rows, int n, int d, const uint16_t *packed, int
             _tile_dpbf16ps(2, 5, 6);
             _tile_dpbf16ps(3, 5, 7);
         }
-        float *out = scores + (size_t)block * 16;
-        _tile_stored(0, out, scoreStride);
-        _tile_stored(1, out + 16, scoreStride);
-        _tile_stored(2, out + 16 * (size_t)k32, scoreStride);
-        _tile_stored(3, out + 16 * (size_t)k32 + 16, scoreStride);
+        _tile_stored(0, staged, 128);
+        _tile_stored(1, staged + 16, 128);
+        _tile_stored(2, staged + 16 * 32, 128);
+        _tile_stored(3, staged + 16 * 32 + 16, 128);
+        foldPanels(staged, block * 16, k, panelMaxima, panelStride);
     }
     _tile_release();
 }

@@ -20,11 +20,13 @@ int pr_tiles_available(void);
 /// ‖c_j − bf16(c_j)‖, the rounding error the screen's bound needs.
 void pr_tiles_pack(const float *centroids, int k, int d, uint16_t *packed, float *roundingNorms);
 
-/// Approximate inner products of `n` ≤ 32 rows (row-major float32, dimension
-/// `d`) with every packed centroid: `scores[r · round32(k) + j]`. The rows are
-/// rounded to bfloat16 in `scratch` (32 · round32(d) values); `roundingNorms[r]`
-/// receives ‖x_r − bf16(x_r)‖. Products are exact and summed in float32.
-void pr_tiles_score(const float *rows, int n, int d, const uint16_t *packed, int k,
-                    uint16_t *scratch, float *scores, float *roundingNorms);
+/// For `n` ≤ 32 rows (row-major float32, dimension `d`): per row and per
+/// panel of 16 centroids, the largest approximate inner product,
+/// `panelMaxima[r · round32(k)/16 + p]` (padding centroids count as −∞). The
+/// rows are rounded to bfloat16 in `scratch` (32 · round32(d) values), and
+/// `roundingNorms[r]` receives ‖x_r − bf16(x_r)‖. Products are exact and
+/// summed in float32.
+void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *packed, int k,
+                           uint16_t *scratch, float *panelMaxima, float *roundingNorms);
 
 #endif

@@ -201,9 +201,9 @@ public struct NearestCentroid: Sendable {
     ) {
         let d = dimension
         let block = TileScreen.rowBlock
-        let stride = screen.paddedCount
+        let stride = screen.panelStride
         var scratch = [UInt16](repeating: 0, count: block * screen.paddedDimension)
-        var scores = [Float](repeating: 0, count: block * stride)
+        var maxima = [Float](repeating: 0, count: block * stride)
         var roundingNorms = [Float](repeating: 0, count: block)
         // (row, panel) pairs to score exactly; a row has at most panelCount.
         var pairRows = [Int32](repeating: 0, count: block * panelCount)
@@ -211,7 +211,7 @@ public struct NearestCentroid: Sendable {
         var best = [SIMD16<Float>](repeating: .zero, count: block)
         var arg = [SIMD16<Int32>](repeating: .zero, count: block)
         scratch.withUnsafeMutableBufferPointer { scratch in
-        scores.withUnsafeMutableBufferPointer { scores in
+        maxima.withUnsafeMutableBufferPointer { maxima in
         roundingNorms.withUnsafeMutableBufferPointer { roundingNorms in
         pairRows.withUnsafeMutableBufferPointer { pairRows in
         pairPanels.withUnsafeMutableBufferPointer { pairPanels in
@@ -219,28 +219,22 @@ public struct NearestCentroid: Sendable {
         arg.withUnsafeMutableBufferPointer { arg in
         panels.withUnsafeBufferPointer { panels in
         masks.withUnsafeBufferPointer { masks in
-            let scores = UnsafeMutableRawPointer(scores.baseAddress!)
             var start = 0
             while start < n {
                 let m = min(block, n - start)
                 let base = rows.baseAddress! + start * d
-                screen.score(rows: base, count: m, scratch: scratch.baseAddress!,
-                             scores: scores.assumingMemoryBound(to: Float.self),
-                             roundingNorms: roundingNorms.baseAddress!)
+                screen.panelMaxima(rows: base, count: m, scratch: scratch.baseAddress!,
+                                   into: maxima.baseAddress!, roundingNorms: roundingNorms.baseAddress!)
                 var pairs = 0
                 for r in 0..<m {
                     let row = base + r * d
                     let norm = VectorMath.dot(row, row, d).squareRoot() * 1.0001
                     let window = 2 * screen.errorBound(rowNorm: norm, rowRoundingNorm: roundingNorms[r])
-                    let rowScores = scores + r * stride * 4
-                    var top = SIMD16<Float>(repeating: -.infinity)
-                    for p in 0..<panelCount {
-                        top = top.replacing(with: rowScores.load(fromByteOffset: p * 64, as: SIMD16<Float>.self) + masks[p],
-                                            where: rowScores.load(fromByteOffset: p * 64, as: SIMD16<Float>.self) + masks[p] .> top)
-                    }
-                    let threshold = SIMD16<Float>(repeating: Self.reduce(best: top, arg: .zero).1 - window)
-                    for p in 0..<panelCount
-                    where any(rowScores.load(fromByteOffset: p * 64, as: SIMD16<Float>.self) + masks[p] .>= threshold) {
+                    let rowMaxima = maxima.baseAddress! + r * stride
+                    var top = -Float.infinity
+                    for p in 0..<panelCount where rowMaxima[p] > top { top = rowMaxima[p] }
+                    let threshold = top - window
+                    for p in 0..<panelCount where rowMaxima[p] >= threshold {
                         pairRows[pairs] = Int32(r)
                         pairPanels[pairs] = Int32(p)
                         pairs += 1

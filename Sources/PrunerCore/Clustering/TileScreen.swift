@@ -74,14 +74,19 @@ struct TileScreen: Sendable {
         accumulation = u / (1 - u) * 1.01
     }
 
-    /// Scores `n` ≤ 32 rows: `scores[r · paddedCount + j]` ≈ x_r · c_j, and
+    /// Panels of 16 centroids per row of `panelMaxima` (`paddedCount / 16`).
+    var panelStride: Int { paddedCount / 16 }
+
+    /// Screens `n` ≤ 32 rows: `panelMaxima[r · panelStride + p]` is the largest
+    /// approximate x_r · c_j over the centroids of panel p, and
     /// `roundingNorms[r]` = ‖δx_r‖. `scratch` holds 32 · paddedDimension values.
     @inline(__always)
-    func score(rows: UnsafePointer<Float>, count n: Int, scratch: UnsafeMutablePointer<UInt16>,
-               scores: UnsafeMutablePointer<Float>, roundingNorms: UnsafeMutablePointer<Float>) {
+    func panelMaxima(rows: UnsafePointer<Float>, count n: Int, scratch: UnsafeMutablePointer<UInt16>,
+                     into panelMaxima: UnsafeMutablePointer<Float>, roundingNorms: UnsafeMutablePointer<Float>) {
         precondition(n <= Self.rowBlock)
         packed.withUnsafeBufferPointer { p in
-            pr_tiles_score(rows, Int32(n), Int32(dimension), p.baseAddress!, Int32(count), scratch, scores, roundingNorms)
+            pr_tiles_panel_maxima(rows, Int32(n), Int32(dimension), p.baseAddress!, Int32(count),
+                                  scratch, panelMaxima, roundingNorms)
         }
     }
 
