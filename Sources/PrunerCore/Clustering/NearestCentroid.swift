@@ -187,12 +187,14 @@ public struct NearestCentroid: Sendable {
         }
     }
 
-    /// `assignSerially` with the AMX screen, 32 rows at a time: the bfloat16
-    /// scores select each row's candidate panels (those holding a centroid within
-    /// twice the error bound of the row's best score: every other centroid is
-    /// provably less similar than the best), and only those are scored exactly.
-    /// Candidate panels are folded in increasing order, so ties go to the
-    /// lowest index as in `kernel`.
+    /// `assignSerially` with the AMX screen. Per chunk of rows: the bfloat16
+    /// panel maxima select each row's candidate panels (those holding a
+    /// centroid within twice the error bound of the row's best score: every
+    /// other centroid is provably less similar than the best); then each panel
+    /// is scored exactly for its candidate rows, 12 at a time, by the same tile
+    /// code as `kernel` (a chunk of hundreds of rows lets one pass over a panel
+    /// serve many rows). Panels are folded in increasing order, so ties go to
+    /// the lowest index as in `kernel`.
     private func assignScreened(
         rows: UnsafeBufferPointer<Float>, count n: Int,
         into assignments: UnsafeMutableBufferPointer<Int32>,
@@ -201,104 +203,96 @@ public struct NearestCentroid: Sendable {
     ) {
         let d = dimension
         let block = TileScreen.rowBlock
+        let chunk = Self.screenedChunk
+        let tile = Self.rowTile
         let stride = screen.panelStride
         var scratch = [UInt16](repeating: 0, count: block * screen.paddedDimension)
         var maxima = [Float](repeating: 0, count: block * stride)
         var roundingNorms = [Float](repeating: 0, count: block)
-        // (row, panel) pairs to score exactly; a row has at most panelCount.
-        var pairRows = [Int32](repeating: 0, count: block * panelCount)
-        var pairPanels = [Int32](repeating: 0, count: block * panelCount)
-        var best = [SIMD16<Float>](repeating: .zero, count: block)
-        var arg = [SIMD16<Int32>](repeating: .zero, count: block)
+        // Per panel, the chunk's rows to score exactly (in row order).
+        var candidates = [Int32](repeating: 0, count: panelCount * chunk)
+        var candidateCounts = [Int](repeating: 0, count: panelCount)
+        var packed = [Float](repeating: 0, count: tile * d)
+        var gathered = [Float](repeating: 0, count: tile * d)
+        var best = [SIMD16<Float>](repeating: .zero, count: chunk + tile)
+        var arg = [SIMD16<Int32>](repeating: .zero, count: chunk + tile)
+        var tileBest = [SIMD16<Float>](repeating: .zero, count: tile)
+        var tileArg = [SIMD16<Int32>](repeating: .zero, count: tile)
         scratch.withUnsafeMutableBufferPointer { scratch in
         maxima.withUnsafeMutableBufferPointer { maxima in
         roundingNorms.withUnsafeMutableBufferPointer { roundingNorms in
-        pairRows.withUnsafeMutableBufferPointer { pairRows in
-        pairPanels.withUnsafeMutableBufferPointer { pairPanels in
+        candidates.withUnsafeMutableBufferPointer { candidates in
+        candidateCounts.withUnsafeMutableBufferPointer { candidateCounts in
+        packed.withUnsafeMutableBufferPointer { packed in
+        gathered.withUnsafeMutableBufferPointer { gathered in
         best.withUnsafeMutableBufferPointer { best in
         arg.withUnsafeMutableBufferPointer { arg in
+        tileBest.withUnsafeMutableBufferPointer { tileBest in
+        tileArg.withUnsafeMutableBufferPointer { tileArg in
         panels.withUnsafeBufferPointer { panels in
         masks.withUnsafeBufferPointer { masks in
-            var start = 0
-            while start < n {
-                let m = min(block, n - start)
-                let base = rows.baseAddress! + start * d
-                screen.panelMaxima(rows: base, count: m, scratch: scratch.baseAddress!,
-                                   into: maxima.baseAddress!, roundingNorms: roundingNorms.baseAddress!)
-                var pairs = 0
-                for r in 0..<m {
-                    let row = base + r * d
-                    let norm = VectorMath.dot(row, row, d).squareRoot() * 1.0001
-                    let window = 2 * screen.errorBound(rowNorm: norm, rowRoundingNorm: roundingNorms[r])
-                    let rowMaxima = maxima.baseAddress! + r * stride
-                    var top = -Float.infinity
-                    for p in 0..<panelCount where rowMaxima[p] > top { top = rowMaxima[p] }
-                    let threshold = top - window
-                    for p in 0..<panelCount where rowMaxima[p] >= threshold {
-                        pairRows[pairs] = Int32(r)
-                        pairPanels[pairs] = Int32(p)
-                        pairs += 1
+            var chunkStart = 0
+            while chunkStart < n {
+                let chunkRows = min(chunk, n - chunkStart)
+                let chunkBase = rows.baseAddress! + chunkStart * d
+                candidateCounts.update(repeating: 0)
+                var start = 0
+                while start < chunkRows {
+                    let m = min(block, chunkRows - start)
+                    let base = chunkBase + start * d
+                    screen.panelMaxima(rows: base, count: m, scratch: scratch.baseAddress!,
+                                       into: maxima.baseAddress!, roundingNorms: roundingNorms.baseAddress!)
+                    for r in 0..<m {
+                        let row = base + r * d
+                        let norm = VectorMath.dot(row, row, d).squareRoot() * 1.0001
+                        let window = 2 * screen.errorBound(rowNorm: norm, rowRoundingNorm: roundingNorms[r])
+                        let rowMaxima = maxima.baseAddress! + r * stride
+                        var top = -Float.infinity
+                        for p in 0..<panelCount where rowMaxima[p] > top { top = rowMaxima[p] }
+                        let threshold = top - window
+                        for p in 0..<panelCount where rowMaxima[p] >= threshold {
+                            candidates[p * chunk + candidateCounts[p]] = Int32(start + r)
+                            candidateCounts[p] += 1
+                        }
+                    }
+                    start += m
+                }
+                best.baseAddress!.update(repeating: SIMD16(repeating: -.infinity), count: chunkRows)
+                arg.baseAddress!.update(repeating: .zero, count: chunkRows)
+                for p in 0..<panelCount {
+                    let listed = candidates.baseAddress! + p * chunk
+                    var first = 0
+                    while first < candidateCounts[p] {
+                        let m = min(tile, candidateCounts[p] - first)
+                        for q in 0..<m {
+                            let r = Int(listed[first + q])
+                            (gathered.baseAddress! + q * d).update(from: chunkBase + r * d, count: d)
+                            tileBest[q] = best[r]
+                            tileArg[q] = arg[r]
+                        }
+                        Self.interleave(rows: gathered.baseAddress!, count: m, dimension: d, into: packed.baseAddress!)
+                        foldPanel(p, rows: packed.baseAddress!, panels: panels.baseAddress!, masks: masks.baseAddress!,
+                                  best: tileBest.baseAddress!, arg: tileArg.baseAddress!)
+                        for q in 0..<m {
+                            let r = Int(listed[first + q])
+                            best[r] = tileBest[q]
+                            arg[r] = tileArg[q]
+                        }
+                        first += m
                     }
                 }
-                best.baseAddress!.update(repeating: SIMD16(repeating: -.infinity), count: m)
-                arg.baseAddress!.update(repeating: .zero, count: m)
-                scoreExactly(rows: base, pairRows: pairRows.baseAddress!, pairPanels: pairPanels.baseAddress!,
-                             count: pairs, panels: panels.baseAddress!, masks: masks.baseAddress!,
-                             best: best.baseAddress!, arg: arg.baseAddress!)
-                for r in 0..<m {
+                for r in 0..<chunkRows {
                     let (index, similarity) = Self.reduce(best: best[r], arg: arg[r])
-                    assignments[start + r] = index
-                    similarities[start + r] = similarity
+                    assignments[chunkStart + r] = index
+                    similarities[chunkStart + r] = similarity
                 }
-                start += m
+                chunkStart += chunkRows
             }
-        }}}}}}}}}
+        }}}}}}}}}}}}}
     }
 
-    /// Scores the (row, panel) pairs exactly, eight at a time (eight independent
-    /// multiply-add chains keep both FMA ports busy), each by the operations of
-    /// `kernel` (one accumulator per lane, dimensions in order, from zero), and
-    /// folds them in pair order into the rows' per-lane bests.
-    @inline(__always)
-    private func scoreExactly(
-        rows: UnsafePointer<Float>, pairRows: UnsafePointer<Int32>, pairPanels: UnsafePointer<Int32>, count: Int,
-        panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>,
-        best: UnsafeMutablePointer<SIMD16<Float>>, arg: UnsafeMutablePointer<SIMD16<Int32>>
-    ) {
-        let d = dimension
-        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-        var g = 0
-        while g < count {
-            // A short last group repeats its last pair; the repeats are not folded.
-            @inline(__always) func pair(_ q: Int) -> Int { min(g + q, count - 1) }
-            let x0 = rows + Int(pairRows[pair(0)]) * d, p0 = panels + Int(pairPanels[pair(0)]) * d
-            let x1 = rows + Int(pairRows[pair(1)]) * d, p1 = panels + Int(pairPanels[pair(1)]) * d
-            let x2 = rows + Int(pairRows[pair(2)]) * d, p2 = panels + Int(pairPanels[pair(2)]) * d
-            let x3 = rows + Int(pairRows[pair(3)]) * d, p3 = panels + Int(pairPanels[pair(3)]) * d
-            let x4 = rows + Int(pairRows[pair(4)]) * d, p4 = panels + Int(pairPanels[pair(4)]) * d
-            let x5 = rows + Int(pairRows[pair(5)]) * d, p5 = panels + Int(pairPanels[pair(5)]) * d
-            let x6 = rows + Int(pairRows[pair(6)]) * d, p6 = panels + Int(pairPanels[pair(6)]) * d
-            let x7 = rows + Int(pairRows[pair(7)]) * d, p7 = panels + Int(pairPanels[pair(7)]) * d
-            var a0 = SIMD16<Float>.zero, a1 = SIMD16<Float>.zero, a2 = SIMD16<Float>.zero, a3 = SIMD16<Float>.zero
-            var a4 = SIMD16<Float>.zero, a5 = SIMD16<Float>.zero, a6 = SIMD16<Float>.zero, a7 = SIMD16<Float>.zero
-            for t in 0..<d {
-                a0 = madd(a0, SIMD16(repeating: x0[t]), p0[t])
-                a1 = madd(a1, SIMD16(repeating: x1[t]), p1[t])
-                a2 = madd(a2, SIMD16(repeating: x2[t]), p2[t])
-                a3 = madd(a3, SIMD16(repeating: x3[t]), p3[t])
-                a4 = madd(a4, SIMD16(repeating: x4[t]), p4[t])
-                a5 = madd(a5, SIMD16(repeating: x5[t]), p5[t])
-                a6 = madd(a6, SIMD16(repeating: x6[t]), p6[t])
-                a7 = madd(a7, SIMD16(repeating: x7[t]), p7[t])
-            }
-            let exact = [a0, a1, a2, a3, a4, a5, a6, a7]
-            for q in 0..<min(8, count - g) {
-                let r = Int(pairRows[g + q]), p = Int(pairPanels[g + q])
-                Self.update(&best[r], &arg[r], exact[q] + masks[p], SIMD16<Int32>(repeating: Int32(p * 16)) &+ lanes)
-            }
-            g += 8
-        }
-    }
+    /// Rows screened together: enough that a panel's candidates fill 12-row tiles.
+    static let screenedChunk = 384
 
     /// Copies `count` ≤ 12 rows into the tile layout `packed[t · 12 + r]`, zero-filling missing rows.
     /// Dimension-major, so the stores are contiguous (this runs once per tile: at k = 100 it
@@ -387,51 +381,64 @@ public struct NearestCentroid: Sendable {
         }
         if p < panelCount {
             // An odd last panel: the same tile over one panel (12 accumulators).
-            let pa = panels + p * d
-            var a0 = SIMD16<Float>.zero
-            var a1 = SIMD16<Float>.zero
-            var a2 = SIMD16<Float>.zero
-            var a3 = SIMD16<Float>.zero
-            var a4 = SIMD16<Float>.zero
-            var a5 = SIMD16<Float>.zero
-            var a6 = SIMD16<Float>.zero
-            var a7 = SIMD16<Float>.zero
-            var a8 = SIMD16<Float>.zero
-            var a9 = SIMD16<Float>.zero
-            var a10 = SIMD16<Float>.zero
-            var a11 = SIMD16<Float>.zero
-            var row = rows
-            for t in 0..<d {
-                let va = pa[t]
-                a0 = madd(a0, SIMD16<Float>(repeating: row[0]), va)
-                a1 = madd(a1, SIMD16<Float>(repeating: row[1]), va)
-                a2 = madd(a2, SIMD16<Float>(repeating: row[2]), va)
-                a3 = madd(a3, SIMD16<Float>(repeating: row[3]), va)
-                a4 = madd(a4, SIMD16<Float>(repeating: row[4]), va)
-                a5 = madd(a5, SIMD16<Float>(repeating: row[5]), va)
-                a6 = madd(a6, SIMD16<Float>(repeating: row[6]), va)
-                a7 = madd(a7, SIMD16<Float>(repeating: row[7]), va)
-                a8 = madd(a8, SIMD16<Float>(repeating: row[8]), va)
-                a9 = madd(a9, SIMD16<Float>(repeating: row[9]), va)
-                a10 = madd(a10, SIMD16<Float>(repeating: row[10]), va)
-                a11 = madd(a11, SIMD16<Float>(repeating: row[11]), va)
-                row += Self.rowTile
-            }
-            let ma = masks[p]
-            let ia = SIMD16<Int32>(repeating: Int32(p * 16)) &+ lanes
-            Self.update(&best[0], &arg[0], a0 + ma, ia)
-            Self.update(&best[1], &arg[1], a1 + ma, ia)
-            Self.update(&best[2], &arg[2], a2 + ma, ia)
-            Self.update(&best[3], &arg[3], a3 + ma, ia)
-            Self.update(&best[4], &arg[4], a4 + ma, ia)
-            Self.update(&best[5], &arg[5], a5 + ma, ia)
-            Self.update(&best[6], &arg[6], a6 + ma, ia)
-            Self.update(&best[7], &arg[7], a7 + ma, ia)
-            Self.update(&best[8], &arg[8], a8 + ma, ia)
-            Self.update(&best[9], &arg[9], a9 + ma, ia)
-            Self.update(&best[10], &arg[10], a10 + ma, ia)
-            Self.update(&best[11], &arg[11], a11 + ma, ia)
+            foldPanel(p, rows: rows, panels: panels, masks: masks, best: best, arg: arg)
         }
+    }
+
+    /// One 12-row tile (interleaved) against panel `p` alone, folded into the
+    /// rows' per-lane bests: each row's dot products by the same operations as
+    /// in the two-panel loop (one accumulator per lane, dimensions in order).
+    @inline(__always)
+    private func foldPanel(
+        _ p: Int, rows: UnsafePointer<Float>, panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>,
+        best: UnsafeMutablePointer<SIMD16<Float>>, arg: UnsafeMutablePointer<SIMD16<Int32>>
+    ) {
+        let d = dimension
+        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let pa = panels + p * d
+        var a0 = SIMD16<Float>.zero
+        var a1 = SIMD16<Float>.zero
+        var a2 = SIMD16<Float>.zero
+        var a3 = SIMD16<Float>.zero
+        var a4 = SIMD16<Float>.zero
+        var a5 = SIMD16<Float>.zero
+        var a6 = SIMD16<Float>.zero
+        var a7 = SIMD16<Float>.zero
+        var a8 = SIMD16<Float>.zero
+        var a9 = SIMD16<Float>.zero
+        var a10 = SIMD16<Float>.zero
+        var a11 = SIMD16<Float>.zero
+        var row = rows
+        for t in 0..<d {
+            let va = pa[t]
+            a0 = madd(a0, SIMD16<Float>(repeating: row[0]), va)
+            a1 = madd(a1, SIMD16<Float>(repeating: row[1]), va)
+            a2 = madd(a2, SIMD16<Float>(repeating: row[2]), va)
+            a3 = madd(a3, SIMD16<Float>(repeating: row[3]), va)
+            a4 = madd(a4, SIMD16<Float>(repeating: row[4]), va)
+            a5 = madd(a5, SIMD16<Float>(repeating: row[5]), va)
+            a6 = madd(a6, SIMD16<Float>(repeating: row[6]), va)
+            a7 = madd(a7, SIMD16<Float>(repeating: row[7]), va)
+            a8 = madd(a8, SIMD16<Float>(repeating: row[8]), va)
+            a9 = madd(a9, SIMD16<Float>(repeating: row[9]), va)
+            a10 = madd(a10, SIMD16<Float>(repeating: row[10]), va)
+            a11 = madd(a11, SIMD16<Float>(repeating: row[11]), va)
+            row += Self.rowTile
+        }
+        let ma = masks[p]
+        let ia = SIMD16<Int32>(repeating: Int32(p * 16)) &+ lanes
+        Self.update(&best[0], &arg[0], a0 + ma, ia)
+        Self.update(&best[1], &arg[1], a1 + ma, ia)
+        Self.update(&best[2], &arg[2], a2 + ma, ia)
+        Self.update(&best[3], &arg[3], a3 + ma, ia)
+        Self.update(&best[4], &arg[4], a4 + ma, ia)
+        Self.update(&best[5], &arg[5], a5 + ma, ia)
+        Self.update(&best[6], &arg[6], a6 + ma, ia)
+        Self.update(&best[7], &arg[7], a7 + ma, ia)
+        Self.update(&best[8], &arg[8], a8 + ma, ia)
+        Self.update(&best[9], &arg[9], a9 + ma, ia)
+        Self.update(&best[10], &arg[10], a10 + ma, ia)
+        Self.update(&best[11], &arg[11], a11 + ma, ia)
     }
 
     /// One multiply-add step of the micro-kernel.
