@@ -140,6 +140,9 @@ def parse_summary(text):
     if m:
         s.update(records=int(m.group(1)), kept=int(m.group(2)), rejected=int(m.group(3)),
                  reported_rate=int(m.group(4)), reported_seconds=float(m.group(5)))
+    m = re.search(r"assignment: ([^\n(]+)", text)
+    if m:
+        s.update(assignment=m.group(1).strip())
     m = re.search(r"latency \(read → decision written\): p50 ([\d.]+) ms, p99 ([\d.]+) ms", text)
     if m:
         s.update(p50_ms=float(m.group(1)), p99_ms=float(m.group(2)))
@@ -292,6 +295,10 @@ def report(a, res):
     L.append("- machine: %s" % res["machine"])
     L.append("- command: `%s`" % res["command"])
     L.append("- prunerd: %s" % res["prunerd"])
+    kernels = sorted({c["prunerd"]["assignment"] for c in res["configs"]
+                      if c.get("prunerd") and c["prunerd"].get("assignment")})
+    if kernels:
+        L.append("- prunerd assignment: %s" % "; ".join(kernels))
     L.append("- records per configuration: %s (float16, PRN1, LZ4 frames), warm-up %d, faiss %s threads, "
              "OpenBLAS %s threads" % ("{:,}".format(a.n), a.warmup, a.threads, a.threads))
     L.append("- prunerd serve options: `--centroids C.npy --clusters k --warmup %d --decisions <file> --state-dir <tmp>%s`"

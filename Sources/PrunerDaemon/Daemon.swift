@@ -135,6 +135,9 @@ public final class Daemon: InputDelegate {
         log = try DecisionLog(path: configuration.decisionsPath, loop: loop)
         log.onError = { [logger] error in logger.error("decision log: \(error)") }
         try installSignals()
+        logger.info(NearestCentroid.isScreeningAvailable
+            ? "assignment: AMX bfloat16 screen, exact float32 for the candidates (PRUNERD_TILES=0 turns the screen off)"
+            : "assignment: float32 tiles (no AMX tiles on this CPU, or PRUNERD_TILES=0)")
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }
         try startServices()

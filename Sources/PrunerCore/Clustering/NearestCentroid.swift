@@ -54,6 +54,10 @@ public struct NearestCentroid: Sendable {
     /// Whether `assign` screens with AMX tiles (for reports; results are the same).
     public var isScreened: Bool { screen != nil }
 
+    /// Whether kernels built here will screen: the CPU has AMX-BF16, the OS granted
+    /// it, and `PRUNERD_TILES=0` is not set (for the startup log and benchmarks).
+    public static var isScreeningAvailable: Bool { TileScreen.isAvailable }
+
     /// - Parameters:
     ///   - centroids: `k × dimension`, row-major; used as given (normalise them first for cosine).
     ///   - dimension: the dimension d.
