@@ -1,5 +1,10 @@
 // Spherical k-means: k-means++ seeding with cosine distance, then Lloyd
 // iterations that assign by largest inner product and re-normalise means.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Spherical k-means on unit vectors.
 public enum SphericalKMeans {
@@ -52,12 +57,21 @@ public enum SphericalKMeans {
         return centroids
     }
 
-    /// k-means++ seeding with D² sampling on `1 − cos`.
+    /// k-means++ seeding with D² sampling on `1 − cos`, by *coordinated* draws.
+    ///
+    /// Each draw is an exponential race: step c picks the row minimising
+    /// `−log(u_i,c) / D²_i`, which samples rows with probability ∝ D²_i as
+    /// k-means++ asks. The uniform `u_i,c` is a hash of the row's own bits, the
+    /// seed and c, not the next number of a generator, so the choice does not
+    /// depend on the rows' order or on which other rows are present: a run over
+    /// a subset of the rows (the streaming warm-up) draws the same seeds as a
+    /// run over all of them wherever its D² agree, and its k-means converges
+    /// to the optimum the full run finds rather than to another seed's.
     static func seedPlusPlus(vectors: [Float], dimension d: Int, k: Int, seed: UInt64) -> [Float] {
         let n = vectors.count / d
-        var rng = Xoshiro256StarStar(seed: seed, stream: 1)
+        let keys = rowKeys(vectors, dimension: d, seed: seed)
         var centroids = [Float](); centroids.reserveCapacity(k * d)
-        var first = rng.nextInt(below: n)
+        var first = race(keys, step: 0, weights: nil)
         var dist = [Double](repeating: .infinity, count: n)
         for c in 0..<k {
             centroids.append(contentsOf: vectors[(first * d)..<(first * d + d)])
@@ -72,18 +86,49 @@ public enum SphericalKMeans {
                     total += dist[i]
                 }
             }
-            if total <= 0 {
-                first = rng.nextInt(below: n)      // all rows coincide with chosen centres
-                continue
-            }
-            var u = rng.nextUnit() * total
-            var pick = n - 1
-            for i in 0..<n {
-                u -= dist[i]
-                if u < 0 { pick = i; break }
-            }
-            first = pick
+            // All rows coincide with chosen centres: a uniform draw.
+            first = race(keys, step: UInt64(c + 1), weights: total > 0 ? dist : nil)
         }
         return centroids
+    }
+
+    /// A 64-bit key per row: a hash of the row's float bits and the seed.
+    static func rowKeys(_ vectors: [Float], dimension d: Int, seed: UInt64) -> [UInt64] {
+        let n = vectors.count / d
+        var keys = [UInt64](repeating: 0, count: n)
+        vectors.withUnsafeBufferPointer { v in
+            for i in 0..<n {
+                var mixer = SplitMix64(seed: seed ^ 0x6A09_E667_F3BC_C908)
+                var h = mixer.next()
+                for t in 0..<d {
+                    mixer = SplitMix64(seed: h ^ UInt64(v[i * d + t].bitPattern))
+                    h = mixer.next()
+                }
+                keys[i] = h
+            }
+        }
+        return keys
+    }
+
+    /// The row winning step `step`'s exponential race: least `−log(u) / w`
+    /// (rows of weight 0 never win; no weights: least `−log(u)`, uniform).
+    /// Ties, which need equal keys, go to the lower key, then the lower row.
+    static func race(_ keys: [UInt64], step: UInt64, weights: [Double]?) -> Int {
+        var best = 0
+        var bestScore = Double.infinity
+        var bestKey = UInt64.max
+        let salt = (step &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        for i in keys.indices {
+            let w = weights?[i] ?? 1
+            guard w > 0 else { continue }
+            var draw = SplitMix64(seed: keys[i] ^ salt)
+            let bits = draw.next()
+            let u = (Double(bits >> 11) + 0.5) * 0x1.0p-53
+            let score = -log(u) / w
+            if score < bestScore || (score == bestScore && keys[i] < bestKey) {
+                best = i; bestScore = score; bestKey = keys[i]
+            }
+        }
+        return best
     }
 }
