@@ -118,13 +118,15 @@ extension ConceptStatistics {
     /// arrival clock add to what one engine would hold (up to rounding).
     public mutating func decay(by factor: Double, rng: inout Xoshiro256StarStar) {
         var total = 0
-        for b in 0..<histogram.count where histogram[b] > 0 {
-            let x = Double(histogram[b]) * factor
+        var scaled = histogram
+        for b in 0..<scaled.count where scaled[b] > 0 {
+            let x = Double(scaled[b]) * factor
             var v = x.rounded(.down)
             if rng.nextUnit() < x - v { v += 1 }
-            histogram[b] = UInt32(v)
+            scaled[b] = UInt32(v)
             total += Int(v)
         }
+        histogram = scaled
         let mean = count > 0 ? Double(distanceSum) / Double(count) : 0
         count = total
         distanceSum = UInt64((mean * Double(total)).rounded())

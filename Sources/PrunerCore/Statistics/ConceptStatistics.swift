@@ -19,7 +19,15 @@ public struct ConceptStatistics: Sendable, Equatable {
     /// Σ distance in units of 2⁻²⁴.
     public var distanceSum: UInt64 = 0
     /// Bin `b` counts distances in `[2b/B, 2(b+1)/B)`.
-    public var histogram: [UInt32]
+    public var histogram: [UInt32] {
+        get { bins }
+        set { bins = newValue; blockCounts = Self.blockCounts(of: newValue) }
+    }
+    /// The histogram's storage (`histogram` sets it whole).
+    private var bins: [UInt32]
+    /// Sums of `quantileBlock` consecutive bins, kept in step with `bins`, so a
+    /// quantile scans 64 block sums and one block instead of up to 4,096 bins.
+    private var blockCounts: [UInt32]
     /// Members kept / dropped so far.
     public var kept: Int = 0
     public var dropped: Int = 0
@@ -33,7 +41,14 @@ public struct ConceptStatistics: Sendable, Equatable {
     public init(dimension: Int, reservoirCapacity: Int = 32) {
         self.dimension = dimension
         self.reservoirCapacity = reservoirCapacity
-        histogram = [UInt32](repeating: 0, count: Self.binCount)
+        bins = [UInt32](repeating: 0, count: Self.binCount)
+        blockCounts = [UInt32](repeating: 0, count: Self.binCount / Self.quantileBlock)
+    }
+
+    private static func blockCounts(of bins: [UInt32]) -> [UInt32] {
+        stride(from: 0, to: bins.count, by: quantileBlock).map { start in
+            bins[start..<min(start + quantileBlock, bins.count)].reduce(0, &+)
+        }
     }
 
     /// Mean distance of the members to the centroid, d_intra (0 when empty).
@@ -54,7 +69,9 @@ public struct ConceptStatistics: Sendable, Equatable {
         count += 1
         let clamped = min(max(Double(distance), 0), 2)
         distanceSum &+= UInt64((clamped * Self.sumScale).rounded())
-        histogram[Self.bin(of: distance)] &+= 1
+        let b = Self.bin(of: distance)
+        bins[b] &+= 1
+        blockCounts[b / Self.quantileBlock] &+= 1
         guard let vector, reservoirCapacity > 0 else { return }
         if reservoirCount < reservoirCapacity {
             reservoir.append(contentsOf: vector)
@@ -70,7 +87,7 @@ public struct ConceptStatistics: Sendable, Equatable {
     /// interpolation inside a bin, which assumes members spread evenly in it).
     ///
     /// The engine asks for k quantiles every `recomputeEvery` records, so the scan
-    /// skips whole blocks of bins that stay below the target. Counts are integers,
+    /// runs over the block sums and then inside one block. Counts are integers,
     /// so running sums are exact in `Int` and `Double` alike and the result is the
     /// one a bin-by-bin scan gives.
     public func quantile(_ q: Double) -> Float {
@@ -78,36 +95,24 @@ public struct ConceptStatistics: Sendable, Equatable {
         guard total > 0 else { return 0 }
         let target = min(max(q, 0), 1) * Double(total)
         let width = 2.0 / Double(Self.binCount)
-        return histogram.withUnsafeBufferPointer { bins in
-            var cumulative = 0
-            var start = 0
-            while start < Self.binCount {
-                let end = start + Self.quantileBlock
-                // In UInt32 lanes, 16 at a time.
-                var lanes = SIMD16<UInt32>.zero
-                var b = start
-                while b < end {
-                    lanes &+= UnsafeRawPointer(bins.baseAddress! + b).loadUnaligned(as: SIMD16<UInt32>.self)
-                    b += 16
-                }
-                let blockSum = Int(lanes.wrappedSum())
-                if Double(cumulative + blockSum) < target {
-                    cumulative += blockSum
-                    start = end
-                    continue
-                }
-                for b in start..<end {
-                    let c = Int(bins[b])
-                    if c > 0 && Double(cumulative + c) >= target {
-                        let frac = (target - Double(cumulative)) / Double(c)
-                        return Float((Double(b) + frac) * width)
-                    }
-                    cumulative += c
-                }
-                start = end
+        var cumulative = 0
+        for block in blockCounts.indices {
+            let blockSum = Int(blockCounts[block])
+            if Double(cumulative + blockSum) < target {
+                cumulative += blockSum
+                continue
             }
-            return 2
+            let start = block * Self.quantileBlock
+            for b in start..<(start + Self.quantileBlock) {
+                let c = Int(bins[b])
+                if c > 0 && Double(cumulative + c) >= target {
+                    let frac = (target - Double(cumulative)) / Double(c)
+                    return Float((Double(b) + frac) * width)
+                }
+                cumulative += c
+            }
         }
+        return 2
     }
 
     /// Bins summed at once by `quantile` (divides `binCount`).
@@ -123,7 +128,8 @@ public struct ConceptStatistics: Sendable, Equatable {
         let nSelf = count, nOther = other.count
         count += other.count
         distanceSum &+= other.distanceSum
-        for b in 0..<Self.binCount { histogram[b] &+= other.histogram[b] }
+        for b in 0..<Self.binCount { bins[b] &+= other.bins[b] }
+        for b in blockCounts.indices { blockCounts[b] &+= other.blockCounts[b] }
         kept += other.kept
         dropped += other.dropped
         let d = dimension
