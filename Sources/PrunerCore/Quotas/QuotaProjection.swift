@@ -93,9 +93,9 @@ public enum QuotaProjection {
         var n = (0..<k).map { j in min(max(Int(x[j].rounded(.down)), lower[j]), upper[j]) }
         var remaining = m - n.reduce(0, +)
         if remaining > 0 {
+            let fractions = x.map { $0 - $0.rounded(.down) }
             let order = (0..<k).sorted { a, b in
-                let fa = x[a] - x[a].rounded(.down), fb = x[b] - x[b].rounded(.down)
-                return fa != fb ? fa > fb : a < b
+                fractions[a] != fractions[b] ? fractions[a] > fractions[b] : a < b
             }
             for j in order where remaining > 0 && n[j] < upper[j] { n[j] += 1; remaining -= 1 }
             // Rounding noise can leave units over; give them by index to whoever has room.
