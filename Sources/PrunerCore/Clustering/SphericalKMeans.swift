@@ -61,8 +61,8 @@ public enum SphericalKMeans {
     ///
     /// Each draw is an exponential race: step c picks the row minimising
     /// `−log(u_i,c) / D²_i`, which samples rows with probability ∝ D²_i as
-    /// k-means++ asks. The uniform `u_i,c` is a hash of the row's own bits, the
-    /// seed and c, not the next number of a generator, so the choice does not
+    /// k-means++ asks. The uniform `u_i,c` is a hash of the row's content (its
+    /// sign pattern, see `rowKeys`), the seed and c, not the next number of a generator, so the choice does not
     /// depend on the rows' order or on which other rows are present: a run over
     /// a subset of the rows (the streaming warm-up) draws the same seeds as a
     /// run over all of them wherever its D² agree, and its k-means converges
@@ -92,7 +92,11 @@ public enum SphericalKMeans {
         return centroids
     }
 
-    /// A 64-bit key per row: a hash of the row's float bits and the seed.
+    /// A 64-bit key per row: a hash of the seed and the row's sign pattern
+    /// (which components are > 0). Signs, not float bits: the same record sent
+    /// as float16, float32, bfloat16 or JSON normalises to vectors that differ
+    /// in their last bits but not in their signs, so it gets the same key and
+    /// k-means the same seeds (a component would have to round to zero to flip).
     static func rowKeys(_ vectors: [Float], dimension d: Int, seed: UInt64) -> [UInt64] {
         let n = vectors.count / d
         var keys = [UInt64](repeating: 0, count: n)
@@ -100,9 +104,13 @@ public enum SphericalKMeans {
             for i in 0..<n {
                 var mixer = SplitMix64(seed: seed ^ 0x6A09_E667_F3BC_C908)
                 var h = mixer.next()
-                for t in 0..<d {
-                    mixer = SplitMix64(seed: h ^ UInt64(v[i * d + t].bitPattern))
+                var t = 0
+                while t < d {
+                    var word: UInt64 = 0
+                    for b in 0..<min(64, d - t) where v[i * d + t + b] > 0 { word |= 1 << UInt64(b) }
+                    mixer = SplitMix64(seed: h ^ word)
                     h = mixer.next()
+                    t += 64
                 }
                 keys[i] = h
             }
