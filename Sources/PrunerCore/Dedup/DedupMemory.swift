@@ -19,8 +19,8 @@
 /// its residual off the concept's centre c (x − (x·c)·c: the part that tells
 /// members of one concept apart — the raw members of a tight concept all point
 /// nearly the same way, their residuals do not). A record's sketch is compared
-/// with every member's by popcount, first over 128 bits, then over all 256 for
-/// the few that pass, and only members within both Hamming limits
+/// with every member's by popcount, over the first 128 bits and over all 256,
+/// and only members within both Hamming limits
 /// (`SignSketch.hammingLimit`, each missing a near-copy with probability
 /// < 10⁻⁵) get the exact cosine. Every duplicate verdict is an exact cosine (to
 /// float16 rounding), so precision is that of exact SemDeDup; recall loses only
@@ -29,10 +29,11 @@
 /// centroids move.
 ///
 /// **Cost.** Memory: capacity·(2d + 36) bytes at most. Per record: one rotation
-/// (~250 16-lane operations at d = 384), a 16-byte popcount compare per
-/// remembered member (32 bytes for the few passing the first half), and a
+/// (~170 16-lane operations at d = 384), a 32-byte popcount compare per
+/// remembered member (4 members per 512-bit operation, 32 per branch), and a
 /// d-dimensional dot product per candidate (~0.5 per record on the benchmark's
-/// synthetic stream, whose rings hold ~1,100 members on average).
+/// synthetic stream). The compare is bound by reading the sketches from memory,
+/// which `check(rows:…)` does once per run and concept rather than once per row.
 public struct DedupMemory: Sendable, Equatable {
     /// The rotation all concepts' sketches share.
     public let sketch: SignSketch
