@@ -25,8 +25,11 @@ import Darwin
 /// outputs need (butterflies within rows cost ~10× those across rows). Each
 /// output is a ±1 combination of every input coordinate, the 256 hyperplanes
 /// are orthogonal, and their signs are randomised per coordinate by D₁ — the
-/// tests check the Hamming fraction tracks angle/π. Cost at d = 384: ~250
-/// 16-lane operations.
+/// tests check the Hamming fraction tracks angle/π. Only the first 16 rows
+/// are kept, and those of H_rows ⊗ I₁₆ are H₁₆ ⊗ I₁₆ applied to the sum of
+/// the input's 16-row segments (row 0 of H_{rows/16} is all ones), so the
+/// rotation folds the input into 16 rows and mixes only those: at d = 384
+/// ~170 16-lane operations, all on 1 KB that stays in L1.
 public struct SignSketch: Sendable, Equatable {
     /// Bits per sketch.
     public static let bits = 256
@@ -53,7 +56,7 @@ public struct SignSketch: Sendable, Equatable {
         }
     }
 
-    /// Unnormalised Walsh–Hadamard butterflies across the rows of `v` (H_rows ⊗ I₁₆).
+    /// Unnormalised Walsh–Hadamard butterflies across the rows of `v` (H_{v.count} ⊗ I₁₆).
     @inline(__always)
     static func acrossRows(_ v: UnsafeMutableBufferPointer<SIMD16<Float>>) {
         var h = 1
@@ -79,14 +82,18 @@ public struct SignSketch: Sendable, Equatable {
     /// by 16·√P: signs and differences of rotations are all the sketch uses).
     @inline(__always)
     func withRotation<R>(of x: UnsafePointer<Float>, _ body: (UnsafeMutableBufferPointer<SIMD16<Float>>) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: blocks) { v in
-            v.initialize(repeating: .zero)
-            UnsafeMutableRawPointer(v.baseAddress!).copyMemory(from: x, byteCount: dimension * 4)
-            let kept = UnsafeMutableBufferPointer(rebasing: v[0..<Self.vectors])
+        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: Self.vectors) { kept in
+            kept.initialize(repeating: .zero)
             signs.withUnsafeBufferPointer { s in
-                for i in 0..<blocks { v[i] *= s[i] }
-                Self.acrossRows(v)
-                // Only the first 16 rows are kept: the rest need no mixing within.
+                // D₁, folding row i of the padded input onto kept row i mod 16 (see the type's doc).
+                let raw = UnsafeRawPointer(x), whole = dimension / 16
+                for i in 0..<whole { kept[i % 16] += raw.loadUnaligned(fromByteOffset: i * 64, as: SIMD16<Float>.self) * s[i] }
+                if whole * 16 < dimension {
+                    var last = SIMD16<Float>.zero
+                    for l in 0..<(dimension - whole * 16) { last[l] = x[whole * 16 + l] }
+                    kept[whole % 16] += last * s[whole]
+                }
+                Self.acrossRows(kept)
                 for i in 0..<Self.vectors { kept[i] *= s[blocks + i] }
                 Self.withinRows(kept)
             }
