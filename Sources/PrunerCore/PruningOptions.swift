@@ -59,7 +59,9 @@ public struct PruningOptions: Sendable, Codable, Equatable {
     /// of the most recent non-duplicate members). Memory ≤ k·N·(2d + 36) bytes (float16
     /// rows and 256-bit sketches); per record the check costs one sketch, a popcount
     /// compare per remembered member, and d flops per member whose sketch is near.
-    public var dedupMemory: Int = 1024
+    /// 512 by default: recall ≥ 0.97 on the real data and the synthetic mixtures
+    /// (1024: 0.9995 on the real data) at about two thirds of 1024's CPU cost.
+    public var dedupMemory: Int = 512
     /// Records whose `score` is below this are dropped as `low_score` before
     /// clustering (records without a score pass). `nil`: no filter.
     public var minScore: Float? = nil

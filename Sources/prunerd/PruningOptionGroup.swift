@@ -60,7 +60,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
     var dedupThreshold: Double?
 
     @Option(name: .customLong("dedup-memory"),
-            help: "Streaming: vectors remembered per concept for the duplicate check (default 1024: whole concepts of up to 1024 members are checked, and on the real data recall is the same as with 2048; memory ≤ k·N·(2d + 36) bytes, per-record cost: a popcount compare per remembered member plus d flops per member whose sketch is near). Not live.")
+            help: "Streaming: vectors remembered per concept for the duplicate check (default 512: recall 0.97–0.99 against exact SemDeDup on the real data and synthetic mixtures, within a 25% throughput cost; 1024 reaches 0.9995 on the real data at ~1.5× the CPU; memory ≤ k·N·(2d + 36) bytes, per-record cost: a popcount compare per remembered member plus d flops per member whose sketch is near). Not live.")
     var dedupMemory: Int?
 
     @Option(name: .customLong("min-score"),
