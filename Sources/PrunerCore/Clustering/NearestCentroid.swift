@@ -205,94 +205,137 @@ public struct NearestCentroid: Sendable {
         similarities: UnsafeMutableBufferPointer<Float>,
         screen: TileScreen
     ) {
-        let d = dimension
-        let block = TileScreen.rowBlock
-        let chunk = Self.screenedChunk
-        let tile = Self.rowTile
-        let stride = screen.panelStride
-        var scratch = [UInt16](repeating: 0, count: block * screen.paddedDimension)
-        var maxima = [Float](repeating: 0, count: block * stride)
-        var roundingNorms = [Float](repeating: 0, count: block)
-        // Per panel, the chunk's rows to score exactly (in row order).
-        var candidates = [Int32](repeating: 0, count: panelCount * chunk)
-        var candidateCounts = [Int](repeating: 0, count: panelCount)
-        var packed = [Float](repeating: 0, count: tile * d)
-        var gathered = [Float](repeating: 0, count: tile * d)
-        var best = [SIMD16<Float>](repeating: .zero, count: chunk + tile)
-        var arg = [SIMD16<Int32>](repeating: .zero, count: chunk + tile)
-        var tileBest = [SIMD16<Float>](repeating: .zero, count: tile)
-        var tileArg = [SIMD16<Int32>](repeating: .zero, count: tile)
-        scratch.withUnsafeMutableBufferPointer { scratch in
-        maxima.withUnsafeMutableBufferPointer { maxima in
-        roundingNorms.withUnsafeMutableBufferPointer { roundingNorms in
-        candidates.withUnsafeMutableBufferPointer { candidates in
-        candidateCounts.withUnsafeMutableBufferPointer { candidateCounts in
-        packed.withUnsafeMutableBufferPointer { packed in
-        gathered.withUnsafeMutableBufferPointer { gathered in
-        best.withUnsafeMutableBufferPointer { best in
-        arg.withUnsafeMutableBufferPointer { arg in
-        tileBest.withUnsafeMutableBufferPointer { tileBest in
-        tileArg.withUnsafeMutableBufferPointer { tileArg in
+        let scratch = ScreenScratch(kernel: self, screen: screen)
         panels.withUnsafeBufferPointer { panels in
-        masks.withUnsafeBufferPointer { masks in
-            var chunkStart = 0
-            while chunkStart < n {
-                let chunkRows = min(chunk, n - chunkStart)
-                let chunkBase = rows.baseAddress! + chunkStart * d
-                candidateCounts.update(repeating: 0)
+            masks.withUnsafeBufferPointer { masks in
                 var start = 0
-                while start < chunkRows {
-                    let m = min(block, chunkRows - start)
-                    let base = chunkBase + start * d
-                    screen.panelMaxima(rows: base, count: m, scratch: scratch.baseAddress!,
-                                       into: maxima.baseAddress!, roundingNorms: roundingNorms.baseAddress!)
+                while start < n {
+                    let m = min(Self.screenedChunk, n - start)
+                    let chunk = rows.baseAddress! + start * dimension
+                    selectCandidates(rows: chunk, count: m, screen: screen, scratch: scratch)
+                    scoreCandidates(rows: chunk, count: m, panels: panels.baseAddress!, masks: masks.baseAddress!,
+                                    scratch: scratch)
                     for r in 0..<m {
-                        let row = base + r * d
-                        let norm = VectorMath.dot(row, row, d).squareRoot() * 1.0001
-                        let window = 2 * screen.errorBound(rowNorm: norm, rowRoundingNorm: roundingNorms[r])
-                        let rowMaxima = maxima.baseAddress! + r * stride
-                        var top = -Float.infinity
-                        for p in 0..<panelCount where rowMaxima[p] > top { top = rowMaxima[p] }
-                        let threshold = top - window
-                        for p in 0..<panelCount where rowMaxima[p] >= threshold {
-                            candidates[p * chunk + candidateCounts[p]] = Int32(start + r)
-                            candidateCounts[p] += 1
-                        }
+                        let (index, similarity) = Self.reduce(best: scratch.best[r], arg: scratch.arg[r])
+                        assignments[start + r] = index
+                        similarities[start + r] = similarity
                     }
                     start += m
                 }
-                best.baseAddress!.update(repeating: SIMD16(repeating: -.infinity), count: chunkRows)
-                arg.baseAddress!.update(repeating: .zero, count: chunkRows)
-                for p in 0..<panelCount {
-                    let listed = candidates.baseAddress! + p * chunk
-                    var first = 0
-                    while first < candidateCounts[p] {
-                        let m = min(tile, candidateCounts[p] - first)
-                        for q in 0..<m {
-                            let r = Int(listed[first + q])
-                            (gathered.baseAddress! + q * d).update(from: chunkBase + r * d, count: d)
-                            tileBest[q] = best[r]
-                            tileArg[q] = arg[r]
-                        }
-                        Self.interleave(rows: gathered.baseAddress!, count: m, dimension: d, into: packed.baseAddress!)
-                        foldPanel(p, rows: packed.baseAddress!, panels: panels.baseAddress!, masks: masks.baseAddress!,
-                                  best: tileBest.baseAddress!, arg: tileArg.baseAddress!)
-                        for q in 0..<m {
-                            let r = Int(listed[first + q])
-                            best[r] = tileBest[q]
-                            arg[r] = tileArg[q]
-                        }
-                        first += m
-                    }
-                }
-                for r in 0..<chunkRows {
-                    let (index, similarity) = Self.reduce(best: best[r], arg: arg[r])
-                    assignments[chunkStart + r] = index
-                    similarities[chunkStart + r] = similarity
-                }
-                chunkStart += chunkRows
             }
-        }}}}}}}}}}}}}
+        }
+    }
+
+    /// Lists, per panel, the rows of a chunk (≤ `screenedChunk`) whose screen
+    /// puts a centroid of the panel within twice the error bound of the row's best.
+    @inline(__always)
+    private func selectCandidates(rows: UnsafePointer<Float>, count n: Int, screen: TileScreen, scratch: ScreenScratch) {
+        let d = dimension
+        let stride = screen.panelStride
+        scratch.candidateCounts.update(repeating: 0)
+        var start = 0
+        while start < n {
+            let m = min(TileScreen.rowBlock, n - start)
+            let base = rows + start * d
+            screen.panelMaxima(rows: base, count: m, scratch: scratch.tiles.baseAddress!,
+                               into: scratch.maxima.baseAddress!, roundingNorms: scratch.roundingNorms.baseAddress!)
+            for r in 0..<m {
+                let row = base + r * d
+                let norm = VectorMath.dot(row, row, d).squareRoot() * 1.0001
+                let window = 2 * screen.errorBound(rowNorm: norm, rowRoundingNorm: scratch.roundingNorms[r])
+                let rowMaxima = scratch.maxima.baseAddress! + r * stride
+                var top = -Float.infinity
+                for p in 0..<panelCount where rowMaxima[p] > top { top = rowMaxima[p] }
+                let threshold = top - window
+                for p in 0..<panelCount where rowMaxima[p] >= threshold {
+                    scratch.candidates[p * Self.screenedChunk + scratch.candidateCounts[p]] = Int32(start + r)
+                    scratch.candidateCounts[p] += 1
+                }
+            }
+            start += m
+        }
+    }
+
+    /// Scores each panel exactly for its candidate rows, 12 at a time, leaving
+    /// every row's per-lane best in `scratch.best` / `scratch.arg`.
+    @inline(__always)
+    private func scoreCandidates(
+        rows: UnsafePointer<Float>, count n: Int,
+        panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>, scratch: ScreenScratch
+    ) {
+        let d = dimension
+        let tile = Self.rowTile
+        scratch.best.baseAddress!.update(repeating: SIMD16(repeating: -.infinity), count: n)
+        scratch.arg.baseAddress!.update(repeating: .zero, count: n)
+        for p in 0..<panelCount {
+            let listed = scratch.candidates.baseAddress! + p * Self.screenedChunk
+            var first = 0
+            while first < scratch.candidateCounts[p] {
+                let m = min(tile, scratch.candidateCounts[p] - first)
+                for q in 0..<m {
+                    let r = Int(listed[first + q])
+                    (scratch.gathered.baseAddress! + q * d).update(from: rows + r * d, count: d)
+                    scratch.tileBest[q] = scratch.best[r]
+                    scratch.tileArg[q] = scratch.arg[r]
+                }
+                Self.interleave(rows: scratch.gathered.baseAddress!, count: m, dimension: d,
+                                into: scratch.packed.baseAddress!)
+                foldPanel(p, rows: scratch.packed.baseAddress!, panels: panels, masks: masks,
+                          best: scratch.tileBest.baseAddress!, arg: scratch.tileArg.baseAddress!)
+                for q in 0..<m {
+                    let r = Int(listed[first + q])
+                    scratch.best[r] = scratch.tileBest[q]
+                    scratch.arg[r] = scratch.tileArg[q]
+                }
+                first += m
+            }
+        }
+    }
+
+    /// The working memory of one screened `assign` call (one thread's), freed with it.
+    private final class ScreenScratch {
+        /// The screen's bfloat16 row tiles, its panel maxima and the rows' rounding norms.
+        let tiles: UnsafeMutableBufferPointer<UInt16>
+        let maxima: UnsafeMutableBufferPointer<Float>
+        let roundingNorms: UnsafeMutableBufferPointer<Float>
+        /// Per panel, the chunk's rows to score exactly (in row order), and how many.
+        let candidates: UnsafeMutableBufferPointer<Int32>
+        let candidateCounts: UnsafeMutableBufferPointer<Int>
+        /// Up to 12 candidate rows, copied, then interleaved for the panel tile.
+        let gathered: UnsafeMutableBufferPointer<Float>
+        let packed: UnsafeMutableBufferPointer<Float>
+        /// Per row of the chunk, and per row of the current tile, the per-lane bests.
+        let best: UnsafeMutableBufferPointer<SIMD16<Float>>
+        let arg: UnsafeMutableBufferPointer<SIMD16<Int32>>
+        let tileBest: UnsafeMutableBufferPointer<SIMD16<Float>>
+        let tileArg: UnsafeMutableBufferPointer<SIMD16<Int32>>
+
+        init(kernel: NearestCentroid, screen: TileScreen) {
+            func buffer<T>(_ count: Int, _ value: T) -> UnsafeMutableBufferPointer<T> {
+                let b = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
+                b.initialize(repeating: value)
+                return b
+            }
+            let chunk = NearestCentroid.screenedChunk, tile = NearestCentroid.rowTile, d = kernel.dimension
+            tiles = buffer(TileScreen.rowBlock * screen.paddedDimension, 0)
+            maxima = buffer(TileScreen.rowBlock * screen.panelStride, 0)
+            roundingNorms = buffer(TileScreen.rowBlock, 0)
+            candidates = buffer(kernel.panelCount * chunk, 0)
+            candidateCounts = buffer(kernel.panelCount, 0)
+            gathered = buffer(tile * d, 0)
+            packed = buffer(tile * d, 0)
+            best = buffer(chunk, .zero)
+            arg = buffer(chunk, .zero)
+            tileBest = buffer(tile, .zero)
+            tileArg = buffer(tile, .zero)
+        }
+
+        deinit {
+            tiles.deallocate(); maxima.deallocate(); roundingNorms.deallocate()
+            candidates.deallocate(); candidateCounts.deallocate()
+            gathered.deallocate(); packed.deallocate()
+            best.deallocate(); arg.deallocate(); tileBest.deallocate(); tileArg.deallocate()
+        }
     }
 
     /// Rows screened together: enough that a panel's candidates fill 12-row tiles.
