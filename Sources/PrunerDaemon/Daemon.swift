@@ -413,8 +413,9 @@ public final class Daemon: InputDelegate {
         if let path = configuration.controlPath {
             let control = try Listener(address: .unix(path: path), replies: false, loop: loop,
                 onConnection: { [unowned self] _, handle in
-                    _ = RequestConnection(handle: handle, terminator: [UInt8(ascii: "\n")]) { [unowned self] _ in
-                        Array(statusJSON().utf8) + [UInt8(ascii: "\n")]
+                    _ = RequestConnection(handle: handle, terminator: [UInt8(ascii: "\n")]) { [unowned self] _, reply in
+                        // The document reads the engine: only between engine jobs.
+                        whenWorkerIdle { [unowned self] in reply(Array(statusJSON().utf8) + [UInt8(ascii: "\n")]) }
                     }
                 },
                 onError: { [unowned self] _, error in logger.error("control socket: \(error)") })
@@ -424,8 +425,8 @@ public final class Daemon: InputDelegate {
         if let metrics = configuration.metrics {
             let server = try Listener(address: metrics, replies: false, loop: loop,
                 onConnection: { [unowned self] _, handle in
-                    _ = RequestConnection(handle: handle, terminator: Array("\r\n\r\n".utf8)) { [unowned self] request in
-                        httpResponse(to: request)
+                    _ = RequestConnection(handle: handle, terminator: Array("\r\n\r\n".utf8)) { [unowned self] request, reply in
+                        whenWorkerIdle { [unowned self] in reply(httpResponse(to: request)) }
                     }
                 },
                 onError: { [unowned self] _, error in logger.error("metrics endpoint: \(error)") })

@@ -9,12 +9,16 @@ final class RequestConnection {
     private let handle: StreamHandle
     private var request: [UInt8] = []
     private let terminator: [UInt8]
-    private let respond: ([UInt8]) -> [UInt8]
+    /// Gets the request and a function to call, once, with the response
+    /// (at once, or later: the status document waits for the engine to be idle).
+    private let respond: (_ request: [UInt8], _ reply: @escaping ([UInt8]) -> Void) -> Void
+    private var answered = false
     private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
     private var selfReference: RequestConnection?
     private static let maximumRequest = 16 * 1024
 
-    init(handle: StreamHandle, terminator: [UInt8], respond: @escaping ([UInt8]) -> [UInt8]) {
+    init(handle: StreamHandle, terminator: [UInt8],
+         respond: @escaping (_ request: [UInt8], _ reply: @escaping ([UInt8]) -> Void) -> Void) {
         self.handle = handle
         self.terminator = terminator
         self.respond = respond
@@ -53,8 +57,12 @@ final class RequestConnection {
     }
 
     private func answer() {
+        guard !answered else { return }
+        answered = true
         uv_read_stop(handle.stream)
-        uvWrite(respond(request), to: handle.stream) { [self] _ in finish() }
+        respond(request) { [self] response in
+            uvWrite(response, to: handle.stream) { [self] _ in finish() }
+        }
     }
 
     private func finish() {
