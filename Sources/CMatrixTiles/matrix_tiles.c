@@ -117,8 +117,14 @@ static inline void foldPanels(const float *staged, int first, int k, float *pane
 
 __attribute__((target(TILE_FEATURES)))
 void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *packed, int k,
-                           uint16_t *scratch, float *panelMaxima, float *roundingNorms) {
+                           uint16_t *scratch, float *panelMaxima, float *roundingNorms,
+                           const float *next, int nextCount) {
     int k32 = round32(k), d32 = round32(d), chunks = d32 / 32, panelStride = k32 / 16;
+    // The next call's rows were written by another core: fetch them while the
+    // tiles work, a share per centroid block pair, so its rounding does not stall.
+    size_t nextLines = next ? ((size_t)nextCount * d * sizeof(float) + 63) / 64 : 0;
+    size_t pairs = (size_t)k32 / 32, linesPerPair = (nextLines + pairs - 1) / pairs;
+    const char *prefetched = (const char *)next;
     roundRows(rows, n, d, scratch, roundingNorms);
 
     struct TileConfig config;
@@ -135,6 +141,8 @@ void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *pack
     for (int block = 0; block < k32 / 16; block += 2) {
         const uint16_t *first = packed + (size_t)block * chunks * 512;
         const uint16_t *second = first + (size_t)chunks * 512;
+        for (size_t line = 0; line < linesPerPair && nextLines > 0; line++, nextLines--, prefetched += 64)
+            _mm_prefetch(prefetched, _MM_HINT_T0);
         _tile_zero(0);
         _tile_zero(1);
         _tile_zero(2);

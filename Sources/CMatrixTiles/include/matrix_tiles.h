@@ -25,8 +25,10 @@ void pr_tiles_pack(const float *centroids, int k, int d, uint16_t *packed, float
 /// `panelMaxima[r · round32(k)/16 + p]` (padding centroids count as −∞). The
 /// rows are rounded to bfloat16 in `scratch` (32 · round32(d) values), and
 /// `roundingNorms[r]` receives ‖x_r − bf16(x_r)‖. Products are exact and
-/// summed in float32.
+/// summed in float32. `next` (may be NULL) points at the `nextCount` rows of the
+/// following call, which are prefetched meanwhile.
 void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *packed, int k,
-                           uint16_t *scratch, float *panelMaxima, float *roundingNorms);
+                           uint16_t *scratch, float *panelMaxima, float *roundingNorms,
+                           const float *next, int nextCount);
 
 #endif

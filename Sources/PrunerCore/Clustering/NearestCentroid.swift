@@ -212,7 +212,7 @@ public struct NearestCentroid: Sendable {
                 while start < n {
                     let m = min(Self.screenedChunk, n - start)
                     let chunk = rows.baseAddress! + start * dimension
-                    selectCandidates(rows: chunk, count: m, screen: screen, scratch: scratch)
+                    selectCandidates(rows: chunk, count: m, available: n - start, screen: screen, scratch: scratch)
                     scoreCandidates(rows: chunk, count: m, panels: panels.baseAddress!, masks: masks.baseAddress!,
                                     scratch: scratch)
                     for r in 0..<m {
@@ -228,8 +228,10 @@ public struct NearestCentroid: Sendable {
 
     /// Lists, per panel, the rows of a chunk (≤ `screenedChunk`) whose screen
     /// puts a centroid of the panel within twice the error bound of the row's best.
+    /// `available` rows may be read from `rows` (the chunk and those after it).
     @inline(__always)
-    private func selectCandidates(rows: UnsafePointer<Float>, count n: Int, screen: TileScreen, scratch: ScreenScratch) {
+    private func selectCandidates(rows: UnsafePointer<Float>, count n: Int, available: Int, screen: TileScreen,
+                                  scratch: ScreenScratch) {
         let d = dimension
         let stride = screen.panelStride
         scratch.candidateCounts.update(repeating: 0)
@@ -237,7 +239,9 @@ public struct NearestCentroid: Sendable {
         while start < n {
             let m = min(TileScreen.rowBlock, n - start)
             let base = rows + start * d
-            screen.panelMaxima(rows: base, count: m, scratch: scratch.tiles.baseAddress!,
+            let following = min(TileScreen.rowBlock, available - start - m)
+            screen.panelMaxima(rows: base, count: m, next: base + m * d, nextCount: following,
+                               scratch: scratch.tiles.baseAddress!,
                                into: scratch.maxima.baseAddress!, roundingNorms: scratch.roundingNorms.baseAddress!)
             for r in 0..<m {
                 let row = base + r * d
