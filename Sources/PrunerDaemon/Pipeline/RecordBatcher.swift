@@ -12,7 +12,7 @@ final class RecordBatcher {
     /// Batches the engine is done with, refilled next (their capacity is kept). Up
     /// to three batches are in flight (filling, assigned ahead, in the engine).
     private var spares: [RecordBatch] = []
-    static let maximumSpares = 1
+    static let maximumSpares = 2
     /// Rejections that arrive before any valid record fixed the dimension; they
     /// need no engine, and nothing of their input can be ahead of them.
     private var earlyRejections = DecidedRecords()
