@@ -11,6 +11,10 @@ final class RecordBatcher {
     private var pending: RecordBatch?
     /// Batches the engine is done with, refilled next (their capacity is kept). Up
     /// to three batches are in flight (filling, assigned ahead, in the engine).
+    /// Two spares, not one: a batch is also taken when an engine job *starts*,
+    /// before the job gives its batch back, and with one spare every other batch
+    /// was a fresh buffer whose pages faulted in as it filled (150k faults per
+    /// million records, against ~28k with two; 7–8% faster, ~13 MB more RSS).
     private var spares: [RecordBatch] = []
     static let maximumSpares = 2
     /// Rejections that arrive before any valid record fixed the dimension; they
@@ -72,8 +76,7 @@ final class RecordBatcher {
         return batch
     }
 
-    /// Keeps a batch the engine is done with for reuse (at most `maximumSpares`:
-    /// each engine job returns one batch and the next take uses it).
+    /// Keeps a batch the engine is done with for reuse (at most `maximumSpares`).
     func recycle(_ batch: RecordBatch) {
         guard batch.dimension == dimension, spares.count < Self.maximumSpares else { return }
         spares.append(batch)
