@@ -49,20 +49,22 @@ static inline float fromBF16(uint16_t h) {
     return x;
 }
 
-void pr_tiles_pack(const float *centroids, int k, int d, uint16_t *packed, float *roundingNorms) {
+void pr_tiles_pack(const float *centroids, int k, int d, uint16_t *packed, float *norms, float *roundingNorms) {
     int k32 = round32(k), d32 = round32(d), chunks = d32 / 32;
     memset(packed, 0, sizeof(uint16_t) * (size_t)k32 * (size_t)d32);
     for (int j = 0; j < k; j++) {
         const float *c = centroids + (size_t)j * d;
         int block = j / 16, lane = j % 16;
-        double error = 0;
+        double error = 0, square = 0;
         for (int t = 0; t < d; t++) {
             uint16_t h = toBF16(c[t]);
             double e = (double)c[t] - (double)fromBF16(h);
             error += e * e;
+            square += (double)c[t] * c[t];
             int chunk = t / 32, pair = (t % 32) / 2, half = t % 2;
             packed[((size_t)block * chunks + chunk) * 512 + pair * 32 + lane * 2 + half] = h;
         }
+        norms[j] = (float)sqrt(square);
         roundingNorms[j] = (float)sqrt(error);
     }
 }
@@ -79,15 +81,15 @@ struct TileConfig {
 /// Rows to bfloat16 in tile order, zero-padded to 32 rows × d32: for each
 /// half (rows 0–15, 16–31) and each 32-dimension chunk, one 16 × 64-byte tile,
 /// contiguous (tile loads of rows strided by a whole padded row run ~3× slower).
-/// Also each row's rounding norm.
+/// Also each row's norm and rounding norm, from the same loads.
 __attribute__((target(TILE_FEATURES)))
-static void roundRows(const float *rows, int n, int d, uint16_t *scratch, float *roundingNorms) {
+static void roundRows(const float *rows, int n, int d, uint16_t *scratch, float *norms, float *roundingNorms) {
     int d32 = round32(d), chunks = d32 / 32;
     if (n < 32 || d < d32) memset(scratch, 0, sizeof(uint16_t) * 32 * (size_t)d32);
     for (int r = 0; r < n; r++) {
         const float *x = rows + (size_t)r * d;
         uint16_t *out = scratch + ((size_t)(r / 16) * chunks * 16 + r % 16) * 32;
-        __m512 error = _mm512_setzero_ps();
+        __m512 error = _mm512_setzero_ps(), square = _mm512_setzero_ps();
         for (int t = 0; t < d; t += 16) {
             __mmask16 live = d - t >= 16 ? 0xffff : (__mmask16)((1u << (d - t)) - 1);
             __m512 v = _mm512_maskz_loadu_ps(live, x + t);
@@ -96,7 +98,9 @@ static void roundRows(const float *rows, int n, int d, uint16_t *scratch, float 
             __m512 back = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)h), 16));
             __m512 e = _mm512_sub_ps(v, back);
             error = _mm512_fmadd_ps(e, e, error);
+            square = _mm512_fmadd_ps(v, v, square);
         }
+        norms[r] = sqrtf(_mm512_reduce_add_ps(square));
         roundingNorms[r] = sqrtf(_mm512_reduce_add_ps(error));
     }
 }
@@ -117,7 +121,7 @@ static inline void foldPanels(const float *staged, int first, int k, float *pane
 
 __attribute__((target(TILE_FEATURES)))
 void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *packed, int k,
-                           uint16_t *scratch, float *panelMaxima, float *roundingNorms,
+                           uint16_t *scratch, float *panelMaxima, float *norms, float *roundingNorms,
                            const float *next, int nextCount) {
     int k32 = round32(k), d32 = round32(d), chunks = d32 / 32, panelStride = k32 / 16;
     // The next call's rows were written by another core: fetch them while the
@@ -125,7 +129,7 @@ void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *pack
     size_t nextLines = next ? ((size_t)nextCount * d * sizeof(float) + 63) / 64 : 0;
     size_t pairs = (size_t)k32 / 32, linesPerPair = (nextLines + pairs - 1) / pairs;
     const char *prefetched = (const char *)next;
-    roundRows(rows, n, d, scratch, roundingNorms);
+    roundRows(rows, n, d, scratch, norms, roundingNorms);
 
     struct TileConfig config;
     memset(&config, 0, sizeof config);

@@ -16,19 +16,19 @@ int pr_tiles_available(void);
 /// Packs `k` centroids of dimension `d` (row-major float32) as bfloat16 tiles:
 /// blocks of 16 centroids × 32 dimensions, each 16 rows of dimension pairs
 /// (the layout TDPBF16PS reads), zero-padded to round32(k) × round32(d).
-/// `packed` holds round32(k) · round32(d) values. `roundingNorms[j]` receives
-/// ‖c_j − bf16(c_j)‖, the rounding error the screen's bound needs.
-void pr_tiles_pack(const float *centroids, int k, int d, uint16_t *packed, float *roundingNorms);
+/// `packed` holds round32(k) · round32(d) values. `norms[j]` receives ‖c_j‖ and
+/// `roundingNorms[j]` ‖c_j − bf16(c_j)‖, which the screen's bound needs.
+void pr_tiles_pack(const float *centroids, int k, int d, uint16_t *packed, float *norms, float *roundingNorms);
 
 /// For `n` ≤ 32 rows (row-major float32, dimension `d`): per row and per
 /// panel of 16 centroids, the largest approximate inner product,
 /// `panelMaxima[r · round32(k)/16 + p]` (padding centroids count as −∞). The
-/// rows are rounded to bfloat16 in `scratch` (32 · round32(d) values), and
-/// `roundingNorms[r]` receives ‖x_r − bf16(x_r)‖. Products are exact and
-/// summed in float32. `next` (may be NULL) points at the `nextCount` rows of the
-/// following call, which are prefetched meanwhile.
+/// rows are rounded to bfloat16 in `scratch` (32 · round32(d) values);
+/// `norms[r]` receives ‖x_r‖ and `roundingNorms[r]` ‖x_r − bf16(x_r)‖. Products
+/// are exact and summed in float32. `next` (may be NULL) points at the
+/// `nextCount` rows of the following call, which are prefetched meanwhile.
 void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *packed, int k,
-                           uint16_t *scratch, float *panelMaxima, float *roundingNorms,
+                           uint16_t *scratch, float *panelMaxima, float *norms, float *roundingNorms,
                            const float *next, int nextCount);
 
 #endif

@@ -242,10 +242,10 @@ public struct NearestCentroid: Sendable {
             let following = min(TileScreen.rowBlock, available - start - m)
             screen.panelMaxima(rows: base, count: m, next: base + m * d, nextCount: following,
                                scratch: scratch.tiles.baseAddress!,
-                               into: scratch.maxima.baseAddress!, roundingNorms: scratch.roundingNorms.baseAddress!)
+                               into: scratch.maxima.baseAddress!, norms: scratch.norms.baseAddress!,
+                               roundingNorms: scratch.roundingNorms.baseAddress!)
             for r in 0..<m {
-                let row = base + r * d
-                let norm = VectorMath.dot(row, row, d).squareRoot() * 1.0001
+                let norm = scratch.norms[r] * 1.0001
                 let window = 2 * screen.errorBound(rowNorm: norm, rowRoundingNorm: scratch.roundingNorms[r])
                 let rowMaxima = scratch.maxima.baseAddress! + r * stride
                 var top = -Float.infinity
@@ -298,9 +298,10 @@ public struct NearestCentroid: Sendable {
 
     /// The working memory of one screened `assign` call (one thread's), freed with it.
     private final class ScreenScratch {
-        /// The screen's bfloat16 row tiles, its panel maxima and the rows' rounding norms.
+        /// The screen's bfloat16 row tiles, its panel maxima, the rows' norms and rounding norms.
         let tiles: UnsafeMutableBufferPointer<UInt16>
         let maxima: UnsafeMutableBufferPointer<Float>
+        let norms: UnsafeMutableBufferPointer<Float>
         let roundingNorms: UnsafeMutableBufferPointer<Float>
         /// Per panel, the chunk's rows to score exactly (in row order), and how many.
         let candidates: UnsafeMutableBufferPointer<Int32>
@@ -323,6 +324,7 @@ public struct NearestCentroid: Sendable {
             let chunk = NearestCentroid.screenedChunk, tile = NearestCentroid.rowTile, d = kernel.dimension
             tiles = buffer(TileScreen.rowBlock * screen.paddedDimension, 0)
             maxima = buffer(TileScreen.rowBlock * screen.panelStride, 0)
+            norms = buffer(TileScreen.rowBlock, 0)
             roundingNorms = buffer(TileScreen.rowBlock, 0)
             candidates = buffer(kernel.panelCount * chunk, 0)
             candidateCounts = buffer(kernel.panelCount, 0)
@@ -335,7 +337,7 @@ public struct NearestCentroid: Sendable {
         }
 
         deinit {
-            tiles.deallocate(); maxima.deallocate(); roundingNorms.deallocate()
+            tiles.deallocate(); maxima.deallocate(); norms.deallocate(); roundingNorms.deallocate()
             candidates.deallocate(); candidateCounts.deallocate()
             gathered.deallocate(); packed.deallocate()
             best.deallocate(); arg.deallocate(); tileBest.deallocate(); tileArg.deallocate()

@@ -57,18 +57,19 @@ struct TileScreen: Sendable {
         paddedCount = (k + 31) & ~31
         paddedDimension = (d + 31) & ~31
         var packed = [UInt16](repeating: 0, count: paddedCount * paddedDimension)
+        var norms = [Float](repeating: 0, count: k)
         var roundingNorms = [Float](repeating: 0, count: k)
         centroids.withUnsafeBufferPointer { c in
             packed.withUnsafeMutableBufferPointer { p in
-                roundingNorms.withUnsafeMutableBufferPointer { r in
-                    pr_tiles_pack(c.baseAddress!, Int32(k), Int32(d), p.baseAddress!, r.baseAddress!)
+                norms.withUnsafeMutableBufferPointer { n in
+                    roundingNorms.withUnsafeMutableBufferPointer { r in
+                        pr_tiles_pack(c.baseAddress!, Int32(k), Int32(d), p.baseAddress!, n.baseAddress!, r.baseAddress!)
+                    }
                 }
             }
         }
         self.packed = packed
-        var largest: Float = 0
-        for j in 0..<k { largest = max(largest, VectorMath.dot(centroids, j, centroids, j, d).squareRoot()) }
-        largestNorm = largest * 1.0001
+        largestNorm = (norms.max() ?? 0) * 1.0001
         largestRoundingNorm = (roundingNorms.max() ?? 0) * 1.0001
         let u = Float(d) * 0x1p-24
         accumulation = u / (1 - u) * 1.01
@@ -78,19 +79,20 @@ struct TileScreen: Sendable {
     var panelStride: Int { paddedCount / 16 }
 
     /// Screens `n` ≤ 32 rows: `panelMaxima[r · panelStride + p]` is the largest
-    /// approximate x_r · c_j over the centroids of panel p, and
-    /// `roundingNorms[r]` = ‖δx_r‖. `scratch` holds 32 · paddedDimension values.
+    /// approximate x_r · c_j over the centroids of panel p, `norms[r]` = ‖x_r‖
+    /// and `roundingNorms[r]` = ‖δx_r‖. `scratch` holds 32 · paddedDimension values.
     /// The `nextCount` rows at `next` (the following call's) are prefetched
     /// meanwhile: rows arrive from the decoding thread's core, and fetching them
     /// during the tile work saved ~10% of the screen's time on cold rows.
     @inline(__always)
     func panelMaxima(rows: UnsafePointer<Float>, count n: Int, next: UnsafePointer<Float>, nextCount: Int,
                      scratch: UnsafeMutablePointer<UInt16>,
-                     into panelMaxima: UnsafeMutablePointer<Float>, roundingNorms: UnsafeMutablePointer<Float>) {
+                     into panelMaxima: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>,
+                     roundingNorms: UnsafeMutablePointer<Float>) {
         precondition(n <= Self.rowBlock)
         packed.withUnsafeBufferPointer { p in
             pr_tiles_panel_maxima(rows, Int32(n), Int32(dimension), p.baseAddress!, Int32(count),
-                                  scratch, panelMaxima, roundingNorms, next, Int32(nextCount))
+                                  scratch, panelMaxima, norms, roundingNorms, next, Int32(nextCount))
         }
     }
 
