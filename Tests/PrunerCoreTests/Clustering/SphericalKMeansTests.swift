@@ -39,4 +39,27 @@ import Testing
         let c = SphericalKMeans.fit(vectors: v, dimension: 2, k: 4, iterations: 5, seed: 0)
         #expect(c.count == 8)
     }
+
+    @Test("coordinated seeding: the same seeds in any row order, and for a record in any encoding")
+    func seedingIgnoresOrderAndLastBits() {
+        let d = 32, k = 12, n = 2000
+        let (v, _) = TestData.mixture(rows: n, dimension: d, concepts: k, seed: 4)
+        /// Indices of the rows k-means++ picks as seeds (rows are distinct, so equality identifies them).
+        func picked(_ rows: [Float]) -> Set<Int> {
+            let c = SphericalKMeans.seedPlusPlus(vectors: rows, dimension: d, k: k, seed: 7)
+            return Set((0..<k).map { j in
+                (0..<n).first { i in (0..<d).allSatisfy { rows[i * d + $0] == c[j * d + $0] } }!
+            })
+        }
+        let original = picked(v)
+        #expect(original.count == k)
+        // Reversed order: a generator-drawn seeding picks rows by position, and would differ.
+        var reversed = [Float]()
+        for i in stride(from: n - 1, through: 0, by: -1) { reversed += v[(i * d)..<(i * d + d)] }
+        #expect(Set(picked(reversed).map { n - 1 - $0 }) == original)
+        // Rounded through float16 (another wire encoding), the same records are drawn.
+        var rounded = v.map { Float(Float16($0)) }
+        VectorMath.normaliseRows(&rounded, d)
+        #expect(picked(rounded) == original)
+    }
 }

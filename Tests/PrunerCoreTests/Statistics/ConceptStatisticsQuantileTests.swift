@@ -33,4 +33,30 @@ import Testing
             }
         }
     }
+
+    @Test("block sums follow every way the histogram changes: add, merge, decay, whole assignment")
+    func blockSumsFollowEveryChange() {
+        var rng = Xoshiro256StarStar(seed: 5)
+        func filled(_ n: Int, centre: Double) -> ConceptStatistics {
+            var s = ConceptStatistics(dimension: 1, reservoirCapacity: 0)
+            for _ in 0..<n { s.add(distance: Float(centre + 0.2 * rng.nextUnit()), vector: nil, rng: &rng) }
+            return s
+        }
+        func expectExact(_ s: ConceptStatistics, sourceLocation: SourceLocation = #_sourceLocation) {
+            for q in [0.01, 0.25, 0.5, 0.9, 0.999] {
+                #expect(s.quantile(q).bitPattern == reference(s.histogram, total: s.count, q).bitPattern,
+                        sourceLocation: sourceLocation)
+            }
+        }
+        var a = filled(3000, centre: 0.2)
+        a.merge(filled(5000, centre: 0.9))
+        expectExact(a)
+        var decayRNG = Xoshiro256StarStar(seed: 9)
+        a.decay(by: 0.3, rng: &decayRNG)
+        expectExact(a)
+        var b = ConceptStatistics(dimension: 1, reservoirCapacity: 0)
+        b.histogram = a.histogram
+        b.count = a.count
+        expectExact(b)
+    }
 }
