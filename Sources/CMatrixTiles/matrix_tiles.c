@@ -32,6 +32,16 @@ int pr_tiles_available(void) {
     return available;
 }
 
+int pr_cpu_has_avx512f(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 16) & 1)) return 0;
+    // The OS must also save the upper ZMM state (XCR0 bits 5–7), as with AMX above.
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return 0;  // OSXSAVE
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xE6) == 0xE6;
+}
+
 static inline int round32(int x) { return (x + 31) & ~31; }
 
 /// float32 → bfloat16, round to nearest even (inputs are finite).

@@ -13,6 +13,11 @@
 /// process the tile state (asked once, thread-safe); otherwise 0.
 int pr_tiles_available(void);
 
+/// 1 when this CPU has AVX-512F (32 vector registers of 16 floats), which
+/// decides the float32 kernel's register tile; otherwise 0 (e.g. AVX2: 16
+/// registers of 8 floats).
+int pr_cpu_has_avx512f(void);
+
 /// Packs `k` centroids of dimension `d` (row-major float32) as bfloat16 tiles:
 /// blocks of 16 centroids × 32 dimensions, each 16 rows of dimension pairs
 /// (the layout TDPBF16PS reads), zero-padded to round32(k) × round32(d).

@@ -36,12 +36,14 @@ public struct NearestCentroid: Sendable {
     /// The dimension d.
     public let dimension: Int
     /// Centroids in panel layout, `panelCount × dimension` SIMD16 values.
-    private let panels: [SIMD16<Float>]
+    let panels: [SIMD16<Float>]
     /// Per panel: 0 for real centroids, −∞ for padding lanes.
-    private let masks: [SIMD16<Float>]
-    private let panelCount: Int
+    let masks: [SIMD16<Float>]
+    let panelCount: Int
     /// The bfloat16 screen, where the CPU has AMX and `screening` allowed it.
     private let screen: TileScreen?
+    /// The float32 kernel's register tile (results do not depend on it).
+    public let registerTile: RegisterTile
     /// Threads sharing one `assign` call. Rows are independent and every row is
     /// computed by the same operations wherever it lands, so results do not
     /// depend on this number.
@@ -62,7 +64,10 @@ public struct NearestCentroid: Sendable {
     ///   - centroids: `k × dimension`, row-major; used as given (normalise them first for cosine).
     ///   - dimension: the dimension d.
     ///   - screening: use the AMX bfloat16 screen where available (`false`: float32 only, to compare).
-    public init(centroids: [Float], dimension: Int, screening: Bool = true) {
+    ///   - registerTile: the float32 kernel's tile shape (the CPU's by default; any gives the same results).
+    public init(centroids: [Float], dimension: Int, screening: Bool = true,
+                registerTile: RegisterTile = .preferred) {
+        self.registerTile = registerTile
         precondition(dimension > 0 && centroids.count % dimension == 0 && !centroids.isEmpty)
         let k = centroids.count / dimension
         self.count = k
@@ -156,6 +161,10 @@ public struct NearestCentroid: Sendable {
     ) {
         if let screen {
             assignScreened(rows: rows, count: n, into: assignments, similarities: similarities, screen: screen)
+            return
+        }
+        if registerTile == .narrow {
+            assignNarrow(rows: rows, count: n, into: assignments, similarities: similarities)
             return
         }
         let d = dimension
@@ -513,7 +522,7 @@ public struct NearestCentroid: Sendable {
 
     /// Folds one panel's similarities into a row's per-lane best; strict `>` keeps the lowest index on ties.
     @inline(__always)
-    private static func update(
+    static func update(
         _ best: inout SIMD16<Float>, _ arg: inout SIMD16<Int32>, _ a: SIMD16<Float>, _ ia: SIMD16<Int32>
     ) {
         let better = a .> best
@@ -540,7 +549,7 @@ public struct NearestCentroid: Sendable {
     /// Halving reductions: `SIMD16.max()` is a scalar loop with NaN checks per lane
     /// (similarities are never NaN: rows and centroids are finite, padding is −∞).
     @inline(__always)
-    private static func reduce(best: SIMD16<Float>, arg: SIMD16<Int32>) -> (Int32, Float) {
+    static func reduce(best: SIMD16<Float>, arg: SIMD16<Int32>) -> (Int32, Float) {
         var m8 = best.lowHalf
         m8.replace(with: best.highHalf, where: best.highHalf .> m8)
         var m4 = m8.lowHalf

@@ -57,13 +57,54 @@ import Testing
         }
     }
 
-    /// Prints GFLOP/s for k = 500, d = 384, B = 512 (meaningful in release builds).
-    @Test func throughput() {
+    @Test("both register tiles give the same assignments and similarities, bit for bit",
+          arguments: [(1, 1, 3), (5, 17, 7), (13, 33, 16), (97, 70, 40), (601, 500, 384), (250, 100, 768)])
+    func registerTilesAgree(n: Int, k: Int, d: Int) {
+        let rows = TestData.mixture(rows: n, dimension: d, concepts: 7, seed: 11).vectors
+        let cents = TestData.mixture(rows: k, dimension: d, concepts: 9, seed: 12).vectors
+        for threads in [1, 2] {
+            var results: [(assignments: [Int32], similarities: [UInt32])] = []
+            for shape in NearestCentroid.RegisterTile.allCases {
+                var kernel = NearestCentroid(centroids: cents, dimension: d, screening: false, registerTile: shape)
+                kernel.threads = threads
+                let (a, s) = kernel.assign(rows: rows)
+                results.append((a, s.map(\.bitPattern)))
+            }
+            #expect(results[0].assignments == results[1].assignments, "n \(n) k \(k) d \(d) threads \(threads)")
+            #expect(results[0].similarities == results[1].similarities, "n \(n) k \(k) d \(d) threads \(threads)")
+        }
+        // And a row's result does not depend on its neighbours in the narrow tile either.
+        let narrow = NearestCentroid(centroids: cents, dimension: d, screening: false, registerTile: .narrow)
+        let whole = narrow.assign(rows: rows)
+        for i in stride(from: 0, to: n, by: max(1, n / 7)) {
+            let one = narrow.assign(rows: Array(rows[(i * d)..<(i * d + d)]))
+            #expect(one.assignments[0] == whole.assignments[i])
+            #expect(one.similarities[0].bitPattern == whole.similarities[i].bitPattern)
+        }
+    }
+
+    @Test("ties go to the lowest index with the narrow tile too")
+    func narrowTies() {
+        let d = 4
+        // 40 centroids (three panels, the last partial); 3 and 37 equal the row exactly.
+        var cents = [Float](repeating: 0, count: 40 * d)
+        for j in 0..<40 { cents[j * d + (j % 3 == 0 ? 1 : 2)] = 0.5 }
+        cents[3 * d + 0] = 1; cents[3 * d + 1] = 0
+        cents[37 * d + 0] = 1; cents[37 * d + 1] = 0
+        let rows: [Float] = [1, 0, 0, 0]
+        let (a, s) = NearestCentroid(centroids: cents, dimension: d, registerTile: .narrow).assign(rows: rows)
+        #expect(a == [3])
+        #expect(s == [1])
+    }
+
+    /// Prints GFLOP/s for k = 500, d = 384, B = 512, per register tile (meaningful in release builds).
+    @Test(arguments: NearestCentroid.RegisterTile.allCases)
+    func throughput(shape: NearestCentroid.RegisterTile) {
         let k = 500, d = 384, b = 512
         var rng = Xoshiro256StarStar(seed: 9)
         let cents = (0..<(k * d)).map { _ in Float(rng.nextUnit() - 0.5) }
         let rows = (0..<(b * d)).map { _ in Float(rng.nextUnit() - 0.5) }
-        let nc = NearestCentroid(centroids: cents, dimension: d)
+        let nc = NearestCentroid(centroids: cents, dimension: d, registerTile: shape)
         var a = [Int32](repeating: 0, count: b), s = [Float](repeating: 0, count: b)
         var reps = 2
         #if !DEBUG
@@ -81,7 +122,7 @@ import Testing
         }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         let gflops = 2.0 * Double(k * d * b * reps) / seconds / 1e9
-        print("NearestCentroid k=\(k) d=\(d) B=\(b): \(String(format: "%.1f", gflops)) GFLOP/s, \(String(format: "%.0f", Double(b * reps) / seconds)) rows/s")
+        print("NearestCentroid \(shape.rawValue) tile\(shape == .preferred ? " (this CPU's)" : "") k=\(k) d=\(d) B=\(b): \(String(format: "%.1f", gflops)) GFLOP/s, \(String(format: "%.0f", Double(b * reps) / seconds)) rows/s")
         #expect(a.allSatisfy { $0 >= 0 && $0 < Int32(k) })
     }
 }
