@@ -208,55 +208,18 @@ public final class Daemon: InputDelegate {
         input.start()
     }
 
-    /// Decodes a read on libuv's pool (LZ4, framing, conversion, normalisation),
-    /// then merges its records into the batch on the loop thread: the loop stays
-    /// free to hand batches between engine jobs meanwhile. One job per input at
-    /// a time (the input waits for `done`), so each input's records keep their order.
-    func input(_ input: Input, didRead bytes: UnsafeRawBufferPointer, done: @escaping () -> Void) {
-        let job = DecodeJob(input: input, bytes: bytes, dimension: batcher.dimension, readAt: uv_hrtime())
-        input.isDecoding = true
-        loop.queueWork({ job.execute() }, then: { [self] in
-            input.isDecoding = false
-            let chunk = input.chunk
-            batcher.accept(chunk)
-            noteRead(UInt64(chunk.count), at: chunk.readAt)
-            let error = chunk.error
-            chunk.clear()
-            if let error {
-                end(input, error: "\(error)")
-            } else if let pending = input.pendingEnd {
-                input.pendingEnd = nil
-                end(input, error: pending.error)
-            }
-            done()
-            if batcher.pendingCount >= configuration.maxPendingRecords || log.backlog >= configuration.maxLogBacklog {
-                pauseInputs()
-            }
-            pump()
-        })
-    }
-
-    /// One read's decoding, on a pool thread: touches only its input's decoders and chunk.
-    private final class DecodeJob: @unchecked Sendable {
-        let input: Input
-        let bytes: UnsafeRawBufferPointer
-        let dimension: Int?
-
-        init(input: Input, bytes: UnsafeRawBufferPointer, dimension: Int?, readAt: UInt64) {
-            self.input = input
-            self.bytes = bytes
-            self.dimension = dimension
-            input.chunk.readAt = readAt
+    func input(_ input: Input, didRead bytes: UnsafeRawBufferPointer) {
+        let before = input.nextSeq
+        do throws(StreamError) {
+            try input.decode(bytes) { event, origin in batcher.accept(event, origin: origin) }
+        } catch {
+            end(input, error: "\(error)")
         }
-
-        func execute() {
-            let chunk = input.chunk, dimension = dimension
-            do throws(StreamError) {
-                try input.decode(bytes) { event, origin in chunk.add(event, origin: origin, dimension: dimension) }
-            } catch {
-                chunk.error = error
-            }
+        noteRead(input.nextSeq - before)
+        if batcher.pendingCount >= configuration.maxPendingRecords || log.backlog >= configuration.maxLogBacklog {
+            pauseInputs()
         }
+        pump()
     }
 
     func inputDidEnd(_ input: Input, error: String?) {
@@ -267,29 +230,22 @@ public final class Daemon: InputDelegate {
         let before = input.nextSeq
         do throws(StreamError) {
             try input.finishDecoding { event, origin in batcher.accept(event, origin: origin) }
-            noteRead(input.nextSeq - before, at: uv_hrtime())
+            noteRead(input.nextSeq - before)
             end(input, error: nil)
         } catch {
             end(input, error: "\(error)")
         }
     }
 
-    /// `count` more records were read, at `at` (uv_hrtime ns), for the read → written latency.
-    private func noteRead(_ count: UInt64, at: UInt64) {
+    private func noteRead(_ count: UInt64) {
         guard count > 0 else { return }
         recordsRead += count
-        latency.recordRead(total: recordsRead, at: at)
+        latency.recordRead(total: recordsRead, at: uv_hrtime())
     }
 
     /// Retires an input: logs why if it failed, and closes it once it needs nothing more.
     private func end(_ input: Input, error: String?) {
-        guard inputs[ObjectIdentifier(input)] != nil else { return }
-        if input.isDecoding {
-            // Its bytes are being decoded: those records are read, so they are decided; end it after.
-            if input.pendingEnd == nil { input.pendingEnd = Input.PendingEnd(error: error) }
-            return
-        }
-        inputs.removeValue(forKey: ObjectIdentifier(input))
+        guard inputs.removeValue(forKey: ObjectIdentifier(input)) != nil else { return }
         if let error {
             inputErrors += 1
             logger.error("input \(input.name) closed: \(error)")

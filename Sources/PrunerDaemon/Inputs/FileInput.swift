@@ -14,8 +14,6 @@ final class FileInput: Input {
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var isPaused = false
     private var readInFlight = false
-    /// The last read's bytes are being decoded; the buffer must not be refilled.
-    private var isConsuming = false
     private var isDone = false
 
     init(name: String, source: UInt32, fd: Int32, ownsDescriptor: Bool, loop: EventLoop, maxRecordSize: Int) {
@@ -47,7 +45,7 @@ final class FileInput: Input {
     }
 
     private func readNext() {
-        guard !isPaused, !readInFlight, !isConsuming, !isDone else { return }
+        guard !isPaused, !readInFlight, !isDone else { return }
         readInFlight = true
         let request = UVRequest<uv_fs_t>.make(context: self)
         var buffer = uv_buf_init(readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(readBuffer.count))
@@ -70,12 +68,9 @@ final class FileInput: Input {
             if ownsDescriptor { FileSystem.closeFile(fd) }
             return
         }
-        if result > 0, let delegate {
-            isConsuming = true
-            delegate.input(self, didRead: UnsafeRawBufferPointer(rebasing: readBuffer[0..<result])) { [self] in
-                isConsuming = false
-                readNext()
-            }
+        if result > 0 {
+            delegate?.input(self, didRead: UnsafeRawBufferPointer(rebasing: readBuffer[0..<result]))
+            readNext()
         } else if result == 0 {
             end(error: nil)
         } else {

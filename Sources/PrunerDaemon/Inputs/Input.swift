@@ -1,15 +1,13 @@
 // One input of the daemon (stdin, a file or FIFO, an accepted connection): its
 // name, its decoders and its record counter. Readers (StreamInput, FileInput)
-// hand their bytes to the daemon, which decodes them on libuv's pool while the
-// reader waits (one read buffer per input), and merges the records on the loop.
+// feed it bytes; it turns them into records for the batcher.
 import PrunerCore
 import PrunerIO
 
 /// Receives what inputs produce. Implemented by the daemon.
 protocol InputDelegate: AnyObject {
-    /// Raw bytes read from `input`. They stay valid, and the input reads no
-    /// more, until the delegate calls `done` (on the loop thread).
-    func input(_ input: Input, didRead bytes: UnsafeRawBufferPointer, done: @escaping () -> Void)
+    /// Raw bytes read from `input`.
+    func input(_ input: Input, didRead bytes: UnsafeRawBufferPointer)
     /// The input reached EOF (`error == nil`) or failed.
     func inputDidEnd(_ input: Input, error: String?)
 }
@@ -28,18 +26,6 @@ class Input {
     private(set) var nextSeq: UInt64 = 0
     /// Whether decoding failed; further bytes are ignored.
     private(set) var hasFailed = false
-    /// Where a read's records are decoded (by one job at a time, then merged on the loop).
-    let chunk = DecodedChunk()
-    /// A decode job holds the input's bytes and decoder (loop-thread state):
-    /// `nextSeq` and the decoders may be read only when this is false.
-    var isDecoding = false
-    /// The input was ended (stop) while a decode job ran: end it when the job is merged.
-    var pendingEnd: PendingEnd?
-
-    /// An `end(_:error:)` put off until the running decode job is merged.
-    struct PendingEnd {
-        var error: String?
-    }
 
     init(name: String, source: UInt32, maxRecordSize: Int) {
         self.name = name

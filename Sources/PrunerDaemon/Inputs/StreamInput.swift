@@ -42,10 +42,6 @@ final class StreamInput: Input {
     private let handle: StreamHandle
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var isReading = false
-    /// Backpressure from the daemon (`pause()` until `resume()`).
-    private var isPaused = false
-    /// The last read's bytes are being decoded; the buffer must not be refilled.
-    private var isConsuming = false
     private var isClosed = false
     private let repliesEnabled: Bool
     private var pendingReplyBytes = 0
@@ -67,12 +63,7 @@ final class StreamInput: Input {
     override func start() { resume() }
 
     override func resume() {
-        isPaused = false
-        startReading()
-    }
-
-    private func startReading() {
-        guard !isReading, !isPaused, !isConsuming, !isClosed else { return }
+        guard !isReading, !isClosed else { return }
         isReading = true
         let status = uv_read_start(handle.stream, { handle, _, buffer in
             guard let input = UVOwner.of(handle, as: StreamInput.self) else {
@@ -92,11 +83,6 @@ final class StreamInput: Input {
     }
 
     override func pause() {
-        isPaused = true
-        stopReading()
-    }
-
-    private func stopReading() {
         guard isReading else { return }
         isReading = false
         uv_read_stop(handle.stream)
@@ -123,14 +109,8 @@ final class StreamInput: Input {
     }
 
     private func didRead(count: Int) {
-        if count > 0, let delegate {
-            // No more reads into the buffer until its bytes are decoded.
-            stopReading()
-            isConsuming = true
-            delegate.input(self, didRead: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])) { [self] in
-                isConsuming = false
-                startReading()
-            }
+        if count > 0 {
+            delegate?.input(self, didRead: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
         } else if count < 0 {
             pause()
             let error = UVError(code: Int32(count), operation: "read")

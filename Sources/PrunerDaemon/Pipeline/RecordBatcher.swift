@@ -57,32 +57,6 @@ final class RecordBatcher {
         }
     }
 
-    /// Adds the records of a chunk decoded off the loop thread, in order.
-    ///
-    /// The chunk was sized by the engine's dimension when its job started, or,
-    /// before any valid record had fixed one, by its own first valid record. If
-    /// another input's chunk fixed a different dimension meanwhile, this chunk's
-    /// records are rejected as `bad_dimension`, as they would have been had its
-    /// records reached the batcher one by one.
-    func accept(_ chunk: DecodedChunk) {
-        for entry in chunk.leadingRejections {
-            accept(.rejected(id: entry.id, reason: entry.rejection ?? .badDimension), origin: entry.origin)
-        }
-        guard let records = chunk.records, !records.isEmpty else { return }
-        if dimension == nil {
-            dimension = records.dimension
-            pending = RecordBatch(dimension: records.dimension, reservingCapacity: batchCapacity)
-        }
-        if records.dimension == dimension {
-            pending!.append(contentsOf: records)
-        } else {
-            for entry in records.entries {
-                pending!.appendRejection(origin: entry.origin, id: entry.id, score: entry.score,
-                                         reason: entry.rejection ?? .badDimension)
-            }
-        }
-    }
-
     /// Takes the rejections decided without the engine.
     func takeEarlyRejections() -> DecidedRecords? {
         guard !earlyRejections.isEmpty else { return nil }
