@@ -46,8 +46,6 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
 public struct StreamingPruner: Sendable {
     /// Arrivals between applications of accumulated online centroid moves.
     public static let moveEvery = 256
-    /// Records ahead of the one being recorded whose histogram bins are prefetched.
-    static let prefetchDistance = 8
     /// Reservoir capacity R per concept.
     public static let reservoirCapacity = 32
     /// Smallest horizon over which a concept's keep deficit is repaid.
@@ -313,10 +311,6 @@ public struct StreamingPruner: Sendable {
             var v = 0
             for e in i..<end {
                 let entry = batch.entries[e]
-                if v + Self.prefetchDistance < valid {
-                    let ahead = v + Self.prefetchDistance
-                    stats[Int(assignment[ahead])].prefetchBin(of: 1 - similarity[ahead])
-                }
                 guard entry.row >= 0 else {
                     held.append(Held(entry: entry, cluster: -1, distance: 0))
                     if deciding { popDue(into: &out) }

@@ -1,6 +1,5 @@
 // Bounded-memory, mergeable statistics of one concept: what the streaming
 // engine knows about the members it has seen.
-import CMatrixTiles
 
 /// Statistics of one concept's members with memory independent of stream length.
 ///
@@ -82,16 +81,6 @@ public struct ConceptStatistics: Sendable, Equatable {
                 for t in 0..<dimension { reservoir[slot * dimension + t] = vector[t] }
             }
         }
-    }
-
-    /// Asks the CPU to fetch the histogram bin `distance` falls in, ahead of `add`.
-    ///
-    /// The bins of all concepts (16 KB each: 1.6 MB at k = 100) do not stay in
-    /// L2, and records arrive in no order of concept, so an `add` otherwise waits
-    /// on memory for its bin (three quarters of its time, measured).
-    @inline(__always)
-    public func prefetchBin(of distance: Float) {
-        bins.withUnsafeBufferPointer { pr_prefetch($0.baseAddress! + Self.bin(of: distance), 4) }
     }
 
     /// The distance below which a fraction `q` of the members lie (linear
