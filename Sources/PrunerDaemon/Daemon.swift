@@ -137,7 +137,8 @@ public final class Daemon: InputDelegate {
         try installSignals()
         logger.info(NearestCentroid.isScreeningAvailable
             ? "assignment: AMX bfloat16 screen, exact float32 for the candidates (PRUNERD_TILES=0 turns the screen off)"
-            : "assignment: float32 tiles (no AMX tiles on this CPU, or PRUNERD_TILES=0)")
+            : "assignment: float32, \(NearestCentroid.RegisterTile.preferred.rawValue) register tile "
+                + "(no AMX tiles on this CPU, or PRUNERD_TILES=0; PRUNERD_KERNEL=12x32|6x16 picks the tile)")
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }
         try startServices()
