@@ -135,10 +135,11 @@ public final class Daemon: InputDelegate {
         log = try DecisionLog(path: configuration.decisionsPath, loop: loop)
         log.onError = { [logger] error in logger.error("decision log: \(error)") }
         try installSignals()
-        logger.info(NearestCentroid.isScreeningAvailable
-            ? "assignment: AMX bfloat16 screen, exact float32 for the candidates (PRUNERD_TILES=0 turns the screen off)"
-            : "assignment: float32, \(NearestCentroid.RegisterTile.preferred.rawValue) register tile "
-                + "(no AMX tiles on this CPU, or PRUNERD_TILES=0; PRUNERD_KERNEL=12x32|6x16 picks the tile)")
+        let kernel = NearestCentroid.isScreeningAvailable
+            ? "AMX bfloat16 screen, exact float32 for the candidates (PRUNERD_TILES=0 turns the screen off)"
+            : "float32, \(NearestCentroid.RegisterTile.preferred.rawValue) register tile "
+                + "(no AMX tiles on this CPU, or PRUNERD_TILES=0; PRUNERD_KERNEL=12x32|6x16 picks the tile)"
+        logger.info("assignment: \(kernel)")
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }
         try startServices()
