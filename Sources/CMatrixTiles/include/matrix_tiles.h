@@ -18,13 +18,6 @@ int pr_tiles_available(void);
 /// registers of 8 floats).
 int pr_cpu_has_avx512f(void);
 
-/// Asks the CPU to fetch `bytes` at `p` into cache ahead of use (Swift has no
-/// prefetch): the near-duplicate check visits rows in concept order, not
-/// memory order, and each row's first load otherwise waits on memory.
-static inline void pr_prefetch(const void *p, size_t bytes) {
-    for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch((const char *)p + offset, 0, 3);
-}
-
 /// Packs `k` centroids of dimension `d` (row-major float32) as bfloat16 tiles:
 /// blocks of 16 centroids × 32 dimensions, each 16 rows of dimension pairs
 /// (the layout TDPBF16PS reads), zero-padded to round32(k) × round32(d).

@@ -1,6 +1,5 @@
 // Near-duplicate checks for a run of records, shared out among threads by concept.
 // Pointer code of the dedup pass lives here and in DedupMemory.swift.
-import CMatrixTiles
 import Dispatch
 
 extension DedupMemory {
@@ -33,12 +32,7 @@ extension DedupMemory {
             duplicate.withUnsafeMutableBufferPointer { verdicts in
                 let shared = SharedRun(rows: rows, memories: memory, verdicts: verdicts)
                 let checkPart: @Sendable (Int) -> Void = { part in
-                    let mine = parts == 1 ? order : order.filter { Int(concepts[$0]) % parts == part }
-                    for (position, i) in mine.enumerated() {
-                        // Rows come in concept order, not memory order: fetch a few ahead.
-                        if position + Self.prefetchDistance < mine.count {
-                            pr_prefetch(shared.rows.baseAddress! + mine[position + Self.prefetchDistance] * d, d * 4)
-                        }
+                    for i in order where Int(concepts[i]) % parts == part {
                         let j = Int(concepts[i])
                         let row = UnsafeBufferPointer(rebasing: shared.rows[(i * d)..<(i * d + d)])
                         shared.verdicts[i] = shared.memories[j].check(row, centroid: centroids[(j * d)..<(j * d + d)],
@@ -50,9 +44,6 @@ extension DedupMemory {
         }
         return duplicate
     }
-
-    /// Rows ahead whose vectors are prefetched while a row is checked.
-    static let prefetchDistance = 4
 
     /// The checked rows (concept ≥ 0) sorted by concept, each concept's in their order (a counting sort).
     static func rowsByConcept(_ concepts: [Int32], memoryCount k: Int) -> [Int] {
