@@ -14,19 +14,10 @@ public struct DecisionLineFormatter {
     private var prefix: [UInt8] = []
     private var prefixTimestamp: Int64 = .min
     private var prefixSource: [UInt8] = []
-    /// Where each line is written before one bulk append to the caller's buffer.
-    /// A class, so a formatter must not be shared between threads (each
-    /// formatting job makes its own).
-    private let line = LineScratch()
 
     public init() {}
 
     /// Appends one newline-terminated log line to `buffer`.
-    ///
-    /// The line is written through a pointer into the buffer's spare capacity,
-    /// reserved once for its worst case, and the buffer grows once: fifteen
-    /// `Array.append` calls per line (each a uniqueness and capacity check) were
-    /// most of a line's ~0.4 µs.
     ///
     /// - Parameters:
     ///   - ts: wall-clock time of the decision, milliseconds since the Unix epoch (UTC).
@@ -47,34 +38,26 @@ public struct DecisionLineFormatter {
             prefixTimestamp = ts
             prefixSource = source
         }
-        var id = id
-        var reason = decision.reason.logValue
-        // Fixed text ≤ 130 bytes, numbers ≤ 20 + 11 + 2 × 24; an id byte escapes to ≤ 6.
-        let length = line.withCapacity(prefix.count + reason.utf8.count + 250 + 6 * id.utf8.count) { start in
-            var out = LineCursor(start)
-            prefix.withUnsafeBytes { out.write($0) }
-            out.writeDecimal(seq)
-            out.write(Fragments.id)
-            id.withUTF8 { out.writeEscaped($0) }
-            out.write(Fragments.decision)
-            out.write(Fragments.verdict(decision.verdict))
-            out.write(Fragments.reason)
-            reason.withUTF8 { out.write(UnsafeRawBufferPointer($0)) }
-            out.write(Fragments.cluster)
-            if let cluster = decision.cluster {
-                if cluster < 0 { out.write(UInt8(ascii: "-")) }
-                out.writeDecimal(UInt64(cluster.magnitude))
-            } else {
-                out.write(Fragments.null)
-            }
-            out.write(Fragments.dist)
-            out.writeFixed6(decision.distance)
-            out.write(Fragments.threshold)
-            out.writeFixed6(decision.threshold)
-            out.write(Fragments.end)
-            return out.position - start
+        buffer.append(contentsOf: prefix)
+        appendDecimal(seq, to: &buffer)
+        buffer.append(fragment: Fragments.id)
+        Self.appendEscaped(id, to: &buffer)
+        buffer.append(fragment: Fragments.decision)
+        buffer.append(fragment: Fragments.verdict(decision.verdict))
+        buffer.append(fragment: Fragments.reason)
+        appendReason(decision.reason, to: &buffer)
+        buffer.append(fragment: Fragments.cluster)
+        if let cluster = decision.cluster {
+            if cluster < 0 { buffer.append(UInt8(ascii: "-")) }
+            appendDecimal(UInt64(cluster.magnitude), to: &buffer)
+        } else {
+            buffer.append(fragment: Fragments.null)
         }
-        buffer.append(contentsOf: UnsafeBufferPointer(start: line.bytes, count: length))
+        buffer.append(fragment: Fragments.dist)
+        appendFixed6(decision.distance, to: &buffer)
+        buffer.append(fragment: Fragments.threshold)
+        appendFixed6(decision.threshold, to: &buffer)
+        buffer.append(fragment: Fragments.end)
     }
 
     /// `s` escaped as JSON string contents (no surrounding quotes), for
@@ -109,6 +92,14 @@ public struct DecisionLineFormatter {
                 out.append(hexDigit(byte >> 4))
                 out.append(hexDigit(byte & 15))
             }
+        }
+    }
+
+    private func appendReason(_ reason: DecisionReason, to buffer: inout [UInt8]) {
+        switch reason {
+        case .withinQuota: buffer.append(fragment: Fragments.withinQuota)
+        case .overQuota: buffer.append(fragment: Fragments.overQuota)
+        default: buffer.append(contentsOf: reason.logValue.utf8)
         }
     }
 }
@@ -166,6 +157,35 @@ func appendDecimal(_ value: UInt64, to buffer: inout [UInt8]) {
     }
 }
 
+/// Appends `value` with exactly 6 digits after the point, as C's `%.6f`
+/// would (round half to even on the exact value), or `null` when absent or
+/// not finite. Exact because a Float times 10^6 fits a Double's 53 bits.
+func appendFixed6(_ value: Float?, to buffer: inout [UInt8]) {
+    guard let value, value.isFinite else {
+        buffer.append(fragment: Fragments.null)
+        return
+    }
+    let scaled = (Double(value.magnitude) * 1_000_000).rounded(.toNearestOrEven)
+    guard scaled < 9e15 else {
+        // Far outside any distance's range; keep the line valid JSON.
+        buffer.append(contentsOf: value.description.utf8)
+        return
+    }
+    if value.sign == .minus { buffer.append(UInt8(ascii: "-")) }
+    let micro = UInt64(scaled)
+    appendDecimal(micro / 1_000_000, to: &buffer)
+    // ".dddddd" built in a register and appended at once (two of these per line).
+    var fraction = micro % 1_000_000
+    var digits: UInt64 = 0
+    for _ in 0..<6 {
+        digits = digits << 8 | (UInt64(ascii0) + fraction % 10)
+        fraction /= 10
+    }
+    digits = digits << 8 | UInt64(UInt8(ascii: "."))
+    withUnsafeBytes(of: digits.littleEndian) { buffer.append(contentsOf: $0.prefix(7)) }
+}
+
+private let ascii0 = UInt8(ascii: "0")
 
 extension Array where Element == UInt8 {
     /// Appends a literal's UTF-8 bytes. A `StaticString` lives in the binary:
@@ -173,126 +193,5 @@ extension Array where Element == UInt8 {
     @inline(__always)
     mutating func append(fragment: StaticString) {
         fragment.withUTF8Buffer { append(contentsOf: $0) }
-    }
-}
-
-/// A growable byte buffer for one line (grows to the longest line's worst case, never shrinks).
-private final class LineScratch {
-    private(set) var bytes: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-
-    init() {
-        capacity = 1024
-        bytes = .allocate(capacity: capacity)
-    }
-
-    deinit { bytes.deallocate() }
-
-    /// Calls `body` with room for `count` bytes; `body` returns how many it wrote.
-    func withCapacity(_ count: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) -> Int {
-        if count > capacity {
-            bytes.deallocate()
-            capacity = max(count, 2 * capacity)
-            bytes = .allocate(capacity: capacity)
-        }
-        let written = body(bytes)
-        precondition(written <= count, "a decision line outgrew its worst case")
-        return written
-    }
-}
-
-/// Writes a line through a raw pointer: the caller (``LineScratch``) guarantees room.
-/// The only unchecked writes of the log; every length is bounded by the worst case
-/// computed in `append(ts:source:seq:id:decision:to:)`.
-private struct LineCursor {
-    private(set) var position: UnsafeMutablePointer<UInt8>
-
-    init(_ start: UnsafeMutablePointer<UInt8>) { position = start }
-
-    @inline(__always)
-    mutating func write(_ byte: UInt8) {
-        position.pointee = byte
-        position += 1
-    }
-
-    @inline(__always)
-    mutating func write(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        UnsafeMutableRawPointer(position).copyMemory(from: base, byteCount: bytes.count)
-        position += bytes.count
-    }
-
-    @inline(__always)
-    mutating func write(_ fragment: StaticString) {
-        write(UnsafeRawBufferPointer(start: fragment.utf8Start, count: fragment.utf8CodeUnitCount))
-    }
-
-    /// JSON string contents: `"` and `\` backslash-escaped, control characters as `\u00XX`.
-    mutating func writeEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
-        var plain = true
-        for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-            plain = false
-            break
-        }
-        if plain {
-            write(UnsafeRawBufferPointer(bytes))
-            return
-        }
-        for byte in bytes {
-            if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                write(byte)
-            } else if byte >= 0x20 {
-                write(UInt8(ascii: "\\"))
-                write(byte)
-            } else {
-                write(Fragments.unicodeEscape)
-                write(hexDigit(byte >> 4))
-                write(hexDigit(byte & 15))
-            }
-        }
-    }
-
-    /// The decimal digits of `value` (at most 20).
-    mutating func writeDecimal(_ value: UInt64) {
-        if value < 10 {
-            write(UInt8(ascii: "0") + UInt8(value))
-            return
-        }
-        var digits = 0
-        var v = value
-        while v > 0 { digits += 1; v /= 10 }
-        v = value
-        for i in stride(from: digits - 1, through: 0, by: -1) {
-            position[i] = UInt8(ascii: "0") + UInt8(v % 10)
-            v /= 10
-        }
-        position += digits
-    }
-
-    /// `value` with exactly 6 digits after the point, as C's `%.6f` would (round
-    /// half to even on the exact value: a Float times 10⁶ fits a Double's 53 bits),
-    /// or `null` when absent or not finite; at most 24 bytes (a magnitude past
-    /// 9·10⁹ falls back to its description, which is shorter).
-    mutating func writeFixed6(_ value: Float?) {
-        guard let value, value.isFinite else {
-            write(Fragments.null)
-            return
-        }
-        let scaled = (Double(value.magnitude) * 1_000_000).rounded(.toNearestOrEven)
-        guard scaled < 9e15 else {
-            var text = value.description
-            text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
-            return
-        }
-        if value.sign == .minus { write(UInt8(ascii: "-")) }
-        let micro = UInt64(scaled)
-        writeDecimal(micro / 1_000_000)
-        var fraction = micro % 1_000_000
-        write(UInt8(ascii: "."))
-        for i in stride(from: 5, through: 0, by: -1) {
-            position[i] = UInt8(ascii: "0") + UInt8(fraction % 10)
-            fraction /= 10
-        }
-        position += 6
     }
 }
