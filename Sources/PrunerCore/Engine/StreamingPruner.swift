@@ -27,7 +27,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
 /// `lookahead` later valid records have arrived, and decided against its
 /// concept's current threshold. `finish()` decides the held records exactly
 /// like the offline recipe (the per-concept remainder of the quota goes to the
-/// farthest/nearest/sampled held members).
+/// farthest/nearest/sampled held members; what concepts without held members
+/// cannot take, or took beyond their quota, is shared out by DBP's projection).
 ///
 /// **Quotas** are recomputed every `recomputeEvery` arrivals: DBP's complexity
 /// and softmax over the current statistics, the [`QuotaProjection`] with
@@ -508,7 +509,8 @@ public struct StreamingPruner: Sendable {
         out.decisions.append(.reject(reason))
     }
 
-    /// The offline recipe on the held records: concept j keeps its quota's remainder `N_j − kept_j`.
+    /// The offline recipe on the held records: concept j keeps its quota's remainder `N_j − kept_j`,
+    /// all concepts shifted alike so that the total is exactly M.
     mutating func decideHeldExactly(into out: inout DecidedRecords) {
         let k = options.clusters
         let pending = Array(held[heldHead...])
@@ -516,26 +518,27 @@ public struct StreamingPruner: Sendable {
         for (i, h) in pending.enumerated() where h.cluster >= 0 && h.kind == Held.normal { members[Int(h.cluster)].append(i) }
         var keep = [Bool](repeating: false, count: pending.count)
         var boundary = [Float?](repeating: nil, count: k)
-        // Hand the total's remainder to concepts by their own remainder; overshoot elsewhere is taken back here.
+        // Concept j wants the remainder of its quota, N_j − kept_j (with live quotas, decay or retired
+        // concepts, cumulative kept counts and quotas differ in scale: its current rate × its held
+        // members). What the held records can keep is the total's remainder M − kept. The two differ
+        // where a concept kept more or less than its final quota before the end (in concept order,
+        // concepts complete early); the difference is shared out as DBP's projection shares out M:
+        // one common shift λ, clipped to [0, held_j] (QuotaProjection.continuous), then rounded to
+        // the exact total.
         let mTotal = Int((options.keepRatio * Double(arrivals)).rounded())
-        var need = [Int](repeating: 0, count: k)
-        for j in 0..<k {
-            // With live quotas (decay, retired concepts) cumulative kept counts and quotas differ in
-            // scale: the held members then keep at the concept's current rate.
-            let size = members[j].count
-            if liveQuotas {
-                let wanted: Double = rates[j] * Double(size)
-                need[j] = min(Int(wanted.rounded()), size)
-            } else {
-                need[j] = min(max(quotas[j] - stats[j].kept, 0), size)
-            }
-        }
         let fixedKept = pending.reduce(0) { $0 + ($1.kind == Held.fixedKeep ? 1 : 0) }
-        var excess = need.reduce(0, +) + totalKept + fixedKept - mTotal
-        var j = k - 1
-        while excess > 0 && j >= 0 { let take = min(excess, need[j]); need[j] -= take; excess -= take; j -= 1 }
-        j = 0
-        while excess < 0 && j < k { let add = min(-excess, members[j].count - need[j]); need[j] += add; excess += add; j += 1 }
+        let budget = mTotal - totalKept - fixedKept
+        let sizes = members.map(\.count)
+        let wanted = (0..<k).map { j in liveQuotas ? rates[j] * Double(sizes[j]) : Double(quotas[j] - stats[j].kept) }
+        var need = [Int](repeating: 0, count: k)
+        let room = sizes.reduce(0, +)
+        if budget >= room {
+            need = sizes
+        } else if budget > 0 {
+            let x = QuotaProjection.continuous(ideal: wanted, lower: [Double](repeating: 0, count: k),
+                                               upper: sizes.map(Double.init), total: Double(budget))
+            need = QuotaProjection.roundPreservingTotal(x, lower: [Int](repeating: 0, count: k), upper: sizes, total: budget)
+        }
         for j in 0..<k where need[j] > 0 {
             var list = members[j]
             switch options.keep {
