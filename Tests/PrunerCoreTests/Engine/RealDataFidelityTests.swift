@@ -66,8 +66,8 @@ struct RealDataFidelityTests {
         let report = Fidelity.report(vectors: sorted, dimension: d, options: Self.options())
         print(report.description)
         #expect(abs(report.streamingKeepRatio - 0.3) <= 0.005)
-        // Frozen centroids in concept order: 0.704 against 0.95 × 0.784 = 0.745 (short).
-        #expect(report.overlapOffline >= 0.68, "regression guard at the measured 0.704")
+        // Frozen centroids in concept order: 0.706 against 0.95 × 0.784 = 0.745 (short).
+        #expect(report.overlapOffline >= 0.68, "regression guard at the measured 0.706")
     }
 
     @Test("drift: with --update online a stream in concept order, against 0.95 × the shuffled one (known short)")
@@ -79,8 +79,10 @@ struct RealDataFidelityTests {
         let reference = Fidelity.report(vectors: shuffled, dimension: d, options: options)
         print(inOrder.description)
         #expect(abs(inOrder.streamingKeepRatio - 0.3) <= 0.005)
-        #expect(inOrder.overlapOffline >= 0.70, "regression guard at the measured 0.721")
-        withKnownIssue("drift target short: 0.721 against 0.95 × 0.785 = 0.745 (README, concept drift)") {
+        // 0.721 while finish() handed the leftover budget to concepts by index; 0.725 with the
+        // common shift of DBP's projection (README, concept drift).
+        #expect(inOrder.overlapOffline >= 0.723, "regression guard at the measured 0.725")
+        withKnownIssue("drift target short: 0.725 against 0.95 × 0.785 = 0.745 (README, concept drift)") {
             #expect(inOrder.overlapOffline >= 0.95 * reference.overlapOffline)
         }
     }
