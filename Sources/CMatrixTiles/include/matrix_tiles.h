@@ -1,4 +1,5 @@
-// bfloat16 matrix tiles (Intel AMX) for screening nearest-centroid candidates.
+// bfloat16 matrix tiles (Intel AMX) for screening nearest-centroid candidates,
+// and the CPU probe that picks the float32 kernel's register tile.
 //
 // The only C of prunerd's algorithm: Swift cannot issue AMX instructions. Every
 // function here is pure computation over caller-owned buffers; the layouts are
