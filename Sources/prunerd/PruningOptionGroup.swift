@@ -72,7 +72,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
     var halfLife: Int?
 
     @Option(name: .customLong("spawn-after"),
-            help: "Streaming drift: far records pooled before a dense group of them spawns a new concept, retiring the most stale one (default 0: off; ~100–200 suits concept-ordered crawls at k = 100).")
+            help: "Streaming drift: far records pooled before a dense group of them spawns a new concept, retiring the most stale one (default 0: off; for concept-ordered crawls at k = 100, 50 with --drift-quantile 0.9 and --update online measured best).")
     var spawnAfter: Int?
 
     @Option(name: .customLong("drift-quantile"),

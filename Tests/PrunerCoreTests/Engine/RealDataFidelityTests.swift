@@ -85,5 +85,17 @@ struct RealDataFidelityTests {
         withKnownIssue("drift target short: 0.725 against 0.95 × 0.785 = 0.745 (README, concept drift)") {
             #expect(inOrder.overlapOffline >= 0.95 * reference.overlapOffline)
         }
+        // Spawning concepts from pooled far records (the late `transformers` records, which the
+        // warm-up never saw): the CLI's label order gains 0.729 → 0.736.
+        var spawning = options
+        spawning.spawnAfter = 50
+        spawning.driftQuantile = 0.9
+        let spawned = Fidelity.report(vectors: sorted, dimension: d, options: spawning)
+        print(spawned.description)
+        #expect(abs(spawned.streamingKeepRatio - 0.3) <= 0.005)
+        #expect(spawned.overlapOffline >= inOrder.overlapOffline + 0.004, "spawning adds to the concept-order figure")
+        withKnownIssue("drift target short on this shuffle with spawning too (README, concept drift)") {
+            #expect(spawned.overlapOffline >= 0.95 * reference.overlapOffline)
+        }
     }
 }
