@@ -1,5 +1,5 @@
 // The hot kernel: nearest centroid by cosine for a batch of normalised rows.
-// With TileScreen.swift, all unsafe pointer code of the core's clustering lives here.
+// With NearestCentroid+Narrow.swift (its AVX2 tile) and TileScreen.swift, all unsafe pointer code of the core's clustering lives here.
 import Dispatch
 
 /// Batched nearest-centroid search by inner product (cosine on unit vectors).
