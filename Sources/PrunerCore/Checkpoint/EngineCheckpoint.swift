@@ -2,10 +2,11 @@
 //
 // Layout (little-endian):
 //   "PRNCKPT\0"  8 bytes magic
-//   version      u32 (currently 3: a concept's dedup memory is its centre and
-//                float16 ring, sketches are recomputed, and the warm-up
-//                sub-population histograms are gone; 2 added dedup, score
-//                filter, drift and decay state)
+//   version      u32 (currently 4: held records' vectors and kernel epochs for
+//                re-assignment with online updates; 3 — still read, its held
+//                records are then decided on their arrival assignment — made a
+//                concept's dedup memory its centre and float16 ring; 2 added
+//                dedup, score filter, drift and decay state)
 //   length       u64, bytes of payload
 //   payload      options, dimension, centroids, per-concept statistics, warm-up
 //                buffer (a checkpoint taken during warm-up stores the buffered
@@ -39,7 +40,9 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
 
 extension StreamingPruner {
     static let checkpointMagic: [UInt8] = Array("PRNCKPT".utf8) + [0]
-    public static let checkpointVersion: UInt32 = 3
+    public static let checkpointVersion: UInt32 = 4
+    /// The oldest version this build still restores.
+    static let oldestReadableVersion: UInt32 = 3
 
     /// The complete engine state as bytes; `init(checkpoint:options:)` continues exactly where this left off.
     public func checkpoint() -> [UInt8] {
@@ -71,6 +74,10 @@ extension StreamingPruner {
         for m in dedup { w.floats(m.center); w.halves(m.vectors); w.int(m.next) }
         w.int(duplicateCount); w.int(lowScoreCount); w.ints(heldPerConcept); w.ints(lastArrival)
         w.f32(farThreshold); w.floats(pool); w.int(poolNext); w.int(spawned); w.bool(liveQuotas); w.rng(decayRNG)
+        // Version 4: decision-time re-assignment.
+        w.u32(kernelEpoch)
+        w.u32s(pending.map(\.epoch))
+        w.halves(reassignsHeld ? Array(heldRows[(heldHead * dimension)...]) : [])
 
         var out = ByteWriter()
         out.bytes = Self.checkpointMagic
@@ -94,7 +101,9 @@ extension StreamingPruner {
         }
         var header = ByteReader(bytes, from: m.count)
         let version = try header.u32()
-        guard version == Self.checkpointVersion else { throw CheckpointError.unsupportedVersion(version) }
+        guard (Self.oldestReadableVersion...Self.checkpointVersion).contains(version) else {
+            throw CheckpointError.unsupportedVersion(version)
+        }
         let length = try header.u64()
         let payloadStart = header.offset
         guard length <= UInt64(bytes.count), bytes.count - payloadStart - 4 >= Int(length) else { throw CheckpointError.truncated }
@@ -163,6 +172,18 @@ extension StreamingPruner {
         engine.farThreshold = try r.f32(); engine.pool = try r.floats(); engine.poolNext = try r.int()
         try check(engine.pool.count % d == 0, "drift pool")
         engine.spawned = try r.int(); engine.liveQuotas = try r.bool(); engine.decayRNG = try r.rng()
+        if version >= 4 {
+            engine.kernelEpoch = try r.u32()
+            let epochs = try r.u32s()
+            try check(epochs.count == heldCount, "held record epochs")
+            for i in 0..<heldCount { engine.held[i].epoch = epochs[i] }
+            engine.heldRows = try r.halves()
+            try check(engine.heldRows.count == (saved.update == .online ? heldCount * d : 0), "held record vectors")
+        } else if saved.update == .online {
+            // A version-3 checkpoint has no held vectors: those records keep their arrival assignment.
+            for i in 0..<heldCount { engine.held[i].epoch = engine.kernelEpoch }
+            engine.heldRows = [Float16](repeating: 0, count: heldCount * d)
+        }
         try check(r.offset == payloadEnd, "\(payloadEnd - r.offset) unread payload bytes")
         if !engine.centroidValues.isEmpty && !engine.warming {
             engine.nearest = NearestCentroid(centroids: engine.centroidValues, dimension: d)

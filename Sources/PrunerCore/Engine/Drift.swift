@@ -63,8 +63,7 @@ extension StreamingPruner {
         for i in 0..<n where !removed.contains(Int(assign[i])) { kept.append(contentsOf: pool[(i * d)..<(i * d + d)]) }
         pool = kept
         poolNext = 0
-        nearest = makeNearest()
-        dInterStale = true
+        centroidsChanged()
         recompute()
     }
 

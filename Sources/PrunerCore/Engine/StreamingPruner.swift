@@ -38,7 +38,9 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
 /// r'_j quantile (`easy`) of the concept's distance histogram.
 ///
 /// **Online centroids** move toward their members (running mean, step 1/n_j,
-/// renormalised), applied every 256 arrivals counted globally.
+/// renormalised), applied every 256 arrivals counted globally. A held record is
+/// then assigned again when it is decided, to the centroids of that moment
+/// (`StreamingPruner+Reassignment.swift`), and its statistics move with it.
 ///
 /// **Determinism.** Every state change happens per record in arrival order or
 /// at arrival-count boundaries, and the assignment kernel is batch-position
@@ -62,6 +64,8 @@ public struct StreamingPruner: Sendable {
         var kind: UInt8 = Held.normal
         /// For `fixedKeep`/`fixedDrop`: the retired concept's threshold the record was decided against.
         var fixedThreshold: Float = 0
+        /// The `kernelEpoch` that `cluster` and `distance` come from (see `reassignHeld`).
+        var epoch: UInt32 = 0
         static let normal: UInt8 = 0, duplicate: UInt8 = 1, lowScore: UInt8 = 2
         /// Members of a retired concept, decided at retirement and emitted in order.
         static let fixedKeep: UInt8 = 3, fixedDrop: UInt8 = 4
@@ -97,6 +101,11 @@ public struct StreamingPruner: Sendable {
     var warming: Bool
     var warmupBuffer: RecordBatch
     var held: [Held] = []
+    /// With online updates: each held entry's vector in float16, `dimension` values per entry of
+    /// `held` (zeros for entries without one), so that it can be re-assigned when it is decided.
+    var heldRows: [Float16] = []
+    /// Counts the centroid changes after warm-up (online moves, spawns).
+    var kernelEpoch: UInt32 = 0
     var heldHead = 0
     var heldValid = 0
     /// Valid records assigned so far (warm-up included): n_seen.
@@ -221,6 +230,7 @@ public struct StreamingPruner: Sendable {
         // Nothing held: leave quotas and thresholds as they are, so that an engine
         // checkpointed after finish() continues exactly like one that never stopped.
         guard heldHead < held.count else { return out }
+        reassignHeld(from: heldHead, limit: .max)
         recompute()
         decideHeldExactly(into: &out)
         return out
@@ -313,7 +323,7 @@ public struct StreamingPruner: Sendable {
             for e in i..<end {
                 let entry = batch.entries[e]
                 guard entry.row >= 0 else {
-                    held.append(Held(entry: entry, cluster: -1, distance: 0))
+                    hold(Held(entry: entry, cluster: -1, distance: 0), row: nil)
                     if deciding { popDue(into: &out) }
                     continue
                 }
@@ -321,7 +331,7 @@ public struct StreamingPruner: Sendable {
                 let distance = 1 - similarity[v]
                 v += 1
                 if isLowScore(entry) {
-                    held.append(Held(entry: entry, cluster: -1, distance: 0, kind: Held.lowScore))
+                    hold(Held(entry: entry, cluster: -1, distance: 0, kind: Held.lowScore), row: nil)
                     if deciding { popDue(into: &out) }
                     continue
                 }
@@ -337,14 +347,17 @@ public struct StreamingPruner: Sendable {
                     if drifting && distance > farThreshold { addToPool(row) }
                 }
                 if duplicate {
-                    held.append(Held(entry: entry, cluster: Int32(j), distance: distance, kind: Held.duplicate))
+                    hold(Held(entry: entry, cluster: Int32(j), distance: distance, kind: Held.duplicate), row: nil)
                     if deciding { popDue(into: &out) }
                     continue
                 }
                 if online { moveCounts[j] += 1 }
                 arrivals += 1
                 lastArrival[j] = arrivals
-                held.append(Held(entry: entry, cluster: Int32(j), distance: distance))
+                batch.vectors.withUnsafeBufferPointer { vp in
+                    hold(Held(entry: entry, cluster: Int32(j), distance: distance, epoch: kernelEpoch),
+                         row: UnsafeBufferPointer(rebasing: vp[rowStart..<(rowStart + d)]))
+                }
                 heldValid += 1
                 heldPerConcept[j] += 1
                 if online && arrivals % Self.moveEvery == 0 { applyMoves() }
@@ -385,10 +398,7 @@ public struct StreamingPruner: Sendable {
             moveCounts[j] = 0
             changed = true
         }
-        if changed {
-            nearest = makeNearest()
-            dInterStale = true
-        }
+        if changed { centroidsChanged() }
     }
 
     /// Quotas, keep rates and thresholds from the current statistics.
@@ -444,7 +454,10 @@ public struct StreamingPruner: Sendable {
             } else if h.cluster < 0 {
                 emitRejection(h.entry, into: &out)
             } else if heldValid > options.lookahead {
-                decideByThreshold(h, into: &out)
+                if h.epoch != kernelEpoch && reassignsHeld {
+                    reassignHeld(from: heldHead, limit: Self.reassignBlock)
+                }
+                decideByThreshold(held[heldHead], into: &out)
                 heldValid -= 1
             } else {
                 break
@@ -455,8 +468,15 @@ public struct StreamingPruner: Sendable {
     }
 
     mutating func compactHeld() {
-        if heldHead == held.count { held.removeAll(keepingCapacity: true); heldHead = 0 }
-        else if heldHead > 4096 && heldHead * 2 > held.count { held.removeFirst(heldHead); heldHead = 0 }
+        if heldHead == held.count {
+            held.removeAll(keepingCapacity: true)
+            heldRows.removeAll(keepingCapacity: true)
+            heldHead = 0
+        } else if heldHead > 4096 && heldHead * 2 > held.count {
+            held.removeFirst(heldHead)
+            if reassignsHeld { heldRows.removeFirst(heldHead * dimension) }
+            heldHead = 0
+        }
     }
 
     mutating func decideByThreshold(_ h: Held, into out: inout DecidedRecords) {
@@ -556,6 +576,7 @@ public struct StreamingPruner: Sendable {
             else { record(h, keep: keep[i], threshold: boundary[Int(h.cluster)] ?? thresholds[Int(h.cluster)], into: &out) }
         }
         held.removeAll(keepingCapacity: true)
+        heldRows.removeAll(keepingCapacity: true)
         heldHead = 0
         heldValid = 0
     }

@@ -83,6 +83,22 @@ public struct ConceptStatistics: Sendable, Equatable {
         }
     }
 
+    /// Takes back one member recorded by `add(distance:…)`: the engine moves a held
+    /// record to the concept it is nearest to when it is decided (`--update online`).
+    ///
+    /// Its reservoir sample, if any, stays (the reservoir is a sample, not a count).
+    /// After decay the member's bin may already have faded; then nothing is taken
+    /// back, since decayed statistics no longer say which members they hold.
+    public mutating func remove(distance: Float) {
+        let b = Self.bin(of: distance)
+        guard count > 0, bins[b] > 0 else { return }
+        count -= 1
+        let clamped = min(max(Double(distance), 0), 2)
+        distanceSum -= min(distanceSum, UInt64((clamped * Self.sumScale).rounded()))
+        bins[b] -= 1
+        blockCounts[b / Self.quantileBlock] -= 1
+    }
+
     /// The distance below which a fraction `q` of the members lie (linear
     /// interpolation inside a bin, which assumes members spread evenly in it).
     ///
