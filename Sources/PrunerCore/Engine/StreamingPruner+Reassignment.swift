@@ -22,10 +22,11 @@ extension StreamingPruner {
     mutating func hold(_ record: Held, row: UnsafeBufferPointer<Float>?) {
         held.append(record)
         guard reassignsHeld else { return }
-        if let row {
-            for x in row { heldRows.append(Float16(x)) }
-        } else {
-            heldRows.append(contentsOf: repeatElement(0, count: dimension))
+        let start = heldRows.count, d = dimension
+        heldRows.append(contentsOf: repeatElement(0, count: d))
+        guard let row else { return }
+        heldRows.withUnsafeMutableBufferPointer { rows in
+            for t in 0..<d { rows[start + t] = Float16(row[t]) }
         }
     }
 
@@ -53,16 +54,12 @@ extension StreamingPruner {
         }
         guard !slots.isEmpty else { return }
         var rows = [Float](repeating: 0, count: slots.count * d)
-        for (r, slot) in slots.enumerated() {
-            var sumOfSquares: Float = 0
-            for t in 0..<d {
-                let x = Float(heldRows[slot * d + t])
-                rows[r * d + t] = x
-                sumOfSquares += x * x
+        rows.withUnsafeMutableBufferPointer { out in
+            heldRows.withUnsafeBufferPointer { half in
+                for (r, slot) in slots.enumerated() {
+                    Self.widen(half.baseAddress! + slot * d, into: out.baseAddress! + r * d, count: d)
+                }
             }
-            // Renormalised: float16 rounding leaves the norm ~1e-4 off 1.
-            let scale = sumOfSquares > 0 ? 1 / sumOfSquares.squareRoot() : 0
-            for t in 0..<d { rows[r * d + t] *= scale }
         }
         let (clusters, similarities) = kernel.assign(rows: rows)
         for (r, slot) in slots.enumerated() {
@@ -76,5 +73,22 @@ extension StreamingPruner {
             held[slot].distance = distance
             held[slot].epoch = kernelEpoch
         }
+    }
+
+    /// Widens a float16 row to float32, renormalised (float16 rounding leaves the norm ~1e-4 off 1).
+    /// Eight lanes at a time: a scalar running sum is a serial chain of additions.
+    static func widen(_ half: UnsafePointer<Float16>, into out: UnsafeMutablePointer<Float>, count d: Int) {
+        var sums = SIMD8<Float>()
+        var t = 0
+        while t + 8 <= d {
+            let x = SIMD8<Float>(UnsafeRawPointer(half + t).loadUnaligned(as: SIMD8<Float16>.self))
+            UnsafeMutableRawPointer(out + t).storeBytes(of: x, as: SIMD8<Float>.self)
+            sums += x * x
+            t += 8
+        }
+        var sumOfSquares = sums.sum()
+        while t < d { let x = Float(half[t]); out[t] = x; sumOfSquares += x * x; t += 1 }
+        let scale = sumOfSquares > 0 ? 1 / sumOfSquares.squareRoot() : 0
+        for t in 0..<d { out[t] *= scale }
     }
 }

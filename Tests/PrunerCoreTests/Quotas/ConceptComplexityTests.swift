@@ -17,6 +17,27 @@ import Testing
         #expect(ConceptComplexity.dInter(centroids: [0, 0, 1], dimension: 3, neighbors: 5) == [1])
     }
 
+    @Test("d_inter by selecting the l nearest equals the mean over a full sort, bit for bit", arguments: [1, 7, 20, 59])
+    func dInterSelectionEqualsFullSort(neighbors: Int) {
+        let d = 16, k = 60
+        // Repeated centroids give ties.
+        var c = TestData.mixture(rows: k, dimension: d, concepts: 4, seed: 9).vectors
+        for t in 0..<d { c[5 * d + t] = c[3 * d + t]; c[11 * d + t] = c[3 * d + t] }
+        let l = min(neighbors, k - 1)
+        let reference = (0..<k).map { i -> Double in
+            var row = [Double]()
+            c.withUnsafeBufferPointer { p in
+                for j in 0..<k where j != i {
+                    let (a, b) = i <= j ? (i, j) : (j, i)
+                    row.append(1 - Double(VectorMath.dot(p.baseAddress! + a * d, p.baseAddress! + b * d, d)))
+                }
+            }
+            row.sort()
+            return row.prefix(l).reduce(0, +) / Double(l)
+        }
+        #expect(ConceptComplexity.dInter(centroids: c, dimension: d, neighbors: neighbors) == reference)
+    }
+
     @Test func dIntraAndComplexityFromMembers() {
         // Members of e1: (1,0,0) at distance 0 and (0.6,0,0.8) at distance 0.4 → d_intra = 0.2.
         // Member of e2: (0,1,0) at 0. Member of b: b itself at 0.
