@@ -70,7 +70,7 @@ struct RealDataFidelityTests {
         #expect(report.overlapOffline >= 0.68, "regression guard at the measured 0.706")
     }
 
-    @Test("drift: with --update online a stream in concept order, against 0.95 × the shuffled one (known short)")
+    @Test("drift: with --update online a stream in concept order, against 0.95 × the shuffled one (short on this shuffle)")
     func sortedByLabelOnline() {
         guard let (all, d) = Self.data, let labels = TestData.realLabels(), let (shuffled, _) = shuffledRows() else { return }
         let sorted = TestData.sortedByLabel(all, dimension: d, labels: labels)
@@ -79,22 +79,25 @@ struct RealDataFidelityTests {
         let reference = Fidelity.report(vectors: shuffled, dimension: d, options: options)
         print(inOrder.description)
         #expect(abs(inOrder.streamingKeepRatio - 0.3) <= 0.005)
-        // 0.721 while finish() handed the leftover budget to concepts by index; 0.725 with the
-        // common shift of DBP's projection (README, concept drift).
-        #expect(inOrder.overlapOffline >= 0.723, "regression guard at the measured 0.725")
-        withKnownIssue("drift target short: 0.725 against 0.95 × 0.785 = 0.745 (README, concept drift)") {
+        // Decision-time assignment (held records assigned again when decided): the decisions'
+        // overlap with the batch recipe on the final centroids 0.906 → 0.935, end to end 0.725 → 0.7405.
+        #expect(inOrder.overlapFinalCentroids >= 0.925, "regression guard at the measured 0.935")
+        #expect(inOrder.overlapOffline >= 0.735, "regression guard at the measured 0.7405")
+        // Met on the CLI's shuffle (0.745 against 0.734) and seed 3's; this shuffle's figure is
+        // 0.786 online, so its bar is 0.747 (README, concept drift).
+        withKnownIssue("drift target short on this shuffle: 0.7405 against 0.95 × 0.786 = 0.747 (README, concept drift)") {
             #expect(inOrder.overlapOffline >= 0.95 * reference.overlapOffline)
         }
         // Spawning concepts from pooled far records (the late `transformers` records, which the
-        // warm-up never saw): the CLI's label order gains 0.729 → 0.736.
+        // warm-up never saw): 0.7405 → 0.7453 here, 0.745 → 0.750 on the CLI's label order.
         var spawning = options
         spawning.spawnAfter = 50
         spawning.driftQuantile = 0.9
         let spawned = Fidelity.report(vectors: sorted, dimension: d, options: spawning)
         print(spawned.description)
         #expect(abs(spawned.streamingKeepRatio - 0.3) <= 0.005)
-        #expect(spawned.overlapOffline >= inOrder.overlapOffline + 0.004, "spawning adds to the concept-order figure")
-        withKnownIssue("drift target short on this shuffle with spawning too (README, concept drift)") {
+        #expect(spawned.overlapOffline >= inOrder.overlapOffline + 0.002, "spawning adds to the concept-order figure")
+        withKnownIssue("drift target short on this shuffle with spawning too: 0.7453 against 0.747 (README, concept drift)") {
             #expect(spawned.overlapOffline >= 0.95 * reference.overlapOffline)
         }
     }
