@@ -62,8 +62,12 @@ enum TestData {
     /// The shared real embeddings (40,000 × 384), or nil when the folder is absent.
     static func realEmbeddings() -> (vectors: [Float], dimension: Int)? {
         guard let directory = sharedDataDirectory(),
-              let data = FileManager.default.contents(atPath: directory + "/docstrings-minilm384.f16.npy") else { return nil }
-        return parseNpyFloat16(data)
+              let data = FileManager.default.contents(atPath: directory + "/docstrings-minilm384.f16.npy"),
+              var (vectors, d) = parseNpyFloat16(data) else { return nil }
+        // Renormalised as prunerd's loader does (float16 rows are ~1e-4 off unit length), so that
+        // the offline reference sees the rows the streaming engine sees.
+        VectorMath.normaliseRows(&vectors, d)
+        return (vectors, d)
     }
 
     /// One label per row of the real embeddings (the top-level package).
