@@ -17,6 +17,11 @@ public enum CentroidUpdate: String, Sendable, Codable, CaseIterable {
     case frozen
     /// The winning centroid moves toward each record with step 1/n_j, then is renormalised.
     case online
+    /// Chosen at the end of warm-up from the warm-up itself: `online` when its consecutive
+    /// parts fall into different concepts (a crawl that emits one site at a time, where frozen
+    /// centroids never reach the later sites), `frozen` otherwise (shuffled streams, where it
+    /// is as faithful and faster). See `StreamingPruner.orderDivergence`.
+    case auto
 }
 
 /// Options of Density-Based Pruning.
@@ -45,7 +50,7 @@ public struct PruningOptions: Sendable, Codable, Equatable {
     /// Streaming: records between quota and threshold recomputes.
     public var recomputeEvery: Int = 1000
     /// Streaming: centroid behaviour after warm-up.
-    public var update: CentroidUpdate = .frozen
+    public var update: CentroidUpdate = .auto
     /// Streaming: after warm-up, valid records held back before they are decided
     /// (a decision delay). Statistics include held records, so each decision
     /// sees `lookahead` records of the future; `finish()` decides the held

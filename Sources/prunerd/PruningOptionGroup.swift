@@ -48,7 +48,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
     var recomputeEvery: Int?
 
     @Option(name: .customLong("update"),
-            help: "Streaming: centroids after warm-up: frozen (default; most faithful to the batch recipe) or online (follow the stream).")
+            help: "Streaming: centroids after warm-up: auto (default: online when the warm-up is in concept order, as a crawl emitting one site at a time, else frozen), frozen (fastest; most faithful on shuffled streams) or online (follow the stream; held records are assigned again when decided).")
     var update: CentroidUpdate?
 
     @Option(name: .customLong("lookahead"),

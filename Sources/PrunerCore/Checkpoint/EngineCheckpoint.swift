@@ -2,8 +2,8 @@
 //
 // Layout (little-endian):
 //   "PRNCKPT\0"  8 bytes magic
-//   version      u32 (currently 4: held records' vectors and kernel epochs for
-//                re-assignment with online updates; 3 — still read, its held
+//   version      u32 (currently 4: `update` auto's choice, held records'
+//                vectors and kernel epochs for re-assignment with online updates; 3 — still read, its held
 //                records are then decided on their arrival assignment — made a
 //                concept's dedup memory its centre and float16 ring; 2 added
 //                dedup, score filter, drift and decay state)
@@ -74,7 +74,8 @@ extension StreamingPruner {
         for m in dedup { w.floats(m.center); w.halves(m.vectors); w.int(m.next) }
         w.int(duplicateCount); w.int(lowScoreCount); w.ints(heldPerConcept); w.ints(lastArrival)
         w.f32(farThreshold); w.floats(pool); w.int(poolNext); w.int(spawned); w.bool(liveQuotas); w.rng(decayRNG)
-        // Version 4: decision-time re-assignment.
+        // Version 4: `update` auto's choice, decision-time re-assignment.
+        w.bool(movesCentroids); w.f64(orderDivergence ?? .nan)
         w.u32(kernelEpoch)
         w.u32s(pending.map(\.epoch))
         w.halves(reassignsHeld ? Array(heldRows[(heldHead * dimension)...]) : [])
@@ -119,7 +120,10 @@ extension StreamingPruner {
         let d = try r.int()
         if saved.clusters != options.clusters { throw CheckpointError.incompatible("clusters \(saved.clusters) in checkpoint, \(options.clusters) configured") }
         if saved.seed != options.seed { throw CheckpointError.incompatible("seed \(saved.seed) in checkpoint, \(options.seed) configured") }
-        if saved.update != options.update { throw CheckpointError.incompatible("update \(saved.update.rawValue) in checkpoint, \(options.update.rawValue) configured") }
+        // `update` auto adopts the checkpoint's choice (and an engine saved with frozen or online).
+        if saved.update != options.update && options.update != .auto {
+            throw CheckpointError.incompatible("update \(saved.update.rawValue) in checkpoint, \(options.update.rawValue) configured")
+        }
         if let expectedDimension, expectedDimension != d { throw CheckpointError.incompatible("dimension \(d) in checkpoint, \(expectedDimension) configured") }
         guard d > 0, saved.validationError() == nil else { throw CheckpointError.malformed("invalid stored options or dimension") }
         var engine: StreamingPruner
@@ -153,7 +157,7 @@ extension StreamingPruner {
         engine.dInter = try r.doubles(); engine.dInterStale = try r.bool(); engine.decided = try r.ints()
         try check([engine.quotas.count, engine.rates.count, engine.thresholds.count, engine.dInter.count, engine.decided.count].allSatisfy { $0 == k }, "per-concept arrays")
         engine.moveSums = try r.floats(); engine.moveCounts = try r.ints()
-        try check(engine.moveSums.count == (saved.update == .online ? k * d : 0) && engine.moveCounts.count == k, "online accumulators")
+        try check((engine.moveSums.isEmpty || engine.moveSums.count == k * d) && engine.moveCounts.count == k, "online accumulators")
         engine.reservoirRNG = try r.rng(); engine.keepRNG = try r.rng()
         engine.totalSeen = try r.int(); engine.totalKept = try r.int(); engine.totalDropped = try r.int()
         engine.rejected = try r.ints()
@@ -172,24 +176,32 @@ extension StreamingPruner {
         engine.farThreshold = try r.f32(); engine.pool = try r.floats(); engine.poolNext = try r.int()
         try check(engine.pool.count % d == 0, "drift pool")
         engine.spawned = try r.int(); engine.liveQuotas = try r.bool(); engine.decayRNG = try r.rng()
+        try check(version >= 4 || saved.update != .auto, "update auto in a version-3 checkpoint")
         if version >= 4 {
+            engine.movesCentroids = try r.bool()
+            let divergence = try r.f64()
+            engine.orderDivergence = divergence.isNaN ? nil : divergence
+            try check(engine.movesCentroids == (saved.update == .online) || saved.update == .auto, "centroid update choice")
             engine.kernelEpoch = try r.u32()
             let epochs = try r.u32s()
             try check(epochs.count == heldCount, "held record epochs")
             for i in 0..<heldCount { engine.held[i].epoch = epochs[i] }
             engine.heldRows = try r.halves()
-            try check(engine.heldRows.count == (saved.update == .online ? heldCount * d : 0), "held record vectors")
+            try check(engine.heldRows.count == (engine.movesCentroids ? heldCount * d : 0), "held record vectors")
         } else if saved.update == .online {
             // A version-3 checkpoint has no held vectors: those records keep their arrival assignment.
             for i in 0..<heldCount { engine.held[i].epoch = engine.kernelEpoch }
             engine.heldRows = [Float16](repeating: 0, count: heldCount * d)
         }
+        try check(engine.moveSums.count == (engine.movesCentroids ? k * d : 0), "online accumulators")
         try check(r.offset == payloadEnd, "\(payloadEnd - r.offset) unread payload bytes")
         if !engine.centroidValues.isEmpty && !engine.warming {
             engine.nearest = NearestCentroid(centroids: engine.centroidValues, dimension: d)
         }
-        if options != saved {
-            do { try engine.reload(options) } catch { throw CheckpointError.incompatible("\(error)") }
+        var live = options
+        if live.update == .auto { live.update = saved.update }
+        if live != saved {
+            do { try engine.reload(live) } catch { throw CheckpointError.incompatible("\(error)") }
         }
         self = engine
     }

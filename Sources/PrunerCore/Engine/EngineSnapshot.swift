@@ -32,12 +32,25 @@ public struct EngineSnapshot: Sendable, Equatable {
     public var lowScore: Int = 0
     /// Concepts spawned from the drift pool so far.
     public var spawned: Int = 0
+    /// True when centroids follow the stream (`update` online, or auto on a concept-ordered warm-up).
+    public var movesCentroids: Bool = false
+    /// `update` auto's measure of the warm-up's concept order (nil without auto or before its end).
+    public var orderDivergence: Double? = nil
     /// Rejections by reason (reasons with a zero count are omitted).
     public var rejected: [RejectReason: Int]
     /// Records buffered (warm-up) or held (lookahead), not yet decided.
     public var pending: Int
     public var isWarmingUp: Bool
     public var concepts: [Concept]
+
+    public init(seen: Int, kept: Int, dropped: Int, duplicates: Int = 0, lowScore: Int = 0, spawned: Int = 0,
+                rejected: [RejectReason: Int], pending: Int, isWarmingUp: Bool, concepts: [Concept],
+                movesCentroids: Bool = false, orderDivergence: Double? = nil) {
+        self.seen = seen; self.kept = kept; self.dropped = dropped; self.duplicates = duplicates
+        self.lowScore = lowScore; self.spawned = spawned; self.rejected = rejected; self.pending = pending
+        self.isWarmingUp = isWarmingUp; self.concepts = concepts
+        self.movesCentroids = movesCentroids; self.orderDivergence = orderDivergence
+    }
 
     /// kept / (kept + dropped).
     public var realisedKeepRatio: Double { kept + dropped > 0 ? Double(kept) / Double(kept + dropped) : 0 }
@@ -60,6 +73,7 @@ extension StreamingPruner {
         let pending = warmupBuffer.count + (held.count - heldHead)
         return EngineSnapshot(seen: totalSeen, kept: totalKept, dropped: totalDropped,
                               duplicates: duplicateCount, lowScore: lowScoreCount, spawned: spawned, rejected: rej,
-                              pending: pending, isWarmingUp: warming, concepts: concepts)
+                              pending: pending, isWarmingUp: warming, concepts: concepts,
+                              movesCentroids: movesCentroids, orderDivergence: orderDivergence)
     }
 }

@@ -16,7 +16,7 @@ extension StreamingPruner {
     static let reassignBlock = 256
 
     /// True when held records keep their vectors: centroids move after arrival only with online updates.
-    var reassignsHeld: Bool { options.update == .online }
+    var reassignsHeld: Bool { movesCentroids }
 
     /// Queues a record for its decision, with its vector when held records are re-assigned.
     mutating func hold(_ record: Held, row: UnsafeBufferPointer<Float>?) {

@@ -87,7 +87,7 @@ public struct StreamingPruner: Sendable {
     /// updates, drift). The engine uses ahead results only when they came from its
     /// current kernel, so decisions are the same with or without them.
     public var aheadKernel: NearestCentroid? {
-        guard !warming, options.update == .frozen, options.spawnAfter == 0 else { return nil }
+        guard !warming, !movesCentroids, options.spawnAfter == 0 else { return nil }
         return nearest
     }
 
@@ -141,6 +141,10 @@ public struct StreamingPruner: Sendable {
     /// Set once a concept was retired or statistics decayed: quotas then come from live statistics.
     var liveQuotas = false
     var decayRNG: Xoshiro256StarStar
+    /// Whether centroids follow the stream: `update` online, or auto and the warm-up looked concept-ordered.
+    public internal(set) var movesCentroids: Bool
+    /// With `update` auto: the warm-up's order divergence (nil before the end of warm-up or without auto).
+    public internal(set) var orderDivergence: Double?
 
     /// - Parameters:
     ///   - centroids: optional `clusters × dimension` centroids (normalised here); without them k-means runs on the warm-up buffer.
@@ -165,7 +169,8 @@ public struct StreamingPruner: Sendable {
         thresholds = [Float](repeating: 0, count: k)
         dInter = [Double](repeating: 1, count: k)
         decided = [Int](repeating: 0, count: k)
-        moveSums = [Float](repeating: 0, count: options.update == .online ? k * dimension : 0)
+        movesCentroids = options.update == .online
+        moveSums = [Float](repeating: 0, count: movesCentroids ? k * dimension : 0)
         moveCounts = [Int](repeating: 0, count: k)
         reservoirRNG = Xoshiro256StarStar(seed: options.seed, stream: 3)
         keepRNG = Xoshiro256StarStar(seed: options.seed, stream: 4)
@@ -257,6 +262,7 @@ public struct StreamingPruner: Sendable {
         nearest = makeNearest()
         dInterStale = true
         let buffer = warmupBuffer
+        if options.update == .auto { chooseCentroidUpdate(warmup: buffer) }
         warmupBuffer = RecordBatch(dimension: d)
         // Warm-up records seeded the centroids: they update statistics but never move centroids.
         arrive(buffer, from: 0, into: &out, moving: false, deciding: false)
@@ -276,7 +282,7 @@ public struct StreamingPruner: Sendable {
     mutating func arrive(_ batch: RecordBatch, from start: Int, into out: inout DecidedRecords,
                          moving: Bool = true, deciding: Bool = true) {
         let d = dimension
-        let online = moving && options.update == .online
+        let online = moving && movesCentroids
         let drifting = deciding && options.spawnAfter > 0 && farThreshold.isFinite
         var assignment = [Int32](), similarity = [Float]()
         var i = start

@@ -31,6 +31,9 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
     public var offlineDuplicates: Int = 0
     /// Concepts spawned by drift handling.
     public var spawned: Int = 0
+    /// Whether the stream's centroids moved (`update` online, or auto's choice) and auto's measure.
+    public var movesCentroids: Bool = false
+    public var orderDivergence: Double? = nil
     /// Kept / non-duplicate records: the ratio the engine aims at ρ.
     public var keepRatioOfNonDuplicates: Double { Double(streamingKept) / Double(max(rows - streamingDuplicates, 1)) }
 
@@ -42,6 +45,11 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
             return s
         }
         let o = options
+        var update = o.update.rawValue
+        if o.update == .auto {
+            update += " (\(movesCentroids ? "online" : "frozen")"
+                + (orderDivergence.map { ", order divergence \(f($0))" } ?? "") + ")"
+        }
         var dedupLines = ""
         if o.dedupThreshold > 0 {
             dedupLines = """
@@ -59,7 +67,7 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
         }
         return """
         fidelity: \(rows) rows, k=\(o.clusters) ρ=\(o.keepRatio) τ=\(o.temperature) keep=\(o.keep.rawValue) \
-        update=\(o.update.rawValue) warmup=\(o.warmup) lookahead=\(o.lookahead)
+        update=\(update) warmup=\(o.warmup) lookahead=\(o.lookahead)
           metric                                   value
           streaming keep ratio                     \(f(streamingKeepRatio))  (\(streamingKept) kept, target \(f(o.keepRatio)))
           overlap vs offline, final centroids      \(f(overlapFinalCentroids))  (\(offlineFinalCentroidsKept) kept offline)
@@ -103,6 +111,8 @@ public enum Fidelity {
         report.overlapOfflineSeedRange = (others.min()!, others.reduce(0, +) / Double(others.count), others.max()!)
         report.overlapCentroidsOnly = overlap(final.keep, plain.keep)
         report.spawned = run.spawned
+        report.movesCentroids = run.movesCentroids
+        report.orderDivergence = run.orderDivergence
         if options.dedupThreshold > 0 {
             let exact = DedupEvaluation.exactDuplicates(vectors: vectors, dimension: d, concepts: run.clusters,
                                                         epsilon: options.dedupThreshold)
@@ -125,6 +135,8 @@ public enum Fidelity {
         public var clusters: [Int32]
         public var centroids: [Float]
         public var spawned: Int
+        public var movesCentroids = false
+        public var orderDivergence: Double?
     }
 
     /// Runs the engine over the rows and returns every row's outcome.
@@ -156,6 +168,8 @@ public enum Fidelity {
         collect(engine.finish())
         run.centroids = engine.centroids
         run.spawned = engine.snapshot().spawned
+        run.movesCentroids = engine.movesCentroids
+        run.orderDivergence = engine.orderDivergence
         return run
     }
 

@@ -89,6 +89,9 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     public func writeStatus(into json: inout JSONWriter) {
         guard let snapshot = pruner?.snapshot() else { return }
         json.field("warming_up", snapshot.isWarmingUp ? 1 : 0)
+        json.field("centroid_update", snapshot.isWarmingUp && options.update == .auto ? "auto"
+                   : (snapshot.movesCentroids ? "online" : "frozen"))
+        if let divergence = snapshot.orderDivergence { json.field("order_divergence", divergence) }
         json.field("pending_in_engine", snapshot.pending)
         json.key("concepts")
         json.openArray()

@@ -10,7 +10,7 @@ import Testing
         return o
     }
 
-    @Test(arguments: [(CentroidUpdate.frozen, 1000), (.online, 1000), (.online, 200), (.frozen, 0)])
+    @Test(arguments: [(CentroidUpdate.frozen, 1000), (.online, 1000), (.online, 200), (.frozen, 0), (.auto, 1000), (.auto, 200)])
     func restoreAndContinueEqualsAnUninterruptedRun(update: CentroidUpdate, split: Int) throws {
         let o = options(update)
         let batches = Drive.batches(Self.data.vectors, dimension: 12, cuts: [split], rejectEvery: 23)
@@ -69,6 +69,9 @@ import Testing
         #expect { try StreamingPruner(checkpoint: bytes, options: options(.online), dimension: 13) } throws: { error in
             if case CheckpointError.incompatible = error { return true } else { return false }
         }
+        // `update` auto adopts the checkpoint's choice.
+        let adopted = try StreamingPruner(checkpoint: bytes, options: options(.auto))
+        #expect(adopted.movesCentroids && adopted.options.update == .online)
         // Live options may differ: they are applied.
         var live = options(.online)
         live.keepRatio = 0.4

@@ -96,9 +96,10 @@ import Testing
             var out = first.submit(batches[0])
             let held = first.held.count - first.heldHead
             let v4 = first.checkpoint()
-            // Version 3 is version 4 without its trailing fields: the epoch, the held epochs, the held vectors.
+            // Version 3 is version 4 without its trailing fields: auto's choice and measure, the
+            // epoch, the held epochs, the held vectors.
             let rowValues = update == .online ? held * d : 0
-            let trailing = 4 + (8 + 4 * held) + (8 + 2 * rowValues)
+            let trailing = (1 + 8) + 4 + (8 + 4 * held) + (8 + 2 * rowValues)
             let payload = Array(v4[20..<(v4.count - 4 - trailing)])
             var w = ByteWriter()
             w.bytes = StreamingPruner.checkpointMagic
@@ -136,5 +137,53 @@ import Testing
         #expect(empty.count == 0 && empty.distanceSum == 0)
         s.remove(distance: 1.9)       // no member in that bin
         #expect(s == before)
+    }
+}
+
+/// `--update auto`: the warm-up's concept order decides whether centroids follow the stream.
+@Suite struct CentroidUpdateChoiceTests {
+    func options() -> PruningOptions {
+        var o = PruningOptions()
+        o.clusters = 6; o.warmup = 1500; o.lookahead = 300; o.recomputeEvery = 100; o.kmeansIterations = 8
+        #expect(o.update == .auto, "auto is the default")
+        return o
+    }
+
+    func engine(after vectors: [Float], options o: PruningOptions) throws -> StreamingPruner {
+        var e = try StreamingPruner(options: o, dimension: ReassignmentTests.d)
+        _ = e.submit(Drive.batches(vectors, dimension: ReassignmentTests.d, cuts: [])[0])
+        return e
+    }
+
+    @Test("concept order moves centroids, a shuffle does not, a short warm-up gives no evidence")
+    func choice() throws {
+        let ordered = ReassignmentTests.inConceptOrder, d = ReassignmentTests.d
+        let ordering = try engine(after: ordered, options: options())
+        #expect(ordering.movesCentroids)
+        #expect((ordering.orderDivergence ?? 0) > 0.4, "divergence \(ordering.orderDivergence ?? -1)")
+        #expect(ordering.aheadKernel == nil && !ordering.heldRows.isEmpty)
+
+        let shuffled = try engine(after: TestData.shuffled(ordered, dimension: d, seed: 5), options: options())
+        #expect(!shuffled.movesCentroids)
+        #expect((shuffled.orderDivergence ?? 1) < 0.15, "divergence \(shuffled.orderDivergence ?? -1)")
+        #expect(shuffled.aheadKernel != nil && shuffled.heldRows.isEmpty)
+
+        var short = options()
+        short.warmup = 100             // fewer than 2 windows of 10·k records
+        let unsure = try engine(after: ordered, options: short)
+        #expect(!unsure.movesCentroids && unsure.orderDivergence == nil)
+    }
+
+    @Test("auto that chose online decides exactly as online")
+    func autoEqualsOnline() throws {
+        let v = ReassignmentTests.inConceptOrder, d = ReassignmentTests.d
+        let batches = Drive.batches(v, dimension: d, cuts: Drive.randomCuts(n: v.count / d, seed: 2))
+        var auto = try StreamingPruner(options: options(), dimension: d)
+        var online = options()
+        online.update = .online
+        var explicit = try StreamingPruner(options: online, dimension: d)
+        let decided = Drive.run(&auto, batches)
+        #expect(auto.movesCentroids)
+        #expect(decided.decisions == Drive.run(&explicit, batches).decisions)
     }
 }
