@@ -226,6 +226,8 @@ struct ServiceTests {
         #expect((document["rejected_by_reason"] as? [String: Int])?["bad_dimension"] == 1)
         let concepts = document["concepts"] as? [[String: Any]] ?? []
         #expect(concepts.count == 4)
+        // `update` auto has chosen by now (warm-up over); the records are not concept-ordered.
+        #expect(["frozen", "online"].contains(document["centroid_update"] as? String ?? ""), "\(document)")
         for key in ["size", "d_intra", "d_inter", "complexity", "quota", "threshold", "keep_rate"] {
             #expect(concepts.first?[key] != nil, "concept field \(key)")
         }

@@ -198,10 +198,8 @@ extension StreamingPruner {
         if !engine.centroidValues.isEmpty && !engine.warming {
             engine.nearest = NearestCentroid(centroids: engine.centroidValues, dimension: d)
         }
-        var live = options
-        if live.update == .auto { live.update = saved.update }
-        if live != saved {
-            do { try engine.reload(live) } catch { throw CheckpointError.incompatible("\(error)") }
+        if options != saved {
+            do { try engine.reload(options) } catch { throw CheckpointError.incompatible("\(error)") }
         }
         self = engine
     }

@@ -597,7 +597,10 @@ public struct StreamingPruner: Sendable {
     /// next warm-up, i.e. the restart); `clusters`, `seed`, `update` and
     /// `dedupMemory` (it sizes every concept's ring) cannot.
     /// - Throws: [`EngineError`]; the running configuration is kept on error.
-    public mutating func reload(_ newOptions: PruningOptions) throws {
+    public mutating func reload(_ configured: PruningOptions) throws {
+        var newOptions = configured
+        // `update` auto accepts the engine's mode (an engine restored from a checkpoint adopts its choice).
+        if newOptions.update == .auto { newOptions.update = options.update }
         if let m = newOptions.validationError() { throw EngineError.invalidOptions(m) }
         if newOptions.clusters != options.clusters { throw EngineError.notLive(option: "clusters") }
         if newOptions.seed != options.seed { throw EngineError.notLive(option: "seed") }

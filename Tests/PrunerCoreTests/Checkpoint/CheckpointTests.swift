@@ -70,8 +70,13 @@ import Testing
             if case CheckpointError.incompatible = error { return true } else { return false }
         }
         // `update` auto adopts the checkpoint's choice.
-        let adopted = try StreamingPruner(checkpoint: bytes, options: options(.auto))
+        var adopted = try StreamingPruner(checkpoint: bytes, options: options(.auto))
         #expect(adopted.movesCentroids && adopted.options.update == .online)
+        // …and a reload (SIGHUP) of that configuration changes live options, not the mode.
+        var reloaded = options(.auto)
+        reloaded.keepRatio = 0.35
+        try adopted.reload(reloaded)
+        #expect(adopted.options.keepRatio == 0.35 && adopted.options.update == .online)
         // Live options may differ: they are applied.
         var live = options(.online)
         live.keepRatio = 0.4
