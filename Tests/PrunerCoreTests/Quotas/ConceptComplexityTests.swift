@@ -17,9 +17,13 @@ import Testing
         #expect(ConceptComplexity.dInter(centroids: [0, 0, 1], dimension: 3, neighbors: 5) == [1])
     }
 
-    @Test("d_inter by selecting the l nearest equals the mean over a full sort, bit for bit", arguments: [1, 7, 20, 59])
+    @Test("d_inter (blocked Gram matrix, l nearest selected) equals pairwise dots and a full sort, bit for bit", arguments: [1, 7, 20, 58])
     func dInterSelectionEqualsFullSort(neighbors: Int) {
-        let d = 16, k = 60
+        for (d, k) in [(16, 60), (20, 59)] { dInterSelectionEqualsFullSort(neighbors: neighbors, d: d, k: k) }
+    }
+
+    /// d = 20 and k = 59 take the Gram matrix's tail paths (lanes past 16, rows past a multiple of 4).
+    func dInterSelectionEqualsFullSort(neighbors: Int, d: Int, k: Int) {
         // Repeated centroids give ties.
         var c = TestData.mixture(rows: k, dimension: d, concepts: 4, seed: 9).vectors
         for t in 0..<d { c[5 * d + t] = c[3 * d + t]; c[11 * d + t] = c[3 * d + t] }
