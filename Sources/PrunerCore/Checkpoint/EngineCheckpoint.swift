@@ -75,7 +75,7 @@ extension StreamingPruner {
         w.int(duplicateCount); w.int(lowScoreCount); w.ints(heldPerConcept); w.ints(lastArrival)
         w.f32(farThreshold); w.floats(pool); w.int(poolNext); w.int(spawned); w.bool(liveQuotas); w.rng(decayRNG)
         // Version 4: `update` auto's choice, decision-time re-assignment.
-        w.bool(movesCentroids); w.f64(orderDivergence ?? .nan)
+        w.bool(movesCentroids); w.f64(orderDivergence ?? .nan); w.bool(dInterDeferrable); w.int(dInterAt)
         w.u32(kernelEpoch)
         w.u32s(pending.map(\.epoch))
         w.halves(reassignsHeld ? Array(heldRows[(heldHead * dimension)...]) : [])
@@ -181,6 +181,7 @@ extension StreamingPruner {
             engine.movesCentroids = try r.bool()
             let divergence = try r.f64()
             engine.orderDivergence = divergence.isNaN ? nil : divergence
+            engine.dInterDeferrable = try r.bool(); engine.dInterAt = try r.int()
             try check(engine.movesCentroids == (saved.update == .online) || saved.update == .auto, "centroid update choice")
             engine.kernelEpoch = try r.u32()
             let epochs = try r.u32s()

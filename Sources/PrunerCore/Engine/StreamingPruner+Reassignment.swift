@@ -31,9 +31,11 @@ extension StreamingPruner {
     }
 
     /// The centroids changed (online moves, a spawn): a new kernel, and held records assigned
-    /// before are stale.
-    mutating func centroidsChanged() {
+    /// before are stale. After small online moves d_inter may wait (see `dInterInterval`).
+    mutating func centroidsChanged(deferringDInter: Bool = false) {
         nearest = makeNearest()
+        // Deferrable only if every change since d_inter was computed is a small move.
+        dInterDeferrable = deferringDInter && (dInterDeferrable || !dInterStale)
         dInterStale = true
         kernelEpoch &+= 1
     }

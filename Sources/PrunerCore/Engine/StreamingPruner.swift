@@ -115,6 +115,14 @@ public struct StreamingPruner: Sendable {
     var thresholds: [Float]
     var dInter: [Double]
     var dInterStale = true
+    /// Online moves since d_inter was computed, and nothing that must refresh it (a spawn, new `neighbors`).
+    var dInterDeferrable = false
+    /// Arrival count at the last d_inter computation.
+    var dInterAt = 0
+    /// With online moves d_inter is recomputed at most every 8 recomputes: it is a mean over 20
+    /// neighbouring centroids, each moved by ~1/n_j per member, and the O(k²·d) Gram matrix was
+    /// a fifth of `--update online`'s CPU at k = 500 when refreshed after every move.
+    var dInterInterval: Int { 8 * options.recomputeEvery }
     var decided: [Int]
     var moveSums: [Float]
     var moveCounts: [Int]
@@ -236,6 +244,7 @@ public struct StreamingPruner: Sendable {
         // checkpointed after finish() continues exactly like one that never stopped.
         guard heldHead < held.count else { return out }
         reassignHeld(from: heldHead, limit: .max)
+        dInterDeferrable = false      // the exact decisions use the final centroids' d_inter
         recompute()
         decideHeldExactly(into: &out)
         return out
@@ -404,16 +413,18 @@ public struct StreamingPruner: Sendable {
             moveCounts[j] = 0
             changed = true
         }
-        if changed { centroidsChanged() }
+        if changed { centroidsChanged(deferringDInter: true) }
     }
 
     /// Quotas, keep rates and thresholds from the current statistics.
     mutating func recompute() {
         let k = options.clusters
         guard !centroidValues.isEmpty else { return }
-        if dInterStale {
+        if dInterStale && !(dInterDeferrable && arrivals - dInterAt < dInterInterval) {
             dInter = ConceptComplexity.dInter(centroids: centroidValues, dimension: dimension, neighbors: options.neighbors)
             dInterStale = false
+            dInterDeferrable = false
+            dInterAt = arrivals
         }
         let sizes = stats.map(\.count)
         var m = Int((options.keepRatio * Double(arrivals)).rounded())
@@ -608,7 +619,7 @@ public struct StreamingPruner: Sendable {
         if newOptions.dedupMemory != options.dedupMemory { throw EngineError.notLive(option: "dedup-memory") }
         let neighborsChanged = newOptions.neighbors != options.neighbors
         options = newOptions
-        if neighborsChanged { dInterStale = true }
+        if neighborsChanged { dInterStale = true; dInterDeferrable = false }
         if !warming { recompute() }
     }
 }

@@ -72,6 +72,22 @@ import Testing
         #expect(engine.heldPerConcept == [Int](repeating: 0, count: 6))
     }
 
+    @Test("online d_inter waits between moves but is the final centroids' own at finish()")
+    func dInterIsFreshAtFinish() throws {
+        let v = Self.inConceptOrder, d = Self.d
+        var engine = try StreamingPruner(options: options(), dimension: d)
+        var computedAt = Set<Int>()
+        for batch in Drive.batches(v, dimension: d, cuts: Array(stride(from: 100, to: 3000, by: 100))) {
+            _ = engine.submit(batch)
+            computedAt.insert(engine.dInterAt)
+        }
+        // Recomputes every 100 arrivals, moves every 256, d_inter at most every 800 after warm-up.
+        let after = computedAt.filter { $0 > 400 }.sorted()
+        #expect(!after.isEmpty && zip(after, after.dropFirst()).allSatisfy { $1 - $0 >= 800 }, "\(after)")
+        _ = engine.finish()
+        #expect(engine.dInter == ConceptComplexity.dInter(centroids: engine.centroids, dimension: d, neighbors: 20))
+    }
+
     @Test("frozen centroids keep no held vectors and re-assign nothing")
     func frozenHoldsNoVectors() throws {
         var o = options()
@@ -97,9 +113,9 @@ import Testing
             let held = first.held.count - first.heldHead
             let v4 = first.checkpoint()
             // Version 3 is version 4 without its trailing fields: auto's choice and measure, the
-            // epoch, the held epochs, the held vectors.
+            // d_inter schedule, the epoch, the held epochs, the held vectors.
             let rowValues = update == .online ? held * d : 0
-            let trailing = (1 + 8) + 4 + (8 + 4 * held) + (8 + 2 * rowValues)
+            let trailing = (1 + 8 + 1 + 8) + 4 + (8 + 4 * held) + (8 + 2 * rowValues)
             let payload = Array(v4[20..<(v4.count - 4 - trailing)])
             var w = ByteWriter()
             w.bytes = StreamingPruner.checkpointMagic
