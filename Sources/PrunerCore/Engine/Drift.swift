@@ -111,11 +111,10 @@ extension StreamingPruner {
     /// at most about ½·k·√(2/π)·√(1/(k·n_w)) ≈ 0.13 for n_w = 10·k. On the real data it is 0.07
     /// shuffled and 0.37 in label order (windows of 3,000 records span several packages, and
     /// k-means concepts span packages). Above 0.25 the centroids follow the stream.
-    mutating func chooseCentroidUpdate(warmup: RecordBatch) {
-        let k = options.clusters, n = warmup.rowCount
+    mutating func chooseCentroidUpdate(concepts clusters: [Int32]) {
+        let k = options.clusters, n = clusters.count
         let windows = min(10, n / max(10 * k, 1))
-        guard windows >= 2, let kernel = nearest else { return }
-        let clusters = kernel.assign(rows: warmup.vectors).assignments
+        guard windows >= 2 else { return }
         var whole = [Double](repeating: 0, count: k)
         for c in clusters { whole[Int(c)] += 1 }
         for j in 0..<k { whole[j] /= Double(n) }

@@ -270,8 +270,12 @@ public struct StreamingPruner: Sendable {
         }
         nearest = makeNearest()
         dInterStale = true
-        let buffer = warmupBuffer
-        if options.update == .auto { chooseCentroidUpdate(warmup: buffer) }
+        var buffer = warmupBuffer
+        if options.update == .auto, let kernel = nearest {
+            // Assigned once: the choice reads these concepts, and `arrive` below reuses them.
+            buffer.assignAhead(with: kernel)
+            chooseCentroidUpdate(concepts: buffer.assignedAhead!.clusters)
+        }
         warmupBuffer = RecordBatch(dimension: d)
         // Warm-up records seeded the centroids: they update statistics but never move centroids.
         arrive(buffer, from: 0, into: &out, moving: false, deciding: false)
