@@ -168,7 +168,7 @@ public final class Daemon: InputDelegate {
                 if isStopping { input.close() } else { start(input) }
             case .failure(let error):
                 inputErrors += 1
-                logger.error("input \(name) could not be opened: \(error)")
+                logger.error("input \(name) not opened: \(error)")
             }
             drainIfDone()
         }

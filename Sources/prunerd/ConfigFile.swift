@@ -32,7 +32,20 @@ struct ConfigFile: Sendable {
 
     /// Reads and validates the file; unknown keys are errors (a typo must not pass silently).
     static func load(path: String) throws -> ConfigFile {
-        let bytes = try FileSystem.readFile(atPath: path)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(atPath: path)
+        } catch {
+            // A directory, a missing or unreadable file: say so with the path, not a bare errno.
+            throw ConfigError(path: path, reason: "cannot be read: \(error.reason)")
+        }
+        // The TOML parser reads a C string: a NUL would silently end the file there.
+        if let nul = bytes.firstIndex(of: 0) {
+            throw ConfigError(path: path, reason: "byte offset \(nul): a NUL byte; a configuration file is TOML text")
+        }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw ConfigError(path: path, reason: "not UTF-8 text; a configuration file is TOML text")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: String(decoding: bytes, as: UTF8.self))

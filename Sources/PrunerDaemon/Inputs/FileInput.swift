@@ -83,26 +83,63 @@ final class FileInput: Input {
     }
 }
 
+/// Why an input named on the command line could not be opened. Every case names
+/// the input and says what to do instead, and none of them stops other inputs.
+enum InputOpenError: Error, CustomStringConvertible {
+    /// The system refused (no such file, no read permission, …).
+    case system(path: String, UVError)
+    /// A directory is not a stream (libuv would abort on polling its descriptor).
+    case isDirectory(path: String)
+    /// A unix socket is read by connecting to it, not by opening it.
+    case isSocket(path: String)
+    /// A file type prunerd cannot read records from.
+    case unsupportedKind(path: String, kind: String)
+
+    var description: String {
+        switch self {
+        case .system(let path, let error):
+            return "\(path): \(String(cString: uv_strerror(error.code))) (\(String(cString: uv_err_name(error.code))) in \(error.operation))"
+        case .isDirectory(let path):
+            return "\(path) is a directory, not a file or stream of records"
+        case .isSocket(let path):
+            return "\(path) is a unix socket: prunerd cannot open one as an input; "
+                + "serve it with --listen unix:\(path), or connect a client to a socket prunerd listens on"
+        case .unsupportedKind(let path, let kind):
+            return "\(path) is a \(kind), not a file or stream of records"
+        }
+    }
+}
+
 /// Opens the inputs named on the command line.
 enum InputOpener {
     /// Opens `path` (or stdin for `-`) and hands the input to `opened`.
     ///
-    /// Regular files become file inputs; FIFOs, pipes and terminals stream inputs.
-    /// A FIFO is opened on libuv's thread pool, because opening one blocks until a
-    /// writer appears, and a non-blocking open would read EOF before it does.
+    /// Regular files, block devices and character devices other than terminals
+    /// (`/dev/null`) become file inputs; FIFOs, pipes, terminals and connected
+    /// sockets stream inputs. Directories, unix socket files and anything else
+    /// fail with an `InputOpenError` naming the path. A FIFO is opened on libuv's
+    /// thread pool, because opening one blocks until a writer appears, and a
+    /// non-blocking open would read EOF before it does.
     static func open(path: String, source: UInt32, loop: EventLoop, maxRecordSize: Int,
-                     opened: @escaping (Result<Input, UVError>) -> Void) {
+                     opened: @escaping (Result<Input, InputOpenError>) -> Void) {
         if path == "-" {
-            opened(Result { () throws(UVError) in
-                try adopt(fd: 0, name: "stdin", source: source, ownsDescriptor: false, loop: loop, maxRecordSize: maxRecordSize)
+            opened(Result { () throws(InputOpenError) in
+                try adopt(fd: 0, path: "stdin", name: "stdin", source: source, ownsDescriptor: false, loop: loop,
+                          maxRecordSize: maxRecordSize)
             })
+            return
+        }
+        // Before open(2): a socket file fails it with a bare ENXIO, and a directory opens fine.
+        if let kind = try? FileKind.of(path: path), kind != .regular, kind != .fifo, kind != .characterDevice,
+           kind != .blockDevice {
+            opened(.failure(kind.openError(path: path)))
             return
         }
         let name = inputName(forPath: path)
         let context = OpenContext { fd in
-            opened(Result { () throws(UVError) in
-                try uvCheck(fd, "open \(path)")
-                return try adopt(fd: fd, name: name, source: source, ownsDescriptor: true, loop: loop,
+            opened(Result { () throws(InputOpenError) in
+                if fd < 0 { throw InputOpenError.system(path: path, UVError(code: fd, operation: "open")) }
+                return try adopt(fd: fd, path: path, name: name, source: source, ownsDescriptor: true, loop: loop,
                                  maxRecordSize: maxRecordSize)
             })
         }
@@ -128,14 +165,32 @@ enum InputOpener {
         init(done: @escaping (Int32) -> Void) { self.done = done }
     }
 
-    private static func adopt(fd: Int32, name: String, source: UInt32, ownsDescriptor: Bool,
-                              loop: EventLoop, maxRecordSize: Int) throws(UVError) -> Input {
-        if uv_guess_handle(fd) == UV_FILE {
+    private static func adopt(fd: Int32, path: String, name: String, source: UInt32, ownsDescriptor: Bool,
+                              loop: EventLoop, maxRecordSize: Int) throws(InputOpenError) -> Input {
+        let kind: FileKind
+        do throws(UVError) {
+            kind = try FileKind.of(descriptor: fd)
+        } catch {
+            if ownsDescriptor { FileSystem.closeFile(fd) }
+            throw .system(path: path, error)
+        }
+        let isTerminal = uv_guess_handle(fd) == UV_TTY
+        switch kind {
+        case .regular, .blockDevice, .characterDevice where !isTerminal:
             return FileInput(name: name, source: source, fd: fd, ownsDescriptor: ownsDescriptor, loop: loop,
                              maxRecordSize: maxRecordSize)
+        case .fifo, .socket, .characterDevice:
+            do throws(UVError) {
+                let handle = try StreamHandle.adopting(fd: fd, on: loop)
+                return StreamInput(name: name, source: source, handle: handle, maxRecordSize: maxRecordSize)
+            } catch {
+                if ownsDescriptor { FileSystem.closeFile(fd) }
+                throw .system(path: path, error)
+            }
+        default:
+            if ownsDescriptor { FileSystem.closeFile(fd) }
+            throw kind.openError(path: path)
         }
-        let handle = try StreamHandle.adopting(fd: fd, on: loop)
-        return StreamInput(name: name, source: source, handle: handle, maxRecordSize: maxRecordSize)
     }
 
     private static func absolute(_ path: String) -> String {

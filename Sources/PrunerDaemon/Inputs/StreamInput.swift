@@ -28,11 +28,14 @@ final class StreamHandle {
             let status = uv_tcp_open(handle.pointer, uv_os_sock_t(fd))
             if status != 0 { handle.close(); throw UVError(code: status, operation: "uv_tcp_open(\(fd))") }
             return StreamHandle(handle)
-        default:
+        case UV_NAMED_PIPE:
             let handle = try UVHandle<uv_pipe_t> { uv_pipe_init(loop.loop, $0, 0) }
             let status = uv_pipe_open(handle.pointer, fd)
             if status != 0 { handle.close(); throw UVError(code: status, operation: "uv_pipe_open(\(fd))") }
             return StreamHandle(handle)
+        default:
+            // Not pollable (a directory, a regular file, UDP): libuv aborts on such a stream.
+            throw UVError(code: UV_EINVAL.rawValue, operation: "read descriptor \(fd) as a stream")
         }
     }
 }

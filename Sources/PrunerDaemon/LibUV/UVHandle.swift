@@ -119,6 +119,11 @@ public struct UVError: Error, CustomStringConvertible, Sendable {
         "\(operation): \(String(cString: uv_err_name(code))) (\(String(cString: uv_strerror(code))))"
     }
 
+    /// The reason alone, for messages that name the path themselves: "illegal operation on a directory (EISDIR)".
+    public var reason: String {
+        "\(String(cString: uv_strerror(code))) (\(String(cString: uv_err_name(code))))"
+    }
+
     /// Whether the error is libuv's end-of-file marker.
     var isEndOfFile: Bool { code == UV_EOF.rawValue }
 }

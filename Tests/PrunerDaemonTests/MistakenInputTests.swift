@@ -1,0 +1,116 @@
+// Mistakes on the command line never crash prunerd: inputs that are not a
+// readable stream or file (a directory, a socket file, a missing or unreadable
+// path) get an error naming them and the reason, while a good input next to
+// them is decided in full; pipe mode then exits 1. Also config files that are
+// not files, and decision logs prunerd must not silently extend or create.
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("mistaken input", .serialized)
+struct MistakenInputTests {
+    static let options = ["--clusters", "2", "--warmup", "4", "--recompute-every", "4", "--lookahead", "0"]
+
+    /// A small good input file of `count` records.
+    func goodFile(in directory: URL, count: Int = 12) throws -> URL {
+        var data = Data()
+        for i in 0..<count { data += Handmade.prn1("g\(i)", Handmade.randomVector(i, dimension: 8)) }
+        let url = directory.appendingPathComponent("good.prn1")
+        try data.write(to: url)
+        return url
+    }
+
+    func makeSocketFile(at path: String) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8)
+            raw.copyBytes(from: bytes.prefix(raw.count - 1))
+        }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return fd
+    }
+
+    @Test("a directory, a socket file and a missing path: each named with its reason, the good input decided, exit 1")
+    func unreadableKinds() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let good = try goodFile(in: directory)
+        let socketPath = directory.appendingPathComponent("s.sock").path
+        let socketFD = makeSocketFile(at: socketPath)
+        defer { close(socketFD) }
+        let missing = directory.appendingPathComponent("missing.lz4").path
+        let result = try runProcess(TestPaths.prunerd,
+            ["serve", directory.path, socketPath, missing, "/dev/null", good.path, "--decisions", "-"] + Self.options)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(!result.stderr.contains("crashed"))
+        #expect(result.stderr.contains("input file:\(directory.path) not opened: \(directory.path) is a directory"))
+        #expect(result.stderr.contains("input file:\(socketPath) not opened: \(socketPath) is a unix socket"))
+        #expect(result.stderr.contains("--listen unix:\(socketPath)"))
+        #expect(result.stderr.contains("input file:\(missing) not opened: \(missing): no such file or directory"))
+        #expect(result.stderr.contains("inputs closed on error: 3"))
+        let lines = parseDecisions(result.stdout)
+        #expect(lines.count == 12)
+        #expect(Set(lines.map(\.id)) == Set((0..<12).map { "g\($0)" }))
+    }
+
+    @Test("stdin redirected from a directory is an error naming stdin, not SIGABRT")
+    func standardInputDirectory() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "exec \"$0\" serve - --decisions - < /tmp", TestPaths.prunerd]
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 1, "\(text)")
+        #expect(text.contains("input stdin not opened: stdin is a directory"), "\(text)")
+    }
+
+    /// Tests run as root, who reads any file: the unreadable file is read by prunerd
+    /// running as `nobody` (setpriv drops the user, group and supplementary groups).
+    @Test("a file without read permission: named, EACCES, the good input decided",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func unreadableFile() throws {
+        let directory = TestPaths.temporaryDirectory()
+        chmod(directory.path, 0o755)
+        let good = try goodFile(in: directory)
+        chmod(good.path, 0o644)
+        let secret = directory.appendingPathComponent("secret.prn1")
+        try Data(Handmade.prn1("s", Handmade.vector(1))).write(to: secret)
+        chmod(secret.path, 0o600)
+        // The binary's own directory may not be traversable by nobody: run a copy.
+        let binary = directory.appendingPathComponent("prunerd").path
+        try FileManager.default.copyItem(atPath: TestPaths.prunerd, toPath: binary)
+        let result = try runProcess("/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", binary, "serve", secret.path, good.path,
+             "--decisions", "-", "--state-dir", directory.appendingPathComponent("state").path] + Self.options)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("input file:\(secret.path) not opened: \(secret.path): permission denied (EACCES in open)"),
+                "\(result.stderr)")
+        #expect(parseDecisions(result.stdout).count == 12)
+    }
+
+    @Test("--config naming a directory or a missing file: a configuration error naming it")
+    func configNotAFile() throws {
+        let directory = TestPaths.temporaryDirectory()
+        for path in [directory.path, directory.appendingPathComponent("none.toml").path] {
+            let result = try runProcess(TestPaths.prunerd, ["serve", "--config", path, "--check-config"])
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("configuration \(path): cannot be read"), "\(result.stderr)")
+            #expect(!result.stderr.contains("crashed"))
+        }
+        let garbage = directory.appendingPathComponent("garbage.toml")
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }).write(to: garbage)
+        let result = try runProcess(TestPaths.prunerd, ["serve", "--config", garbage.path, "--check-config"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("configuration \(garbage.path):"), "\(result.stderr)")
+    }
+}
