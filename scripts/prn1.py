@@ -6,7 +6,12 @@ generator and benchmarks, so inputs never come only from prunerd's own encoder.
 Usage as a command:
   prn1.py --npy X.npy [--ids ids.txt] [--rows N] [--shuffle SEED] [--order-labels labels.txt]
           [--dtype f16|f32|bf16|json] [--lz4 none|python|cli] [--block-size 4|5|6|7]
-          [--checksums] [--score] -o OUT
+          [--checksums] [--score SCORES.npy|scores.txt] [--chunk ROWS] -o OUT
+
+Rows are read from a memory-mapped .npy and encoded --chunk rows at a time, so
+memory stays bounded whatever the file's size. The Python client
+(clients/python, `prunerd.write_records`) is the library form of this; this
+script stays dependency-light (numpy, lz4) for the Swift tests and benchmarks.
 """
 import argparse
 import json
@@ -53,22 +58,78 @@ def encode(ids, vectors, dtype="f16", scores=None):
 
 
 def compress(data, how="python", block_size=4, checksums=False):
-    if how == "none":
-        return data
-    if how == "python":
-        import lz4.frame
-        sizes = {4: lz4.frame.BLOCKSIZE_MAX64KB, 5: lz4.frame.BLOCKSIZE_MAX256KB,
-                 6: lz4.frame.BLOCKSIZE_MAX1MB, 7: lz4.frame.BLOCKSIZE_MAX4MB}
-        return lz4.frame.compress(data, block_size=sizes[block_size], content_checksum=checksums,
-                                  block_checksum=checksums)
-    args = ["lz4", "-q", "-c", f"-B{block_size}"] + (["-BX", "--content-size"] if checksums else ["--no-frame-crc"])
-    return subprocess.run(args, input=data, stdout=subprocess.PIPE, check=True).stdout
+    """One buffer framed in one go (kept for callers that hold their bytes)."""
+    sink = FrameSink(how, block_size, checksums)
+    return sink.encode(data) + sink.finish()
+
+
+class FrameSink:
+    """Streaming LZ4 framing: `python` (lz4.frame's incremental compressor),
+    `cli` (the lz4 command, fed through a pipe) or `none`. Output goes to `out`
+    chunk by chunk when given, else is returned."""
+
+    def __init__(self, how="python", block_size=4, checksums=False, out=None):
+        self.how, self.out, self._process, self._compressor = how, out, None, None
+        if how == "python":
+            import lz4.frame
+            sizes = {4: lz4.frame.BLOCKSIZE_MAX64KB, 5: lz4.frame.BLOCKSIZE_MAX256KB,
+                     6: lz4.frame.BLOCKSIZE_MAX1MB, 7: lz4.frame.BLOCKSIZE_MAX4MB}
+            self._compressor = lz4.frame.LZ4FrameCompressor(block_size=sizes[block_size], content_checksum=checksums,
+                                                            block_checksum=checksums)
+            self._head = self._compressor.begin()
+        elif how == "cli":
+            args = ["lz4", "-q", "-c", f"-B{block_size}"] + (["-BX"] if checksums else ["--no-frame-crc"])
+            self._process = subprocess.Popen(args, stdin=subprocess.PIPE,
+                                             stdout=out if out is not None else subprocess.PIPE)
+
+    def encode(self, data):
+        if self.how == "python":
+            chunk, self._head = self._head + self._compressor.compress(data), b""
+        elif self.how == "cli":
+            self._process.stdin.write(data)
+            return b""
+        else:
+            chunk = data
+        if self.out is not None:
+            self.out.write(chunk)
+            return b""
+        return chunk
+
+    def finish(self):
+        if self.how == "python":
+            chunk = self._head + self._compressor.flush()
+        elif self.how == "cli":
+            if self.out is not None:
+                self._process.stdin.close()
+                if self._process.wait() != 0:
+                    raise RuntimeError("lz4 failed")
+                return b""
+            chunk, _ = self._process.communicate()
+            if self._process.returncode != 0:
+                raise RuntimeError("lz4 failed")
+            return chunk
+        else:
+            chunk = b""
+        if self.out is not None:
+            self.out.write(chunk)
+            return b""
+        return chunk
+
+
+def load_scores(path, rows):
+    """One float per row of the embeddings: a 1-D .npy, or text with one number a line."""
+    values = np.load(path, mmap_mode="r") if path.endswith(".npy") else np.loadtxt(path, dtype=np.float64, ndmin=1)
+    values = np.asarray(values, dtype=np.float32).reshape(-1)
+    if len(values) < rows:
+        raise SystemExit(f"{path}: {len(values)} scores for {rows} embedding rows")
+    return values
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description="Write a .npy file's rows as a PRN1 (or JSON Lines) stream, "
+                                            "chunk by chunk (the embeddings are memory-mapped, never loaded whole).")
     p.add_argument("--npy", required=True)
-    p.add_argument("--ids")
+    p.add_argument("--ids", help="one id per line, row order (default: row-N)")
     p.add_argument("--rows", type=int)
     p.add_argument("--shuffle", type=int, help="seed of a row permutation")
     p.add_argument("--order-labels", help="sort rows by this label file (stable)")
@@ -76,11 +137,13 @@ def main():
     p.add_argument("--lz4", default="python", choices=["none", "python", "cli"])
     p.add_argument("--block-size", type=int, default=4)
     p.add_argument("--checksums", action="store_true")
-    p.add_argument("--score", action="store_true", help="add a synthetic score field")
+    p.add_argument("--score", "--scores", dest="scores", metavar="FILE",
+                   help="each row's score (e.g. a CLIP similarity): a 1-D .npy or one number per line, row order")
+    p.add_argument("--chunk", type=int, default=4096, help="rows encoded at a time (bounds memory)")
     p.add_argument("-o", "--output", required=True)
     a = p.parse_args()
-    x = np.load(a.npy).astype(np.float32)
-    ids = open(a.ids).read().split("\n")[: len(x)] if a.ids else [f"row-{i}" for i in range(len(x))]
+    x = np.load(a.npy, mmap_mode="r")
+    ids = open(a.ids).read().split("\n")[: len(x)] if a.ids else None
     order = np.arange(len(x))
     if a.shuffle is not None:
         order = np.random.default_rng(a.shuffle).permutation(len(x))
@@ -89,11 +152,22 @@ def main():
     if a.order_labels:
         labels = np.array(open(a.order_labels).read().split("\n")[: len(x)])
         order = order[np.argsort(labels[order], kind="stable")]
-    scores = np.random.default_rng(7).random(len(order)).astype(np.float32) if a.score else None
-    data = encode([ids[i] for i in order], x[order], a.dtype, scores)
-    blob = compress(data, a.lz4, a.block_size, a.checksums)
-    with (sys.stdout.buffer if a.output == "-" else open(a.output, "wb")) as f:
-        f.write(blob)
+    scores = load_scores(a.scores, len(x)) if a.scores else None
+    out = sys.stdout.buffer if a.output == "-" else open(a.output, "wb")
+    if a.lz4 == "cli":
+        out.flush()
+    sink = FrameSink(a.lz4, a.block_size, a.checksums, out=out)
+    for start in range(0, len(order), a.chunk):
+        rows = order[start:start + a.chunk]
+        sorted_rows = np.sort(rows)   # memory-mapped reads in file order, then back to stream order
+        vectors = np.asarray(x[sorted_rows], dtype=np.float32)[np.searchsorted(sorted_rows, rows)]
+        chunk_ids = [ids[i] for i in rows] if ids is not None else [f"row-{i}" for i in rows]
+        sink.encode(encode(chunk_ids, vectors, a.dtype, None if scores is None else scores[rows]))
+    sink.finish()
+    if out is not sys.stdout.buffer:
+        out.close()
+    else:
+        out.flush()
 
 
 if __name__ == "__main__":
