@@ -3,7 +3,7 @@
 //
 // Layout tells the architecture:
 //   PrunerCore    pure algorithm (k-means, concepts, quotas, decisions), no I/O
-//   PrunerIO      codecs: LZ4 frames (liblz4), PRN1 / JSON Lines records, .npy, log lines
+//   PrunerIO      codecs: LZ4 frames (liblz4), PRN1 / JSON Lines records, .npy/.npz (zlib), log lines
 //   PrunerDaemon  libuv event loop wiring inputs → engine → decision log
 //   prunerd       the command line
 import Foundation
@@ -40,6 +40,12 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
+        // Deflated .npz members (numpy.savez_compressed).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(name: "CAllocatorPolicy"),
         // AMX needs intrinsics Swift lacks; optimised in every configuration, like the core.
         .target(name: "CMatrixTiles", cSettings: [.unsafeFlags(["-O2"])]),
@@ -50,7 +56,7 @@ let package = Package(
         ),
         .target(
             name: "PrunerIO",
-            dependencies: ["CLZ4", "PrunerCore"],
+            dependencies: ["CLZ4", "CZlib", "PrunerCore"],
             swiftSettings: kernelFlags
         ),
         .target(

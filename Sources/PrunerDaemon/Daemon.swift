@@ -16,6 +16,8 @@ import Glibc
 public struct DaemonConfiguration: Sendable {
     /// Inputs given on the command line: paths, FIFOs or `-` for stdin.
     public var inputs: [String] = []
+    /// `.npy`/`.npz` matrices and clip-retrieval folders given on the command line, read in order as one input.
+    public var matrixStream: MatrixStream?
     /// Listening sockets; each connection is an independent input.
     public var listeners: [ListenerConfiguration] = []
     /// The decision log: a path, or `-` for stdout.
@@ -144,6 +146,7 @@ public final class Daemon: InputDelegate {
         for socket in configuration.activatedSockets { try adopt(socket) }
         try startServices()
         for path in configuration.inputs { open(path) }
+        if let stream = configuration.matrixStream { open(stream) }
         notifier = SystemdNotifier()
         notifier?.ready(status: "accepting input")
         startTimers()
@@ -172,6 +175,12 @@ public final class Daemon: InputDelegate {
             }
             drainIfDone()
         }
+    }
+
+    private func open(_ stream: MatrixStream) {
+        let source = sources.register(name: stream.shards[0].sourceName)
+        start(MatrixInput(stream: stream, source: source, loop: loop, maxRecordSize: configuration.maxRecordSize,
+                          registerSource: { [sources] name in sources.register(name: name) }))
     }
 
     private func listen(_ listener: ListenerConfiguration) throws {

@@ -24,8 +24,7 @@ struct FidelityCommand: ParsableCommand {
         case sortedByLabel = "sorted-by-label"
     }
 
-    @Argument(help: "An input file (PRN1/JSON Lines, raw or LZ4) or a .npy matrix.")
-    var input: String
+    @OptionGroup var input: InputOptions
 
     @Option(name: .customLong("order"), parsing: .upToNextOption,
             help: "Stream order(s): as-is, shuffled, sorted-by-label (needs --labels). Several print side by side.")
@@ -47,7 +46,11 @@ struct FidelityCommand: ParsableCommand {
 
     func run() throws {
         let options = try pruning.options()
-        let (loaded, rejected) = try RecordFileLoader.load(input)
+        let (streams, matrices) = try input.resolve()
+        guard (streams.count == 1) != (matrices != nil), streams.count <= 1 else {
+            throw ValidationError("fidelity reads one input: a record file, or matrices (.npy/.npz shards, a folder)")
+        }
+        let (loaded, rejected) = try matrices.map { try RecordFileLoader.load(stream: $0) } ?? RecordFileLoader.load(streams[0])
         let rows = min(loaded.rowCount, limit ?? Int.max)
         let d = loaded.dimension
         var labelList: [Substring] = []
@@ -56,7 +59,7 @@ struct FidelityCommand: ParsableCommand {
                 .split(separator: "\n", omittingEmptySubsequences: false)
             guard labelList.count >= rows else { throw ValidationError("--labels has \(labelList.count) lines for \(rows) rows") }
         }
-        print("input: \(input): \(rows) rows × \(d) (\(rejected) rejected records left out)")
+        print("input: \(input.inputs.joined(separator: " ")): \(rows) rows × \(d) (\(rejected) rejected records left out)")
         print("options: keep-ratio \(options.keepRatio), clusters \(options.clusters), temperature \(options.temperature), "
               + "update \(options.update.rawValue), warmup \(options.warmup), recompute-every \(options.recomputeEvery), seed \(options.seed)")
         for order in orders {

@@ -13,8 +13,7 @@ struct OfflineCommand: ParsableCommand {
             It is both a feature and the reference the streaming path is measured against.
             """)
 
-    @Argument(help: "Inputs: files, FIFOs, or - for stdin.")
-    var inputs: [String] = []
+    @OptionGroup var input: InputOptions
 
     @OptionGroup var pruning: PruningOptionGroup
     @OptionGroup var output: OutputOptions
@@ -23,7 +22,9 @@ struct OfflineCommand: ParsableCommand {
         let resolved = try output.resolve()
         let logger = try resolved.makeLogger()
         var configuration = DaemonConfiguration()
-        configuration.inputs = inputs.isEmpty ? ["-"] : inputs
+        let (streams, matrices) = try input.resolve()
+        configuration.matrixStream = matrices
+        configuration.inputs = streams.isEmpty && matrices == nil ? ["-"] : streams
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
         try resolved.prepareDecisionLog()

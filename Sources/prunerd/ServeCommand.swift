@@ -12,8 +12,9 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Decide keep/drop for records as they stream in.",
         discussion: """
-            Each INPUT is a file, a FIFO or - (stdin); with no INPUT, no --listen and no socket
-            passed by systemd, stdin. With only INPUTs, prunerd exits once all reach EOF and every
+            Each INPUT is a file, a FIFO or - (stdin): PRN1 or JSON Lines records (raw or LZ4), or .npy/.npz
+            matrices and clip-retrieval folders, read in order as the shards of one stream (docs/inputs.md).
+            With no INPUT, no --listen and no socket passed by systemd, stdin. With only INPUTs, prunerd exits once all reach EOF and every
             decision is written (exit 0; 1 if an input failed), so `zcat x | prunerd serve` works
             as a filter. With listeners it runs until SIGTERM/SIGINT, then decides every record
             already read, writes a checkpoint and exits 0. SIGHUP reopens the decision log and
@@ -21,8 +22,7 @@ struct ServeCommand: ParsableCommand {
             from --config.
             """)
 
-    @Argument(help: "Inputs: files, FIFOs, or - for stdin.")
-    var inputs: [String] = []
+    @OptionGroup var input: InputOptions
 
     @Option(name: .customLong("config"), help: "TOML configuration file; keys are these long options (the command line wins).")
     var config: String?
@@ -76,7 +76,9 @@ struct ServeCommand: ParsableCommand {
         configuration.listeners = try addresses.map { ListenerConfiguration(address: try ListenAddress(parsing: $0), replies: replies) }
         configuration.activatedSockets = SocketActivation.takeListeningSockets().map { ActivatedSocket(fd: $0.fd, name: $0.name) }
         let isService = !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty
-        configuration.inputs = inputs.isEmpty && !isService ? ["-"] : inputs
+        let (streams, matrices) = try input.resolve()
+        configuration.matrixStream = matrices
+        configuration.inputs = streams.isEmpty && matrices == nil && !isService ? ["-"] : streams
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
         try resolved.prepareDecisionLog()

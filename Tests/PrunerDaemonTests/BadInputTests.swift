@@ -86,7 +86,8 @@ struct BadInputTests {
             (valid + Data("PRNX".utf8) + Data(count: 40), "offset \(valid.count)"),
             (valid + Handmade.prn1(id: Array("h".utf8), vector: Handmade.vector(3), length: 5_000_000), "offset \(valid.count)"),
             (valid + Handmade.prn1("c", Handmade.vector(3)).prefix(20), "truncated"),
-            (Data("hello world\n".utf8), "unknown record encoding"),
+            (Data("hello world\n".utf8), "text that is not JSON Lines"),
+            (Data([0x00, 0x01, 0x02]), "unknown record encoding: unrecognised data (first byte 0x00)"),
         ]
         for (input, expectedText) in cases {
             let result = try runProcess(TestPaths.prunerd, ["serve"] + Self.options, input: input)

@@ -185,7 +185,7 @@ struct PRN1DecoderTests {
         let result = decodeRecords(Array("\n  xyz".utf8), sizes: [2])
         let error = try #require(result.error)
         #expect(error.offset == 3)
-        #expect(error.reason == "unknown record encoding: first byte 0x78")
+        #expect(error.reason.hasPrefix("this is text that is not JSON Lines (a JSON Lines record starts with '{')"))
         let empty = decodeRecords(Array(" \n\n".utf8), sizes: [1])
         #expect(empty.error == nil && empty.events.isEmpty && empty.encoding == nil)
     }

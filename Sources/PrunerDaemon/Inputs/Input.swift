@@ -14,10 +14,11 @@ protocol InputDelegate: AnyObject {
 
 /// An input's identity and decoding state. Subclasses own the libuv side.
 class Input {
-    /// The `src` of its decision lines, e.g. `stdin`, `file:/x.lz4`, `unix:/run/in.sock#12`.
-    let name: String
+    /// The `src` of its decision lines, e.g. `stdin`, `file:/x.lz4`, `unix:/run/in.sock#12`
+    /// (for a matrix stream, the shard being read).
+    private(set) var name: String
     /// Index of `name` in the source table.
-    let source: UInt32
+    private(set) var source: UInt32
     weak var delegate: InputDelegate?
 
     private let compression = LZ4StreamDecoder()
@@ -27,10 +28,27 @@ class Input {
     /// Whether decoding failed; further bytes are ignored.
     private(set) var hasFailed = false
 
-    init(name: String, source: UInt32, maxRecordSize: Int) {
+    init(name: String, source: UInt32, maxRecordSize: Int, annotations: RowAnnotations? = nil) {
         self.name = name
         self.source = source
         self.records = RecordDecoder(maxRecordSize: maxRecordSize)
+        records.annotations = annotations
+    }
+
+    /// The next shard of a matrix stream begins: its records get their own `src`,
+    /// and `seq` counts from 0 again (the row within the shard). The decoder goes
+    /// on (the rows' default ids count over the whole stream).
+    /// - Throws: when the previous shard ended inside a row or header.
+    func beginShard(name: String, source: UInt32) throws(StreamError) {
+        guard !hasFailed else { return }
+        guard records.isAtArrayBoundary else {
+            hasFailed = true
+            throw StreamError(offset: records.consumedBytes, layer: .record,
+                              reason: "truncated .npy: \(self.name) ends inside a row or header")
+        }
+        self.name = name
+        self.source = source
+        nextSeq = 0
     }
 
     /// Decompresses and decodes `bytes`, handing each record to `sink` with its origin.

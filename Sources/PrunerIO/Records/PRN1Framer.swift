@@ -91,6 +91,13 @@ struct PRN1Framer {
     private func bodyLength(_ header: UnsafeRawPointer, at offset: UInt64) throws(StreamError) -> Int {
         let magic = UInt32(littleEndian: header.loadUnaligned(as: UInt32.self))
         guard magic == 0x314E_5250 else {  // "PRN1"
+            if offset == 0 {
+                // The stream's first bytes: say what the input is (a Parquet file, a zip) rather than which bytes.
+                let kind = ContentKind(prefix: UnsafeRawBufferPointer(start: header, count: Self.headerSize))
+                if kind != .prn1 && kind != .unknown(firstByte: 0x50) && kind != .text {
+                    throw StreamError(offset: offset, layer: .record, reason: kind.unreadableReason)
+                }
+            }
             let seen = (0..<4).map { hexByte(header.load(fromByteOffset: $0, as: UInt8.self)) }
             throw StreamError(
                 offset: offset, layer: .record,

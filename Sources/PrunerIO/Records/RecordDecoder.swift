@@ -20,6 +20,14 @@ public struct RecordDecoder {
 
     private var prn1: PRN1Framer
     private var jsonLines: JSONLinesFramer
+    private var npy = NPYStreamFramer()
+
+    /// Ids and scores of `.npy` rows (an ids file, a scores file); without them a
+    /// row's id is its row number and it has no score. Unused by PRN1 and JSON Lines.
+    public var annotations: RowAnnotations? {
+        get { npy.annotations }
+        set { npy.annotations = newValue }
+    }
 
     /// - Parameter maxRecordSize: bounds the memory held per input; larger PRN1
     ///   records end the stream, larger JSON lines are rejected as `too_large`.
@@ -29,6 +37,10 @@ public struct RecordDecoder {
         prn1 = PRN1Framer(maxRecordSize: maxRecordSize)
         jsonLines = JSONLinesFramer(maxRecordSize: maxRecordSize)
     }
+
+    /// Whether a `.npy` stream stands between two arrays (true for other encodings):
+    /// where one shard may end and the next begin.
+    public var isAtArrayBoundary: Bool { encoding != .npy || npy.isAtArrayBoundary }
 
     /// Feeds the next decompressed bytes; `sink` gets one event per record
     /// completed by them, in stream order. Throws when the stream can no longer
@@ -45,6 +57,7 @@ public struct RecordDecoder {
         switch encoding! {
         case .prn1: try prn1.feed(bytes, at: offset, sink)
         case .jsonLines: jsonLines.feed(bytes, sink)
+        case .npy: try npy.feed(bytes, at: offset, sink)
         }
     }
 
@@ -55,6 +68,7 @@ public struct RecordDecoder {
         case nil: return
         case .prn1: try prn1.finish(at: consumedBytes)
         case .jsonLines: jsonLines.finish(sink)
+        case .npy: try npy.finish(at: consumedBytes)
         }
     }
 
@@ -64,8 +78,12 @@ public struct RecordDecoder {
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
-            if byte == UInt8(ascii: "P") && consumedBytes == 0 && index == 0 {
-                return .prn1
+            if consumedBytes == 0 && index == 0 {
+                if byte == 0x93 { return .npy }
+                // `P` is PRN1, unless the next byte (when already here) says Parquet's PAR1 or zip's PK.
+                if byte == UInt8(ascii: "P") {
+                    guard bytes.count > 1, bytes[1] == UInt8(ascii: "A") || bytes[1] == UInt8(ascii: "K") else { return .prn1 }
+                }
             }
             switch byte {
             case 0x20, 0x09, 0x0A, 0x0D:
@@ -77,7 +95,7 @@ public struct RecordDecoder {
             default:
                 throw StreamError(
                     offset: consumedBytes + UInt64(index), layer: .record,
-                    reason: "unknown record encoding: first byte 0x\(hexByte(byte))")
+                    reason: ContentKind(prefix: UnsafeRawBufferPointer(rebasing: bytes[index...])).unreadableReason)
             }
         }
         consumedBytes += UInt64(index)

@@ -21,4 +21,6 @@ public enum RecordEncoding: Sendable, Equatable {
     case prn1
     /// JSON Lines (first non-whitespace byte `{`).
     case jsonLines
+    /// One or more numpy `.npy` matrices, a row per record (first byte `0x93`).
+    case npy
 }
