@@ -28,9 +28,6 @@ struct InputOptions: ParsableArguments, Sendable {
     func resolve() throws -> (streams: [String], matrices: MatrixStream?) {
         let matrixPaths = inputs.filter(MatrixStreamResolver.isMatrix)
         let streams = inputs.filter { !MatrixStreamResolver.isMatrix($0) }
-        for path in streams where path != "-" {
-            if case .missing = FileSystem.kind(ofPath: path) { throw ValidationError("input \(path): no such file or directory") }
-        }
         guard !matrixPaths.isEmpty else {
             if ids != nil || scores != nil {
                 throw ValidationError("--ids and --scores name the ids and scores of .npy/.npz rows, and no input is one "

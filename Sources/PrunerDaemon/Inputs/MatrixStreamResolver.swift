@@ -5,12 +5,13 @@ import PrunerIO
 
 /// Resolution of matrix inputs given on the command line.
 public enum MatrixStreamResolver {
-    /// Whether `path` is read as a matrix (a `.npy` or zip file by its magic, or a directory)
-    /// rather than as a PRN1/JSON Lines stream.
+    /// Whether `path` is read as a matrix (a `.npy` or zip file by its magic, or a
+    /// clip-retrieval folder) rather than as a PRN1/JSON Lines stream. Anything
+    /// else (another directory, a missing path) is left to the input's opener, which names the problem.
     public static func isMatrix(_ path: String) -> Bool {
         guard path != "-" else { return false }
         switch FileSystem.kind(ofPath: path) {
-        case .directory: return true
+        case .directory: return ClipRetrievalFolder.looksLikeOne(path)
         case .regularFile:
             let kind = (try? sniff(path)) ?? .empty
             return kind == .npy || kind == .zip
@@ -182,6 +183,12 @@ struct ClipRetrievalFolder {
     var idFiles: [String?] = []
     /// Its parquet metadata, when there is one.
     var parquetFiles: [String?] = []
+
+    /// Whether `path` has an `img_emb/` or `text_emb/` folder, or `img_emb_N.npy` files.
+    static func looksLikeOne(_ path: String) -> Bool {
+        let entries = (try? FileSystem.listDirectory(path)) ?? []
+        return entries.contains { $0 == "img_emb" || $0 == "text_emb" || ($0.hasPrefix("img_emb_") && $0.hasSuffix(".npy")) }
+    }
 
     init(path: String) throws {
         let root = path.hasSuffix("/") ? String(path.dropLast()) : path
