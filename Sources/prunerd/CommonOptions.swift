@@ -143,3 +143,10 @@ func printToStandardError(_ text: String) {
     var bytes = Array(text.utf8)
     _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress!, $0.count) }
 }
+
+/// A run that cannot go on or did not do what was asked (exit 1), said in one sentence.
+/// Unlike ValidationError it prints no usage: the command line was right, the data was not.
+struct RunError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

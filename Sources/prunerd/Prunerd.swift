@@ -12,7 +12,8 @@ struct Prunerd: ParsableCommand {
             statistics, and writes a keep/drop decision for every record to a JSON Lines
             decision log. See README.md and docs/wire-format.md.
             """,
-        subcommands: [ServeCommand.self, OfflineCommand.self, FidelityCommand.self, StatusCommand.self],
+        subcommands: [ServeCommand.self, OfflineCommand.self, FidelityCommand.self, StatusCommand.self,
+                      EncodeCommand.self, DecodeCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -77,3 +77,21 @@ extension FileSystem {
         return names
     }
 }
+
+extension FileSystem {
+    /// Writes all of `bytes` to `fd` (e.g. 1 for stdout), retrying short writes.
+    public static func write(_ bytes: [UInt8], to fd: Int32, name: String) throws(UVError) {
+        try writeAll(bytes, to: fd, name: name)
+    }
+}
+
+extension FileSystem {
+    /// Creates or truncates `path` for writing.
+    public static func openForWriting(_ path: String) throws(UVError) -> Int32 {
+        var request = uv_fs_t()
+        defer { uv_fs_req_cleanup(&request) }
+        let fd = uv_fs_open(nil, &request, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644, nil)
+        try uvCheck(fd, "open \(path)")
+        return fd
+    }
+}
