@@ -1,6 +1,7 @@
 // Options and helpers shared by the subcommands: paths, centroids files, logging.
 import ArgumentParser
 import Logging
+import PrunerCore
 import PrunerDaemon
 import PrunerIO
 #if canImport(Glibc)
@@ -127,6 +128,36 @@ extension DaemonSummary {
         }
         text += "decision log: \(decisionsPath == "-" ? "stdout" : decisionsPath)\n"
         return text
+    }
+}
+
+extension DaemonSummary {
+    /// What a user must know about how the run went, beyond the figures: an empty
+    /// input, every record rejected (both fail the run), k above the records, a
+    /// stream that ended inside its warm-up.
+    /// - Parameter warmupAtStart: the streaming engine was in its warm-up when the run began (nil: offline).
+    func outcome(options: PruningOptions, warmupAtStart: Bool?) -> (notes: [String], failed: Bool) {
+        var notes: [String] = []
+        var failed = false
+        let valid = tally.kept + tally.dropped
+        if tally.total == 0 {
+            notes.append("no records: the input was empty" + (inputErrors > 0 ? " or could not be read (see above)" : ""))
+            failed = true
+        } else if tally.rejected == tally.total {
+            let reasons = tally.rejectedByReason.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            notes.append("every record was rejected (\(reasons)): nothing was kept; docs/wire-format.md#3-validation says why each reason happens")
+            failed = true
+        }
+        if valid > 0 && valid < options.clusters {
+            notes.append("--clusters \(options.clusters) is more than the \(valid) valid records: most concepts are empty or single "
+                + "records and the quotas say little; lower --clusters (the defaults, --warmup 30000 for --clusters 100, give k-means 300 records per concept)")
+        }
+        if warmupAtStart == true, valid > 0, valid < options.warmup {
+            notes.append("the run ended inside the warm-up (\(valid) of --warmup \(options.warmup) records): every record was decided "
+                + "at the end, from k-means over those \(valid) alone; for streaming decisions give more "
+                + "records than --warmup, or lower it")
+        }
+        return (notes, failed)
     }
 }
 

@@ -28,11 +28,14 @@ struct OfflineCommand: ParsableCommand {
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
         try resolved.prepareDecisionLog()
-        let engine = OfflineEngine(options: try pruning.options(), centroids: try resolved.loadCentroids())
+        let options = try pruning.options()
+        let engine = OfflineEngine(options: options, centroids: try resolved.loadCentroids())
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
         printToStandardError(summary.report)
-        if summary.inputErrors > 0 { throw ExitCode(1) }
+        let outcome = summary.outcome(options: options, warmupAtStart: nil)
+        for note in outcome.notes { printToStandardError("note: \(note)\n") }
+        if summary.inputErrors > 0 || outcome.failed { throw ExitCode(1) }
     }
 }

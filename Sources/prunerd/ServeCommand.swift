@@ -107,12 +107,15 @@ struct ServeCommand: ParsableCommand {
         let engine = try makeEngine(options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
                                     fresh: fresh || configuredFresh, logger: logger)
         engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let warmupAtStart = engine.warmupProgress != nil
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
         printToStandardError(summary.report)
+        let outcome = summary.outcome(options: options, warmupAtStart: warmupAtStart)
+        for note in outcome.notes { printToStandardError("note: \(note)\n") }
         // As a filter, a failed input is a failed run (like zcat); as a service it is logged only.
-        if !isService && summary.inputErrors > 0 { throw ExitCode(1) }
+        if !isService && (summary.inputErrors > 0 || outcome.failed) { throw ExitCode(1) }
     }
 
     /// `--check-config`: every setting after layering, one `key = value` per line.

@@ -194,6 +194,8 @@ public struct StreamingPruner: Sendable {
     public var centroids: [Float] { centroidValues }
     /// True until `warmup` valid records have arrived (or `finish()` was called).
     public var isWarmingUp: Bool { warming }
+    /// Valid records buffered by the warm-up so far, and how many it waits for; nil once it is over.
+    public var warmupProgress: (seen: Int, target: Int)? { warming ? (warmupBuffer.count, options.warmup) : nil }
     /// Number of concepts k.
     public var clusters: Int { options.clusters }
 

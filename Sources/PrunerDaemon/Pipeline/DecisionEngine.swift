@@ -59,6 +59,12 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
         self.pruner = try StreamingPruner(checkpoint: bytes, options: options)
     }
 
+    /// Valid records the warm-up holds and waits for; nil once it is over. Read only while the engine is idle.
+    public var warmupProgress: (seen: Int, target: Int)? {
+        guard let pruner else { return (0, options.warmup) }
+        return pruner.warmupProgress
+    }
+
     public func submit(_ batch: RecordBatch) -> DecidedRecords {
         if pruner == nil {
             // Cannot fail: no centroids were given, so nothing can disagree.
