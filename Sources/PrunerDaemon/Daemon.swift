@@ -117,6 +117,8 @@ public final class Daemon: InputDelegate {
     private var lastCheckpointAt: UInt64?
     private var checkpointInFlight = false
     private var pendingStatusRequests: [() -> Void] = []
+    /// Totals over time for `status` and `report` (bounded).
+    private var history = StatusHistory()
 
     public init(configuration: DaemonConfiguration, engine: DecisionEngine, logger: Logger) throws {
         if getenv("PRUNERD_MALLOC_DEFAULTS") == nil { _ = prunerd_apply_allocator_policy() }
@@ -469,6 +471,7 @@ public final class Daemon: InputDelegate {
         let seconds = Double(now - rateWindow.at) / 1e9
         if seconds > 0 { recentRate = Double(recordsDecided - rateWindow.decided) / seconds }
         rateWindow = (now, recordsDecided)
+        history.record(seconds: Double(now - startedAt) / 1e9, tally: tally)
         notifier?.status(statusLine())
         if configuration.checkpointEvery > 0, configuration.checkpointPath != nil, !isShuttingDown {
             let due = lastCheckpointAt.map { Double(now - $0) / 1e9 >= configuration.checkpointEvery }
@@ -516,6 +519,7 @@ public final class Daemon: InputDelegate {
         json.field("checkpoint_age_seconds", lastCheckpointAt.map { Double(uv_hrtime() - $0) / 1e9 })
         json.field("decision_log", configuration.decisionsPath)
         worker.engine.writeStatus(into: &json)
+        history.write(into: &json, now: Double(uv_hrtime() - startedAt) / 1e9, tally: tally)
         json.close()
         return json.text
     }

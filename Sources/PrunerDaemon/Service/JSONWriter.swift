@@ -33,6 +33,11 @@ public struct JSONWriter {
         close()
     }
 
+    /// An array element: a number or a string.
+    public mutating func element(_ number: Int) { value(String(number)) }
+    public mutating func element(_ number: Double) { value(formatNumber(number)) }
+    public mutating func element(_ string: String) { value(quoted(string)) }
+
     private var pendingKey = false
 
     private mutating func separator() {
