@@ -40,6 +40,12 @@ public struct DaemonConfiguration: Sendable {
     public var checkpointEvery: Double = 0
     /// Re-reads the live options on SIGHUP (config file merged with the command line).
     public var reloadOptions: (@Sendable () throws -> PruningOptions)?
+    /// The resume point restored from the checkpoint (its source table is taken
+    /// over), or nil: then a first checkpoint is written at start, so that a crash
+    /// before the first periodic one still resumes.
+    public var resume: ResumePoint?
+    /// Where resumed inputs start, and what the start-up checks found to report.
+    public var startPlan = StartPlan()
 
     public init() {}
 }
@@ -115,7 +121,27 @@ public final class Daemon: InputDelegate {
     private var rateWindow: (at: UInt64, decided: UInt64) = (0, 0)
     private var recentRate = 0.0
     private var lastCheckpointAt: UInt64?
-    private var checkpointInFlight = false
+    private var checkpoint = CheckpointState.none
+    /// Run after the next checkpoint that starts from now on.
+    private var afterNextCheckpoint: [() -> Void] = []
+    /// Asked for while one was being written: take another when it is done.
+    private var checkpointAgain = false
+    /// Per source index: the `seq` after the last record handed to the engine worker.
+    private var handed: [UInt64] = []
+    /// File inputs of this run, by source, for the checkpoint's positions.
+    private var fileInputs: [(source: UInt32, name: String, identity: FileIdentity)] = []
+
+    /// A checkpoint is taken when the engine is idle and the log written, so that
+    /// engine state, input positions and log length agree.
+    private enum CheckpointState {
+        case none
+        /// Asked for: no new engine job starts until it is taken.
+        case wanted
+        /// Waiting for the log's writes in flight.
+        case waitingForLog
+        /// Serialised and written on the thread pool.
+        case writing
+    }
     private var pendingStatusRequests: [() -> Void] = []
     /// Totals over time for `status` and `report` (bounded).
     private var history = StatusHistory()
@@ -126,6 +152,7 @@ public final class Daemon: InputDelegate {
         self.logger = logger
         self.loop = try EventLoop()
         self.worker = EngineWorker(engine: engine, sources: sources, loop: loop)
+        for source in configuration.resume?.sources ?? [] { _ = sources.register(name: source.name, replies: source.replies) }
         self.batcher = RecordBatcher(dimension: engine.dimension,
                                      batchCapacity: configuration.maxPendingRecords + Self.batchHeadroom)
         worker.onSpentBatch = { [batcher] batch in batcher.recycle(batch) }
@@ -147,6 +174,9 @@ public final class Daemon: InputDelegate {
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }
         try startServices()
+        for notice in configuration.startPlan.notices { logger.info("\(notice)") }
+        for warning in configuration.startPlan.warnings { logger.warning("\(warning)") }
+        if configuration.checkpointPath != nil && configuration.resume == nil { requestCheckpoint() }
         for path in configuration.inputs { open(path) }
         if let stream = configuration.matrixStream { open(stream) }
         notifier = SystemdNotifier()
@@ -165,11 +195,14 @@ public final class Daemon: InputDelegate {
     private func open(_ path: String) {
         pendingOpens += 1
         let name = InputOpener.inputName(forPath: path)
-        let source = sources.register(name: name)
+        let source = sources.fileSource(name: name)
         InputOpener.open(path: path, source: source, loop: loop, maxRecordSize: configuration.maxRecordSize) { [self] result in
             pendingOpens -= 1
             switch result {
             case .success(let input):
+                input.resumesAt = configuration.startPlan.skips[name] ?? 0
+                noteHanded(source: source, upTo: input.resumesAt)
+                if let identity = input.identity { fileInputs.append((source, name, identity)) }
                 if isStopping { input.close() } else { start(input) }
             case .failure(let error):
                 inputErrors += 1
@@ -222,13 +255,13 @@ public final class Daemon: InputDelegate {
     }
 
     func input(_ input: Input, didRead bytes: UnsafeRawBufferPointer) {
-        let before = input.nextSeq
+        let before = input.deliveredCount
         do throws(StreamError) {
             try input.decode(bytes) { event, origin in batcher.accept(event, origin: origin) }
         } catch {
             end(input, error: "\(error)")
         }
-        noteRead(input.nextSeq - before)
+        noteRead(input.deliveredCount - before)
         if batcher.pendingCount >= configuration.maxPendingRecords || log.backlog >= configuration.maxLogBacklog {
             pauseInputs()
         }
@@ -240,10 +273,15 @@ public final class Daemon: InputDelegate {
             end(input, error: error)
             return
         }
-        let before = input.nextSeq
+        let before = input.deliveredCount
         do throws(StreamError) {
             try input.finishDecoding { event, origin in batcher.accept(event, origin: origin) }
-            noteRead(input.nextSeq - before)
+            noteRead(input.deliveredCount - before)
+            if input.nextSeq < input.resumesAt {
+                end(input, error: "ended after \(input.nextSeq) records, before the checkpoint's position \(input.resumesAt) "
+                    + "(the file changed while prunerd started)")
+                return
+            }
             end(input, error: nil)
         } catch {
             end(input, error: "\(error)")
@@ -299,18 +337,37 @@ public final class Daemon: InputDelegate {
 
     private func pump() {
         servePendingStatusRequests()
+        guard checkpoint == .none else {
+            beginCheckpointIfQuiet()
+            return
+        }
         guard worker.isReady else { return }
         if let early = batcher.takeEarlyRejections() {
+            noteHanded(early.entries)
             worker.run(.decided(early), done: didWork)
         } else if worker.isBusy && batcher.pendingCount < Self.minimumBatchAhead {
             // The engine is busy: let the batch grow before it is assigned ahead
             // (per-batch costs would outweigh the overlap); the engine's end pumps again.
             return
         } else if let batch = batcher.takeBatch() {
+            noteHanded(batch.entries)
             worker.run(.submit(batch), done: didWork)
         } else {
             drainIfDone()
         }
+    }
+
+    /// Remembers how far each input has been handed to the engine (entries of one
+    /// input arrive in `seq` order), for the checkpoint's positions.
+    private func noteHanded(_ entries: [RecordBatch.Entry]) {
+        for entry in entries { noteHanded(source: entry.origin.source, upTo: entry.origin.seq + 1) }
+    }
+
+    @inline(__always)
+    private func noteHanded(source: UInt32, upTo seq: UInt64) {
+        let index = Int(source)
+        if index >= handed.count { handed += [UInt64](repeating: 0, count: index + 1 - handed.count) }
+        if seq > handed[index] { handed[index] = seq }
     }
 
     private func didWork(_ output: WorkerOutput) {
@@ -338,7 +395,7 @@ public final class Daemon: InputDelegate {
     /// Once no input can bring more records: decide what the engine still holds, flush, stop.
     private func drainIfDone() {
         let noMoreInput = isStopping || (listeners.isEmpty && pendingOpens == 0 && inputs.isEmpty)
-        guard noMoreInput, worker.isReady, batcher.pendingCount == 0 else { return }
+        guard noMoreInput, checkpoint == .none, worker.isReady, batcher.pendingCount == 0 else { return }
         if !engineFinished {
             engineFinished = true
             worker.run(.finish, done: didWork)
@@ -346,10 +403,7 @@ public final class Daemon: InputDelegate {
         }
         guard !isShuttingDown, !worker.hasPendingOutput else { return }
         isShuttingDown = true
-        log.whenIdle { [self] in
-            if configuration.checkpointPath != nil { writeCheckpoint() }
-            shutDown()
-        }
+        requestCheckpoint { [self] in log.whenIdle { [self] in shutDown() } }
     }
 
     private func shutDown() {
@@ -463,9 +517,18 @@ public final class Daemon: InputDelegate {
             timer.unref()
             timers.append(timer)
         }
+        if configuration.checkpointEvery > 0, configuration.checkpointPath != nil,
+           let timer = try? LoopTimer(on: loop, action: { [unowned self] in
+               if !isShuttingDown && checkpoint == .none { requestCheckpoint() }
+           }) {
+            let interval = max(10, UInt64((configuration.checkpointEvery * 1000).rounded()))
+            timer.start(after: interval, every: interval)
+            timer.unref()
+            timers.append(timer)
+        }
     }
 
-    /// Once a second: rate, STATUS=, periodic checkpoint.
+    /// Once a second: rate, STATUS=.
     private func tick() {
         let now = uv_hrtime()
         let seconds = Double(now - rateWindow.at) / 1e9
@@ -473,11 +536,6 @@ public final class Daemon: InputDelegate {
         rateWindow = (now, recordsDecided)
         history.record(seconds: Double(now - startedAt) / 1e9, tally: tally)
         notifier?.status(statusLine())
-        if configuration.checkpointEvery > 0, configuration.checkpointPath != nil, !isShuttingDown {
-            let due = lastCheckpointAt.map { Double(now - $0) / 1e9 >= configuration.checkpointEvery }
-                ?? (Double(now - startedAt) / 1e9 >= configuration.checkpointEvery)
-            if due { whenWorkerIdle { [self] in writeCheckpoint() } }
-        }
     }
 
     private func statusLine() -> String {
@@ -486,15 +544,100 @@ public final class Daemon: InputDelegate {
             + "\(worker.engine.conceptCount) concepts"
     }
 
-    /// Writes the engine's checkpoint atomically (must run while the worker is idle).
+    // MARK: Checkpoints
+
+    /// Asks for a checkpoint; `then` runs once it is written (or failed). Without a
+    /// state directory, `then` runs at once.
+    private func requestCheckpoint(then: (() -> Void)? = nil) {
+        guard configuration.checkpointPath != nil else {
+            then?()
+            return
+        }
+        if let then { afterNextCheckpoint.append(then) }
+        switch checkpoint {
+        case .none: checkpoint = .wanted
+        case .writing: checkpointAgain = true   // the one being written predates this request
+        case .wanted, .waitingForLog: break    // its state is read later: it serves this request too
+        }
+        pump()
+    }
+
+    /// Takes the checkpoint once no engine job runs or waits, every output is
+    /// delivered and the log has written it: then the engine's state, the
+    /// positions handed to it and the log's length describe the same moment.
+    private func beginCheckpointIfQuiet() {
+        guard checkpoint == .wanted, worker.isIdle else { return }
+        checkpoint = .waitingForLog
+        log.whenIdle { [self] in writeCheckpoint() }
+    }
+
+    /// Serialises and writes the checkpoint on the thread pool (the engine waits,
+    /// the loop goes on reading and pinging the watchdog): fsync the log, read its
+    /// length, serialise the engine, write the file atomically.
     private func writeCheckpoint() {
-        guard let path = configuration.checkpointPath, let bytes = worker.engine.checkpoint() else { return }
-        do {
-            try FileSystem.writeFileAtomically(bytes, toPath: path)
-            lastCheckpointAt = uv_hrtime()
-            logger.info("checkpoint written: \(path) (\(bytes.count) bytes, \(recordsDecided) records decided)")
-        } catch {
-            logger.error("checkpoint failed: \(error)")
+        guard let path = configuration.checkpointPath, worker.isIdle else {
+            checkpoint = .wanted
+            pump()
+            return
+        }
+        checkpoint = .writing
+        let attached = afterNextCheckpoint
+        afterNextCheckpoint = []
+        let files = fileInputs.map { file in
+            ResumePoint.FileInput(name: file.name, device: file.identity.device, inode: file.identity.inode,
+                                  size: file.identity.size, fingerprint: file.identity.fingerprint,
+                                  records: Int(file.source) < handed.count ? handed[Int(file.source)] : 0)
+        }
+        let sourceTable = sources.snapshot().map { ResumePoint.Source(name: $0.name, replies: $0.replies) }
+        let logPath = configuration.decisionsPath
+        let logDescriptor = log.duplicateDescriptor()
+        let engine = worker.engine
+        let decided = recordsDecided
+        let job = CheckpointJob()
+        worker.runExclusively({
+            job.run(path: path, logPath: logPath, logDescriptor: logDescriptor, sources: sourceTable, files: files, engine: engine)
+        }, then: { [self] in
+            checkpoint = .none
+            switch job.result {
+            case .success(let bytes)?:
+                lastCheckpointAt = uv_hrtime()
+                let seconds = formatFixed(job.seconds, 3)
+                logger.info("checkpoint written: \(path) (\(bytes) bytes, \(decided) records decided, \(seconds) s off the loop)")
+            case .failure(let error)?:
+                logger.error("checkpoint failed: \(error)")
+            case nil:
+                break
+            }
+            if checkpointAgain {
+                checkpointAgain = false
+                checkpoint = .wanted
+            }
+            for body in attached { body() }
+        })
+    }
+
+    /// The thread-pool side of a checkpoint; the loop reads `result` once it is done.
+    private final class CheckpointJob: @unchecked Sendable {
+        var result: Result<Int, UVError>?
+        var seconds = 0.0
+
+        func run(path: String, logPath: String, logDescriptor: Int32?, sources: [ResumePoint.Source],
+                 files: [ResumePoint.FileInput], engine: DecisionEngine) {
+            let started = uv_hrtime()
+            defer { seconds = Double(uv_hrtime() - started) / 1e9 }
+            result = Result { () throws(UVError) -> Int in
+                var mark: ResumePoint.LogMark?
+                if let fd = logDescriptor {
+                    defer { FileSystem.closeFile(fd) }
+                    // The lines the log mark counts must be on disk before the checkpoint that counts them.
+                    let state = try FileSystem.syncAndStat(fd, name: logPath)
+                    mark = ResumePoint.LogMark(path: logPath, device: state.device, inode: state.inode, length: state.size)
+                }
+                let point = ResumePoint(log: mark, sources: sources, files: files, engine: engine.checkpoint() ?? [])
+                let bytes = point.encoded()
+                try FileSystem.writeFileAtomically(bytes, toPath: path)
+                return bytes.count
+            }
         }
     }
 

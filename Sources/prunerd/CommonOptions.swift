@@ -52,12 +52,25 @@ struct OutputOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("log-level"), help: "Daemon log level: trace, debug, info (default), notice, warning, error, critical.")
     var logLevel: String?
 
+    @Flag(name: .customLong("append"),
+          help: "When the decision log already holds lines and there is no checkpoint to resume from, keep adding to it (without this or --overwrite, prunerd refuses to start).")
+    var append = false
+
+    @Flag(name: .customLong("overwrite"),
+          help: "When the decision log already holds lines and there is no checkpoint to resume from, start it anew (truncate it). A restart from a checkpoint cuts the log back to the checkpoint's length instead.")
+    var overwrite = false
+
     /// The settings: command line, else configuration file, else default.
     func resolve(over config: ConfigFile? = nil) throws -> ResolvedOutput {
         let stateDirectory = try stateDirectory ?? config?.string("state-dir") ?? DefaultPaths.stateDirectory()
-        let decisions = try decisions ?? config?.string("decisions") ?? DefaultPaths.decisionLog(stateDirectory: stateDirectory)
+        let given = try decisions ?? config?.string("decisions")
+        let decisions = given ?? DefaultPaths.decisionLog(stateDirectory: stateDirectory)
+        let append = try self.append || (config?.bool("append") ?? false)
+        let overwrite = try self.overwrite || (config?.bool("overwrite") ?? false)
+        if append && overwrite { throw ValidationError("--append and --overwrite exclude each other: keep adding to the log, or start it anew") }
         return ResolvedOutput(
-            decisions: decisions, stateDirectory: stateDirectory,
+            decisions: decisions, decisionsGiven: given != nil,
+            existingLog: append ? .append : (overwrite ? .overwrite : .refuse), stateDirectory: stateDirectory,
             centroids: try centroids ?? config?.string("centroids"),
             saveCentroids: try saveCentroids ?? config?.string("save-centroids"),
             maxRecordSize: try maxRecordSize ?? config?.int("max-record-size") ?? (1 << 20),
@@ -68,17 +81,23 @@ struct OutputOptions: ParsableArguments, Sendable {
 /// Output settings after layering.
 struct ResolvedOutput {
     var decisions: String
+    /// Whether `decisions` was asked for (command line or file) rather than the default under the state directory.
+    var decisionsGiven: Bool
+    var existingLog: ExistingLogChoice
     var stateDirectory: String
     var centroids: String?
     var saveCentroids: String?
     var maxRecordSize: Int
     var logLevel: String
 
-    /// Creates the decision log's directory when needed.
-    func prepareDecisionLog() throws {
-        if decisions != "-", let slash = decisions.lastIndex(of: "/"), slash != decisions.startIndex {
+    /// Checks where the decision log goes. A path that was asked for must be in an
+    /// existing directory (a typo must not create a tree of directories); the default
+    /// one, under prunerd's own state or logs directory, is created.
+    func checkDecisionLogLocation() throws {
+        if !decisionsGiven, decisions != "-", let slash = decisions.lastIndex(of: "/"), slash != decisions.startIndex {
             try FileSystem.createDirectory(atPath: String(decisions[..<slash]))
         }
+        try StartPreparation.checkLogLocation(decisions)
     }
 
     /// Loads `--centroids`.

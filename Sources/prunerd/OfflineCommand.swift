@@ -27,7 +27,10 @@ struct OfflineCommand: ParsableCommand {
         configuration.inputs = streams.isEmpty && matrices == nil ? ["-"] : streams
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
-        try resolved.prepareDecisionLog()
+        try resolved.checkDecisionLogLocation()
+        configuration.startPlan = try StartPreparation.prepare(
+            resume: nil, restoredEngine: false, inputs: configuration.inputs,
+            decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
         let options = try pruning.options()
         let engine = OfflineEngine(options: options, centroids: try resolved.loadCentroids())
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)

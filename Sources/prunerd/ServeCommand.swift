@@ -81,7 +81,7 @@ struct ServeCommand: ParsableCommand {
         configuration.inputs = streams.isEmpty && matrices == nil && !isService ? ["-"] : streams
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
-        try resolved.prepareDecisionLog()
+        try resolved.checkDecisionLogLocation()
 
         let every = try checkpointEvery ?? file?.double("checkpoint-every") ?? (isService ? 60 : nil)
         if let every {
@@ -104,8 +104,14 @@ struct ServeCommand: ParsableCommand {
         }
 
         let configuredFresh = try file?.bool("fresh") ?? false
-        let engine = try makeEngine(options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
-                                    fresh: fresh || configuredFresh, logger: logger)
+        let (engine, resume, restoredEngine) = try makeEngine(
+            options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
+            fresh: fresh || configuredFresh, logger: logger)
+        // Inputs checked against the checkpoint, the log cut back to it (or the existing-log rule applied).
+        configuration.startPlan = try StartPreparation.prepare(
+            resume: resume, restoredEngine: restoredEngine, inputs: configuration.inputs,
+            decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
+        configuration.resume = resume
         engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let warmupAtStart = engine.warmupProgress != nil
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
@@ -141,14 +147,24 @@ struct ServeCommand: ParsableCommand {
         print("configuration OK" + (file.map { " (\($0.path))" } ?? ""))
     }
 
-    /// The streaming engine, restored from the state directory's checkpoint when one is there.
+    /// The streaming engine, restored from the state directory's checkpoint when one is there,
+    /// with the checkpoint's resume point (nil for a bare engine checkpoint of an older prunerd).
     private func makeEngine(options: PruningOptions, resolved: ResolvedOutput, checkpoint: String?, fresh: Bool,
-                            logger: Logger) throws -> StreamingEngine {
+                            logger: Logger) throws -> (StreamingEngine, ResumePoint?, restored: Bool) {
         if let checkpoint, !fresh, FileSystem.fileExists(atPath: checkpoint) {
             do {
-                let engine = try StreamingEngine(restoringCheckpoint: try FileSystem.readFile(atPath: checkpoint), options: options)
-                logger.info("restored checkpoint \(checkpoint)")
-                return engine
+                let bytes = try FileSystem.readFile(atPath: checkpoint)
+                if ResumePoint.isResumePoint(bytes) {
+                    let point = try ResumePoint(decoding: bytes)
+                    let engine = point.engine.isEmpty
+                        ? try StreamingEngine(options: options, centroids: try resolved.loadCentroids())
+                        : try StreamingEngine(restoringCheckpoint: point.engine, options: options)
+                    logger.info("restored checkpoint \(checkpoint)")
+                    return (engine, point, !point.engine.isEmpty)
+                }
+                let engine = try StreamingEngine(restoringCheckpoint: bytes, options: options)
+                logger.info("restored checkpoint \(checkpoint) (an engine checkpoint without input positions: inputs are read from their start)")
+                return (engine, nil, true)
             } catch {
                 // Never half-load: keep the file for inspection, start from scratch.
                 let aside = checkpoint + ".rejected"
@@ -156,6 +172,6 @@ struct ServeCommand: ParsableCommand {
                 try? FileSystem.rename(checkpoint, to: aside)
             }
         }
-        return try StreamingEngine(options: options, centroids: try resolved.loadCentroids())
+        return (try StreamingEngine(options: options, centroids: try resolved.loadCentroids()), nil, false)
     }
 }

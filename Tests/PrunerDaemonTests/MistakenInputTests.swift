@@ -113,4 +113,47 @@ struct MistakenInputTests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("configuration \(garbage.path):"), "\(result.stderr)")
     }
+
+    @Test("--decisions into a missing directory is an error naming the directory; nothing is created")
+    func decisionLogDirectoryMissing() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let good = try goodFile(in: directory)
+        let missing = directory.appendingPathComponent("no/such")
+        let result = try runProcess(TestPaths.prunerd,
+            ["serve", good.path, "--decisions", missing.appendingPathComponent("d.jsonl").path] + Self.options)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("directory \(missing.path) does not exist"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("no").path))
+        let isDirectory = try runProcess(TestPaths.prunerd, ["serve", good.path, "--decisions", directory.path] + Self.options)
+        #expect(isDirectory.status != 0)
+        #expect(isDirectory.stderr.contains("decision log \(directory.path) is a directory"), "\(isDirectory.stderr)")
+    }
+
+    @Test("a second run on a decision log that holds lines is refused, naming --append and --overwrite; each does what it says")
+    func existingDecisionLog() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let good = try goodFile(in: directory)
+        let log = directory.appendingPathComponent("d.jsonl").path
+        let command = ["serve", good.path, "--decisions", log] + Self.options
+        #expect(try runProcess(TestPaths.prunerd, command).status == 0)
+        let refused = try runProcess(TestPaths.prunerd, command)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("decision log \(log) already holds"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--append") && refused.stderr.contains("--overwrite"))
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 12)
+
+        #expect(try runProcess(TestPaths.prunerd, command + ["--append"]).status == 0)
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 24)
+        #expect(try runProcess(TestPaths.prunerd, command + ["--overwrite"]).status == 0)
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 12)
+        let both = try runProcess(TestPaths.prunerd, command + ["--append", "--overwrite"])
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("exclude each other"), "\(both.stderr)")
+
+        // The configuration file's keys do the same.
+        let config = directory.appendingPathComponent("p.toml")
+        try Data("append = true\n".utf8).write(to: config)
+        #expect(try runProcess(TestPaths.prunerd, command + ["--config", config.path]).status == 0)
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 24)
+    }
 }

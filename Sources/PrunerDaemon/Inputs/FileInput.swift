@@ -177,8 +177,10 @@ enum InputOpener {
         let isTerminal = uv_guess_handle(fd) == UV_TTY
         switch kind {
         case .regular, .blockDevice, .characterDevice where !isTerminal:
-            return FileInput(name: name, source: source, fd: fd, ownsDescriptor: ownsDescriptor, loop: loop,
-                             maxRecordSize: maxRecordSize)
+            let input = FileInput(name: name, source: source, fd: fd, ownsDescriptor: ownsDescriptor, loop: loop,
+                                  maxRecordSize: maxRecordSize)
+            if kind == .regular { input.identity = FileIdentity.of(descriptor: fd) }
+            return input
         case .fifo, .socket, .characterDevice:
             do throws(UVError) {
                 let handle = try StreamHandle.adopting(fd: fd, on: loop)

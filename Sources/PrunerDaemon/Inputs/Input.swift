@@ -27,6 +27,14 @@ class Input {
     private(set) var nextSeq: UInt64 = 0
     /// Whether decoding failed; further bytes are ignored.
     private(set) var hasFailed = false
+    /// Records before this `seq` reached the engine before the checkpoint a restart
+    /// resumes from: they are decoded (LZ4 frames and JSON lines can only be framed
+    /// from the start) but not handed on.
+    var resumesAt: UInt64 = 0
+    /// Records handed on (those past `resumesAt`).
+    private(set) var deliveredCount: UInt64 = 0
+    /// The file read, for the checkpoint (nil for pipes, devices and connections).
+    var identity: FileIdentity?
 
     init(name: String, source: UInt32, maxRecordSize: Int, annotations: RowAnnotations? = nil) {
         self.name = name
@@ -57,10 +65,7 @@ class Input {
         guard !hasFailed else { return }
         do throws(StreamError) {
             try compression.feed(bytes) { (plain: UnsafeRawBufferPointer) throws(StreamError) in
-                try records.feed(plain) { event in
-                    sink(event, RecordOrigin(source: source, seq: nextSeq))
-                    nextSeq += 1
-                }
+                try records.feed(plain) { event in deliver(event, sink) }
             }
         } catch {
             hasFailed = true
@@ -74,14 +79,20 @@ class Input {
         guard !hasFailed else { return }
         do throws(StreamError) {
             try compression.finish()
-            try records.finish { event in
-                sink(event, RecordOrigin(source: source, seq: nextSeq))
-                nextSeq += 1
-            }
+            try records.finish { event in deliver(event, sink) }
         } catch {
             hasFailed = true
             throw error
         }
+    }
+
+    @inline(__always)
+    private func deliver(_ event: RecordEvent, _ sink: (RecordEvent, RecordOrigin) -> Void) {
+        if nextSeq >= resumesAt {
+            sink(event, RecordOrigin(source: source, seq: nextSeq))
+            deliveredCount += 1
+        }
+        nextSeq += 1
     }
 
     /// Starts reading.

@@ -56,6 +56,19 @@ public enum FileSystem {
         try syncDirectory(containing: path)
     }
 
+    /// Flushes an open file to disk, then reads its device, inode and size
+    /// (the corresponding C functions are `fsync` and `fstat`).
+    static func syncAndStat(_ fd: Int32, name: String) throws(UVError) -> (device: UInt64, inode: UInt64, size: UInt64) {
+        var sync = uv_fs_t()
+        let status = uv_fs_fsync(nil, &sync, fd, nil)
+        uv_fs_req_cleanup(&sync)
+        try uvCheck(status, "fsync \(name)")
+        var stat = uv_fs_t()
+        defer { uv_fs_req_cleanup(&stat) }
+        try uvCheck(uv_fs_fstat(nil, &stat, fd, nil), "fstat \(name)")
+        return (stat.statbuf.st_dev, stat.statbuf.st_ino, stat.statbuf.st_size)
+    }
+
     /// Creates `path` and its missing parents (like `mkdir -p`).
     public static func createDirectory(atPath path: String, mode: Int32 = 0o750) throws(UVError) {
         var prefix = path.hasPrefix("/") ? "/" : ""

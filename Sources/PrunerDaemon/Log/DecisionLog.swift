@@ -75,6 +75,14 @@ final class DecisionLog {
         writeNext()
     }
 
+    /// A second descriptor of the log file (nil for stdout), for fsync and fstat on
+    /// another thread: a SIGHUP reopen may close the log's own meanwhile.
+    func duplicateDescriptor() -> Int32? {
+        guard path != "-", fd >= 0 else { return nil }
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        return copy >= 0 ? copy : nil
+    }
+
     /// Flushes to disk and closes (at stop).
     func close() {
         guard fd >= 0 else { return }

@@ -130,6 +130,24 @@ final class EngineWorker {
         })
     }
 
+    /// No engine job running or waiting and every output delivered: the engine's
+    /// state then reflects exactly the decisions handed to the log so far.
+    var isIdle: Bool { !isBusy && !hasPendingOutput }
+
+    /// Runs `body` on libuv's thread pool with the engine to itself (a checkpoint
+    /// serialises all of it), then `done` on the loop thread. The loop goes on
+    /// reading and writing meanwhile; engine jobs wait (`isBusy`).
+    func runExclusively(_ body: @escaping () -> Void, then done: @escaping () -> Void) {
+        precondition(isIdle, "exclusive work needs an idle engine")
+        isBusy = true
+        loop.queueWork(body, then: { [self] in
+            isBusy = false
+            done()
+            onProgress?()
+            startNext()
+        })
+    }
+
     /// Starts the waiting job if the engine is free and outputs are not piling up.
     private func startNext() {
         guard !isBusy, nextSequence - nextToDeliver < Self.maximumUndelivered, let job = next else { return }

@@ -21,6 +21,16 @@ final class SourceTable: Sendable {
         }
     }
 
+    /// The index of `name` registered without replies (a file input a checkpoint
+    /// names: its held records and its resumed ones share one source), registering it if new.
+    func fileSource(name: String) -> UInt32 {
+        sources.withLock { sources in
+            if let index = sources.firstIndex(where: { $0.name == name && !$0.replies }) { return UInt32(index) }
+            sources.append(Source(name: name, escapedName: DecisionLineFormatter.jsonEscaped(name), replies: false))
+            return UInt32(sources.count - 1)
+        }
+    }
+
     /// A consistent copy for one batch's formatting (copy-on-write: cheap).
     func snapshot() -> [Source] {
         sources.withLock { $0 }

@@ -1,0 +1,189 @@
+// What is checked and done before the daemon starts, so that a restart is
+// exactly-once for file inputs and a mistaken start cannot spoil a decision
+// log: the log's directory must exist (it is never created), a log that
+// already holds lines is only extended or replaced when asked, and a resume
+// point's inputs must be the same files, its log cut back to its length.
+import CLibUV
+import PrunerCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What to do with a decision log that already holds lines when there is no
+/// checkpoint to resume from (`--append`, `--overwrite`).
+public enum ExistingLogChoice: Sendable, Equatable {
+    /// Refuse to start: a second run's lines would silently join the first's.
+    case refuse
+    /// Keep adding to it.
+    case append
+    /// Start it anew (truncate to zero).
+    case overwrite
+}
+
+/// Why the daemon did not start. Each case names the file and the way out.
+public enum StartError: Error, CustomStringConvertible, Equatable {
+    case logDirectoryMissing(log: String, directory: String)
+    case logDirectoryNotDirectory(log: String, directory: String)
+    case logIsDirectory(String)
+    case logNotEmpty(log: String, bytes: UInt64)
+    case inputChanged(input: String, reason: String)
+    case system(String)
+
+    public var description: String {
+        switch self {
+        case .logDirectoryMissing(let log, let directory):
+            return "decision log \(log): directory \(directory) does not exist (prunerd does not create it; "
+                + "create it, or choose another --decisions path)"
+        case .logDirectoryNotDirectory(let log, let directory):
+            return "decision log \(log): \(directory) is not a directory"
+        case .logIsDirectory(let log):
+            return "decision log \(log) is a directory; --decisions takes a file path or - for stdout"
+        case .logNotEmpty(let log, let bytes):
+            return "decision log \(log) already holds \(bytes) bytes of decisions and there is no checkpoint to resume from: "
+                + "pass --append to keep adding to it, or --overwrite to start it anew"
+        case .inputChanged(let input, let reason):
+            return "input \(input) changed since the checkpoint: \(reason); not resuming it blindly. "
+                + "Restore the original file, or start anew with --fresh (with --overwrite or --append for the decision log)"
+        case .system(let message):
+            return message
+        }
+    }
+}
+
+/// The outcome of the checks: where each resumed input starts, and what to tell the operator.
+public struct StartPlan: Sendable {
+    /// Records to skip per input name (`file:/abs/path`, `stdin`): they reached the engine before the checkpoint.
+    public var skips: [String: UInt64] = [:]
+    /// Lines for the daemon log (info).
+    public var notices: [String] = []
+    /// Lines for the daemon log (warning).
+    public var warnings: [String] = []
+
+    public init() {}
+}
+
+public enum StartPreparation {
+    /// Checks that the decision log can be created where it is asked for, without creating directories.
+    public static func checkLogLocation(_ path: String) throws(StartError) {
+        guard path != "-" else { return }
+        if (try? FileKind.of(path: path)) == .directory { throw .logIsDirectory(path) }
+        let directory: String
+        if let slash = path.lastIndex(of: "/") {
+            directory = slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            directory = "."
+        }
+        guard let kind = try? FileKind.of(path: directory) else {
+            throw .logDirectoryMissing(log: path, directory: directory)
+        }
+        if kind != .directory { throw .logDirectoryNotDirectory(log: path, directory: directory) }
+    }
+
+    /// Checks the inputs against the resume point, then cuts the decision log back to the
+    /// resume point's length (or applies `existingLog` when there is no resume point).
+    ///
+    /// - Parameters:
+    ///   - resume: the restored resume point, or nil (fresh start, or a bare engine checkpoint).
+    ///   - restoredEngine: whether an engine state was restored (a bare engine checkpoint: the log is appended to, as before resume points).
+    public static func prepare(resume: ResumePoint?, restoredEngine: Bool, inputs: [String], decisionsPath: String,
+                               existingLog: ExistingLogChoice) throws(StartError) -> StartPlan {
+        var plan = StartPlan()
+        if let resume { try planInputs(resume, inputs: inputs, into: &plan) }
+        guard decisionsPath != "-" else {
+            if resume != nil {
+                plan.warnings.append("decisions go to stdout, which cannot be cut back: lines written after the checkpoint appear again")
+            }
+            return plan
+        }
+        let current = logState(decisionsPath)
+        if let mark = resume?.log, let current, current.device == mark.device, current.inode == mark.inode {
+            if current.size > mark.length {
+                try truncate(decisionsPath, to: mark.length)
+                plan.notices.append("decision log \(decisionsPath) cut back from \(current.size) to \(mark.length) bytes, "
+                    + "its length at the checkpoint: the records after it are decided again, identically")
+            } else if current.size < mark.length {
+                plan.warnings.append("decision log \(decisionsPath) is shorter (\(current.size) bytes) than at the checkpoint "
+                    + "(\(mark.length) bytes): truncated or rotated in place since; appending")
+            }
+            return plan
+        }
+        if resume != nil || restoredEngine {
+            if resume?.log != nil, current != nil {
+                plan.notices.append("decision log \(decisionsPath) is not the file the checkpoint wrote to (rotated, or a new path): appending")
+            }
+            return plan
+        }
+        guard let current, current.size > 0 else { return plan }
+        switch existingLog {
+        case .refuse: throw .logNotEmpty(log: decisionsPath, bytes: current.size)
+        case .append: plan.notices.append("appending to decision log \(decisionsPath) (\(current.size) bytes already)")
+        case .overwrite:
+            try truncate(decisionsPath, to: 0)
+            plan.notices.append("decision log \(decisionsPath) started anew (\(current.size) bytes removed)")
+        }
+        return plan
+    }
+
+    private static func planInputs(_ resume: ResumePoint, inputs: [String], into plan: inout StartPlan) throws(StartError) {
+        var given = Set<String>()
+        for path in inputs {
+            let name = InputOpener.inputName(forPath: path)
+            given.insert(name)
+            var request = uv_fs_t()
+            let fd: Int32
+            if path == "-" {
+                fd = 0
+            } else {
+                fd = uv_fs_open(nil, &request, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0, nil)
+                uv_fs_req_cleanup(&request)
+            }
+            defer { if fd > 0 { FileSystem.closeFile(fd) } }
+            // An input that cannot be opened now fails, with its reason, when the daemon opens it.
+            guard fd >= 0 else { continue }
+            let now = FileIdentity.of(descriptor: fd)
+            let saved = resume.files.first { $0.name == name }
+                ?? now.flatMap { now in resume.files.first { $0.device == now.device && $0.inode == now.inode } }
+            guard let saved else { continue }
+            guard let now else {
+                throw .inputChanged(input: name, reason: "it is no longer a regular file")
+            }
+            if let reason = FileIdentity.change(from: saved, to: now, descriptor: fd) {
+                throw .inputChanged(input: name, reason: reason)
+            }
+            if now.device != saved.device || now.inode != saved.inode {
+                plan.notices.append("input \(name) is another file than at the checkpoint but holds the same bytes: resuming it")
+            }
+            plan.skips[name] = saved.records
+            plan.notices.append("input \(name) resumes after record \(saved.records) (the checkpoint's position)")
+        }
+        for saved in resume.files where !given.contains(saved.name) && plan.skips[saved.name] == nil {
+            plan.warnings.append("input \(saved.name) of the checkpoint is not given: its records after \(saved.records) are not read")
+        }
+    }
+
+    private struct LogState { var device: UInt64; var inode: UInt64; var size: UInt64 }
+
+    private static func logState(_ path: String) -> LogState? {
+        var request = uv_fs_t()
+        defer { uv_fs_req_cleanup(&request) }
+        guard uv_fs_stat(nil, &request, path, nil) == 0 else { return nil }
+        return LogState(device: request.statbuf.st_dev, inode: request.statbuf.st_ino, size: request.statbuf.st_size)
+    }
+
+    private static func truncate(_ path: String, to length: UInt64) throws(StartError) {
+        var request = uv_fs_t()
+        let fd = uv_fs_open(nil, &request, path, O_WRONLY | O_CLOEXEC, 0, nil)
+        uv_fs_req_cleanup(&request)
+        guard fd >= 0 else { throw .system("decision log \(path): \(UVError(code: fd, operation: "open").reason)") }
+        defer { FileSystem.closeFile(fd) }
+        var truncation = uv_fs_t()
+        let status = uv_fs_ftruncate(nil, &truncation, fd, Int64(length), nil)
+        uv_fs_req_cleanup(&truncation)
+        var sync = uv_fs_t()
+        let synced = uv_fs_fsync(nil, &sync, fd, nil)
+        uv_fs_req_cleanup(&sync)
+        guard status == 0, synced == 0 else {
+            throw .system("decision log \(path): cannot cut it back to \(length) bytes: \(UVError(code: status != 0 ? status : synced, operation: "ftruncate").reason)")
+        }
+    }
+}

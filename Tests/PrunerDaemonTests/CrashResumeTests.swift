@@ -1,0 +1,165 @@
+// Crash-safe resume for file inputs: SIGKILLed at random moments and started
+// again with the same command, prunerd ends with exactly one whole line per
+// record and the kept set of an uninterrupted run; a changed input is refused.
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("crash-safe resume", .serialized)
+struct CrashResumeTests {
+    static let engine = ["--clusters", "20", "--warmup", "2000", "--lookahead", "1000", "--seed", "5"]
+
+    static let records = 120_000
+
+    /// 120,000 records of d = 64 (float16, one LZ4 frame from the lz4 CLI).
+    static let input: URL = {
+        let directory = TestPaths.temporaryDirectory()
+        let npy = directory.appendingPathComponent("x.npy")
+        try! writeSyntheticNPY(rows: records, dimension: 64, clusters: 20, seed: 11, to: npy)
+        let output = directory.appendingPathComponent("stream.prn1.lz4")
+        let result = try! runProcess("/usr/bin/env", ["python3", TestPaths.producer, "--npy", npy.path, "--dtype", "f16",
+                                                      "--lz4", "cli", "-o", output.path])
+        precondition(result.status == 0, result.stderr)
+        return output
+    }()
+
+    /// SplitMix64: the kill moments are random, and the same on every run of the test.
+    struct Moments {
+        var state: UInt64
+        mutating func next() -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+        }
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
+    static func start(_ arguments: [String], stderr: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.prunerd)
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    @Test("SIGKILL at 12 random moments, restarted with the same command: one whole line per record, the uninterrupted kept set",
+          arguments: ["auto", "online"])
+    func killLoop(update: String) throws {
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let options = Self.engine + ["--update", update]
+        let reference = work.appendingPathComponent("reference.jsonl").path
+        let uninterrupted = try runProcess(TestPaths.prunerd, ["serve", Self.input.path, "--decisions", reference] + options)
+        try #require(uninterrupted.status == 0, "\(uninterrupted.stderr)")
+
+        let log = work.appendingPathComponent("decisions.jsonl").path
+        let command = ["serve", Self.input.path, "--decisions", log, "--state-dir", work.appendingPathComponent("state").path,
+                       "--checkpoint-every", "0.1"] + options
+        var moments = Moments(state: update == "online" ? 2 : 1)
+        var kills = 0, runs = 0, resumed = 0
+        while kills < 12 && runs < 40 {
+            runs += 1
+            let stderr = work.appendingPathComponent("run\(runs).txt")
+            let process = try Self.start(command, stderr: stderr)
+            // Most kills come once the log grew by a random amount (up to 1.5 MB, ~10,000
+            // lines: every run leaves work for the next), plus a random delay of up to 30 ms;
+            // one in four comes at a random moment of the run's first 0.15 s.
+            if moments.next() < 0.25 {
+                usleep(UInt32(moments.next() * 150_000))
+            } else {
+                let target = Self.fileSize(log) + Int(moments.next() * 1_500_000)
+                let deadline = Date().addingTimeInterval(20)
+                while process.isRunning && Self.fileSize(log) <= target && Date() < deadline { usleep(2_000) }
+                usleep(UInt32(moments.next() * 30_000))
+            }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            process.waitUntilExit()
+            let text = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
+            #expect(!text.contains("error"), "run \(runs): \(text)")
+            if text.contains("resumes after record") { resumed += 1 }
+        }
+        #expect(kills >= 10, "\(kills) kills landed in \(runs) runs")
+        let final = try runProcess(TestPaths.prunerd, command)
+        #expect(final.status == 0, "\(final.stderr)")
+        #expect(resumed >= 3, "only \(resumed) runs resumed from a recorded position")
+
+        // Every line whole and parseable, exactly one per record, seq 0..<n in order.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: log))
+        #expect(bytes.last == UInt8(ascii: "\n"))
+        var verdicts: [String: String] = [:]
+        var seqs: [Int] = []
+        var unparsable = 0, duplicates = 0
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                  let id = object["id"] as? String, let decision = object["decision"] as? String,
+                  let seq = object["seq"] as? Int else {
+                unparsable += 1
+                continue
+            }
+            if verdicts.updateValue(decision, forKey: id) != nil { duplicates += 1 }
+            seqs.append(seq)
+        }
+        #expect(unparsable == 0)
+        #expect(duplicates == 0)
+        #expect(verdicts.count == Self.records)
+        #expect(seqs.sorted() == Array(0..<Self.records))
+        let expected = parseDecisions(try Data(contentsOf: URL(fileURLWithPath: reference)))
+        let keptBefore = Set(expected.filter { $0.decision == "keep" }.map(\.id))
+        let keptAfter = Set(verdicts.filter { $0.value == "keep" }.map(\.key))
+        #expect(keptAfter == keptBefore, "kept sets differ in \(keptAfter.symmetricDifference(keptBefore).count) ids")
+        #expect(expected.allSatisfy { verdicts[$0.id] == $0.decision })
+    }
+
+    @Test("an input that shrank or changed since the checkpoint is refused, naming it; --fresh --overwrite starts anew")
+    func changedInputIsRefused() throws {
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        var data = Data()
+        for i in 0..<3000 { data += Handmade.prn1("r\(i)", Handmade.randomVector(i, dimension: 16)) }
+        let input = work.appendingPathComponent("in.prn1")
+        try data.write(to: input)
+        let log = work.appendingPathComponent("d.jsonl").path
+        let command = ["serve", input.path, "--decisions", log, "--state-dir", work.appendingPathComponent("state").path,
+                       "--checkpoint-every", "0", "--clusters", "4", "--warmup", "200", "--lookahead", "100"]
+        let first = try runProcess(TestPaths.prunerd, command)
+        try #require(first.status == 0, "\(first.stderr)")
+
+        // The same file again: nothing left to read, nothing decided twice.
+        let again = try runProcess(TestPaths.prunerd, command)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("resumes after record 3000"))
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 3000)
+
+        try data.prefix(data.count - 100).write(to: input)
+        let shrunk = try runProcess(TestPaths.prunerd, command)
+        #expect(shrunk.status != 0)
+        #expect(shrunk.stderr.contains("input file:\(input.path) changed since the checkpoint: it shrank from \(data.count) to \(data.count - 100) bytes"),
+                "\(shrunk.stderr)")
+
+        var changed = data
+        changed[changed.count - 5] ^= 0xFF
+        try changed.write(to: input)
+        let edited = try runProcess(TestPaths.prunerd, command)
+        #expect(edited.status != 0)
+        #expect(edited.stderr.contains("input file:\(input.path) changed since the checkpoint: its content differs"), "\(edited.stderr)")
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 3000, "a refused start leaves the log alone")
+
+        let anew = try runProcess(TestPaths.prunerd, command + ["--fresh", "--overwrite"])
+        #expect(anew.status == 0, "\(anew.stderr)")
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 3000)
+    }
+}
