@@ -70,6 +70,11 @@ enum ReportSource {
         }
         let engine: StreamingPruner
         do {
+            // A daemon's checkpoint wraps the engine's in a resume point (input positions, log length).
+            let bytes = ResumePoint.isResumePoint(bytes) ? try ResumePoint(decoding: bytes).engine : bytes
+            if bytes.isEmpty {
+                throw ReportError(description: "the checkpoint holds no engine state yet (no record had reached the engine)")
+            }
             let options = try StreamingPruner.savedOptions(inCheckpoint: bytes)
             engine = try StreamingPruner(checkpoint: bytes, options: options)
         } catch {
