@@ -38,6 +38,8 @@ public struct DaemonConfiguration: Sendable {
     public var checkpointPath: String?
     /// Seconds between checkpoints while running (0: only at stop).
     public var checkpointEvery: Double = 0
+    /// `--kept-ids FILE`: where the kept records' ids go (text, or DataComp's `.npy`), or nil.
+    public var keptIdsPath: String?
     /// Re-reads the live options on SIGHUP (config file merged with the command line).
     public var reloadOptions: (@Sendable () throws -> PruningOptions)?
     /// The resume point restored from the checkpoint (its source table is taken
@@ -145,6 +147,8 @@ public final class Daemon: InputDelegate {
     private var pendingStatusRequests: [() -> Void] = []
     /// Totals over time for `status` and `report` (bounded).
     private var history = StatusHistory()
+    /// The kept set of this run (`--kept-ids`), published on SIGHUP here and by the caller after `run()`.
+    public private(set) var keptIds: KeptIdsWriter?
 
     public init(configuration: DaemonConfiguration, engine: DecisionEngine, logger: Logger) throws {
         if getenv("PRUNERD_MALLOC_DEFAULTS") == nil { _ = prunerd_apply_allocator_policy() }
@@ -165,6 +169,10 @@ public final class Daemon: InputDelegate {
         rateWindow = (startedAt, 0)
         log = try DecisionLog(path: configuration.decisionsPath, loop: loop)
         log.onError = { [logger] error in logger.error("decision log: \(error)") }
+        if let path = configuration.keptIdsPath {
+            keptIds = try KeptIdsWriter(path: path)
+            worker.collectsKeptIds = true
+        }
         try installSignals()
         let kernel = NearestCentroid.isScreeningAvailable
             ? "AMX bfloat16 screen, exact float32 for the candidates (PRUNERD_TILES=0 turns the screen off)"
@@ -375,6 +383,7 @@ public final class Daemon: InputDelegate {
         let decidedSoFar = recordsDecided
         log.append(output.lines) { [self] in latency.recordWritten(total: decidedSoFar, at: uv_hrtime()) }
         tally.add(output.tally)
+        do { try keptIds?.append(output.keptIds) } catch { logger.error("kept ids: \(error)") }
         for (source, count) in output.decidedPerSource {
             decidedPerSource[source, default: 0] += count
         }
@@ -433,6 +442,14 @@ public final class Daemon: InputDelegate {
         notifier?.reloading()
         logger.info("SIGHUP: reopening decision log \(configuration.decisionsPath)")
         log.reopen()
+        if let keptIds {
+            do {
+                try keptIds.publish()
+                logger.info("SIGHUP: kept ids written to \(keptIds.path)")
+            } catch {
+                logger.error("kept ids \(keptIds.path) not written: \(error)")
+            }
+        }
         if let reloadOptions = configuration.reloadOptions {
             whenWorkerIdle { [self] in
                 do {

@@ -46,6 +46,10 @@ struct OutputOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("save-centroids"), help: "Write the final centroids (.npy, float32, k × d) on exit.")
     var saveCentroids: String?
 
+    @Option(name: .customLong("kept-ids"),
+            help: "Also write the kept records' ids here when the run ends (and on SIGHUP): one per line, or DataComp's sorted u8,u8 subset array when FILE ends .npy (ids must be 32-hex-digit uids). Written atomically.")
+    var keptIds: String?
+
     @Option(name: .customLong("max-record-size"), help: "Largest record accepted, in bytes (PRN1 length, JSON line; default 1 MiB).")
     var maxRecordSize: Int?
 
@@ -73,6 +77,7 @@ struct OutputOptions: ParsableArguments, Sendable {
             existingLog: append ? .append : (overwrite ? .overwrite : .refuse), stateDirectory: stateDirectory,
             centroids: try centroids ?? config?.string("centroids"),
             saveCentroids: try saveCentroids ?? config?.string("save-centroids"),
+            keptIds: try keptIds ?? config?.string("kept-ids"),
             maxRecordSize: try maxRecordSize ?? config?.int("max-record-size") ?? (1 << 20),
             logLevel: try logLevel ?? config?.string("log-level") ?? "info")
     }
@@ -87,8 +92,21 @@ struct ResolvedOutput {
     var stateDirectory: String
     var centroids: String?
     var saveCentroids: String?
+    var keptIds: String?
     var maxRecordSize: Int
     var logLevel: String
+
+    /// Publishes the run's kept set (`--kept-ids`) and says where it went.
+    func publishKeptIds(of daemon: Daemon, kept: Int) throws {
+        guard let writer = daemon.keptIds else { return }
+        do {
+            try writer.publish()
+        } catch {
+            throw RunError("--kept-ids \(writer.path) not written: \(error) (the decision log has every decision)")
+        }
+        writer.removeSpool()
+        printToStandardError("kept ids: \(writer.path) (\(kept) records" + (KeptIdsFile.wantsNPY(writer.path) ? ", DataComp u8,u8 array)\n" : ")\n"))
+    }
 
     /// Checks where the decision log goes. A path that was asked for must be in an
     /// existing directory (a typo must not create a tree of directories); the default

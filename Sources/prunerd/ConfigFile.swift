@@ -18,7 +18,7 @@ struct ConfigFile: Sendable {
         "listen", "reply", "decisions", "state-dir", "checkpoint-every", "metrics", "control",
         "keep-ratio", "clusters", "temperature", "neighbors", "min-per-cluster", "keep", "seed",
         "kmeans-iterations", "warmup", "lookahead", "recompute-every", "update", "centroids", "save-centroids",
-        "max-record-size", "log-level", "fresh", "threads", "append", "overwrite",
+        "max-record-size", "log-level", "fresh", "threads", "append", "overwrite", "kept-ids",
         "dedup-threshold", "dedup-memory", "min-score", "half-life", "spawn-after", "drift-quantile",
     ]
 

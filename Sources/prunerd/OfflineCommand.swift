@@ -27,6 +27,7 @@ struct OfflineCommand: ParsableCommand {
         configuration.inputs = streams.isEmpty && matrices == nil ? ["-"] : streams
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
+        configuration.keptIdsPath = resolved.keptIds
         try resolved.checkDecisionLogLocation()
         configuration.startPlan = try StartPreparation.prepare(
             resume: nil, restoredEngine: false, inputs: configuration.inputs,
@@ -37,6 +38,7 @@ struct OfflineCommand: ParsableCommand {
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
         printToStandardError(summary.report)
+        try resolved.publishKeptIds(of: daemon, kept: summary.tally.kept)
         let outcome = summary.outcome(options: options, warmupAtStart: nil)
         for note in outcome.notes { printToStandardError("note: \(note)\n") }
         if summary.inputErrors > 0 || outcome.failed { throw ExitCode(1) }

@@ -13,7 +13,7 @@ struct Prunerd: ParsableCommand {
             decision log. See README.md and docs/wire-format.md.
             """,
         subcommands: [ServeCommand.self, OfflineCommand.self, FidelityCommand.self, StatusCommand.self,
-                      EncodeCommand.self, DecodeCommand.self, ReportCommand.self],
+                      EncodeCommand.self, DecodeCommand.self, KeptCommand.self, ReportCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -81,6 +81,7 @@ struct ServeCommand: ParsableCommand {
         configuration.inputs = streams.isEmpty && matrices == nil && !isService ? ["-"] : streams
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
+        configuration.keptIdsPath = resolved.keptIds
         try resolved.checkDecisionLogLocation()
 
         let every = try checkpointEvery ?? file?.double("checkpoint-every") ?? (isService ? 60 : nil)
@@ -118,6 +119,7 @@ struct ServeCommand: ParsableCommand {
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
         printToStandardError(summary.report)
+        try resolved.publishKeptIds(of: daemon, kept: summary.tally.kept)
         let outcome = summary.outcome(options: options, warmupAtStart: warmupAtStart)
         for note in outcome.notes { printToStandardError("note: \(note)\n") }
         // As a filter, a failed input is a failed run (like zcat); as a service it is logged only.

@@ -49,6 +49,8 @@ struct WorkerOutput: @unchecked Sendable {
     var replies: [UInt32: [UInt8]] = [:]
     /// Decisions per source (to know when a reply connection has all its answers).
     var decidedPerSource: [UInt32: Int] = [:]
+    /// Ids of the kept records, each followed by a newline (only with `collectsKeptIds`).
+    var keptIds: [UInt8] = []
     var tally = DecisionTally()
 }
 
@@ -91,6 +93,9 @@ final class EngineWorker {
     /// (its slot is free): the daemon hands in the next job then, without
     /// waiting for formatting or for input.
     var onProgress: (() -> Void)?
+
+    /// Whether outputs carry the kept records' ids (`--kept-ids`).
+    var collectsKeptIds = false
 
     /// Jobs not yet delivered.
     var hasPendingOutput: Bool { nextToDeliver < nextSequence || isAssigning || next != nil }
@@ -168,7 +173,7 @@ final class EngineWorker {
     }
 
     private func format(_ decided: DecidedRecords, sequence: Int) {
-        let state = FormatJob(decided: decided, sources: sources)
+        let state = FormatJob(decided: decided, sources: sources, collectsKeptIds: collectsKeptIds)
         loop.queueWork({ state.execute() }, then: { [self] in
             finished[sequence] = state.output
             while let output = finished.removeValue(forKey: nextToDeliver) {
@@ -230,11 +235,13 @@ final class EngineWorker {
     private final class FormatJob: @unchecked Sendable {
         let decided: DecidedRecords
         let sources: SourceTable
+        let collectsKeptIds: Bool
         var output = WorkerOutput()
 
-        init(decided: DecidedRecords, sources: SourceTable) {
+        init(decided: DecidedRecords, sources: SourceTable, collectsKeptIds: Bool) {
             self.decided = decided
             self.sources = sources
+            self.collectsKeptIds = collectsKeptIds
         }
 
         func execute() {
@@ -255,6 +262,10 @@ final class EngineWorker {
                 }
                 output.decidedPerSource[entry.origin.source, default: 0] += 1
                 output.tally.count(decision)
+                if collectsKeptIds && decision.verdict == .keep {
+                    output.keptIds.append(contentsOf: entry.id.utf8)
+                    output.keptIds.append(UInt8(ascii: "\n"))
+                }
             }
         }
     }

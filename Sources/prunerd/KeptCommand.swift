@@ -1,0 +1,60 @@
+// `prunerd kept LOG`: the kept set of an existing decision log, as the file a
+// training pipeline takes (text ids, or DataComp's sorted u8,u8 `.npy`).
+import ArgumentParser
+import PrunerDaemon
+import PrunerIO
+
+struct KeptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kept",
+        abstract: "Write the ids of the kept records of a decision log: text, or DataComp's u8,u8 array for FILE.npy.",
+        discussion: """
+            Reads the log as it streams (decision lines from any number of runs; other lines are skipped). \
+            With -o FILE.npy the ids must be 32-hex-digit uids (DataComp's); they are written as a sorted \
+            numpy array of dtype [('f0','<u8'),('f1','<u8')], each uid split as (int(uid[:16], 16), \
+            int(uid[16:32], 16)), repeats removed: the subset file of DataComp's resharder.py. Output files \
+            are written atomically.
+            """)
+
+    @Argument(help: "A decision log (JSON Lines, as serve and offline write it), or - for stdin.")
+    var log: String
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Write here (default: stdout, as text).")
+    var output: String?
+
+    func run() throws {
+        var ids: [UInt8] = []
+        var count = 0
+        var pending: [UInt8] = []
+        let fd = log == "-" ? 0 : try FileSystem.openForReading(log)
+        defer { if log != "-" { FileSystem.close(fd) } }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        func take(_ line: ArraySlice<UInt8>) {
+            if let id = KeptIdsFile.keptID(inLogLine: line) {
+                ids.append(contentsOf: id)
+                ids.append(UInt8(ascii: "\n"))
+                count += 1
+            }
+        }
+        while true {
+            let read = try FileSystem.read(fd, into: buffer, at: -1, path: log)
+            if read == 0 { break }
+            pending.append(contentsOf: buffer[0..<read])
+            var start = 0
+            while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                take(pending[start..<end])
+                start = end + 1
+            }
+            pending.removeFirst(start)
+        }
+        if !pending.isEmpty { take(pending[...]) }
+        if let output, output != "-" {
+            let bytes = KeptIdsFile.wantsNPY(output) ? try KeptIdsFile.npy(fromLines: ids) : ids
+            try FileSystem.writeFileAtomically(bytes, toPath: output)
+            printToStandardError("kept ids: \(output) (\(count) kept records)\n")
+        } else {
+            try FileSystem.write(ids, to: 1, name: "stdout")
+        }
+    }
+}
