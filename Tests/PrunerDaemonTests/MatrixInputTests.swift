@@ -76,6 +76,18 @@ struct MatrixInputTests {
         let shards = parseDecisions(try Self.serve(["s0.npy", "s1.npy"], in: directory).stdout)
         #expect(shards[999].src.hasSuffix("/s0.npy") && shards[1000].src.hasSuffix("/s1.npy") && shards[1000].seq == 0)
         #expect(shards[1000].id == "1000", "without --ids a row's id is its row number over all shards")
+        // --scores: each row's score is its record's, and the decision log carries it.
+        let scored = try Self.serve(["f16.npy", "--ids", "ids.txt", "--scores", "scores.npy"], in: directory)
+        #expect(scored.status == 0, "\(scored.stderr)")
+        let check = """
+            import numpy as np, json, sys
+            scores = np.load('scores.npy')
+            lines = [json.loads(l) for l in sys.stdin]
+            assert len(lines) == 2500
+            assert all(np.float32(l['score']) == scores[i] for i, l in enumerate(lines))
+            """
+        let verified = try runProcess("/bin/sh", ["-c", "cd '\(directory.path)' && python3 -c \"$0\"", check], input: scored.stdout)
+        #expect(verified.status == 0, "\(verified.stderr)")
         // The offline recipe reads the same inputs.
         let offline = try Self.serve(["deflated.npz", "--ids", "ids.txt"], in: directory, command: "offline")
         #expect(offline.status == 0, "\(offline.stderr)")

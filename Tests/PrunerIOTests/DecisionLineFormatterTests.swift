@@ -31,6 +31,22 @@ struct DecisionLineFormatterTests {
         #expect(line(negative).hasSuffix(#""reason":"sampled","cluster":-1,"dist":-0.000000,"threshold":12.500000}"# + "\n"))
     }
 
+    @Test("a record's score is the last field, in shortest round-trip form, only when it had one")
+    func score() {
+        var formatter = DecisionLineFormatter()
+        var buffer: [UInt8] = []
+        let keep = Decision(verdict: .keep, reason: .withinQuota, cluster: 2, distance: 0.5, threshold: 0.25)
+        formatter.append(ts: 1_795_708_732_123, source: Array("stdin".utf8), seq: 1, id: "a", decision: keep,
+                         score: 0.31234, to: &buffer)
+        formatter.append(ts: 1_795_708_732_123, source: Array("stdin".utf8), seq: 2, id: "b", decision: .reject(.nonFinite),
+                         score: .nan, to: &buffer)
+        let lines = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
+        #expect(lines[0].hasSuffix(#""dist":0.500000,"threshold":0.250000,"score":0.31234}"#))
+        #expect(lines[1].hasSuffix(#""threshold":null,"score":null}"#))
+        let object = try? JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        #expect((object?["score"] as? Double).map { Float($0) } == 0.31234)
+    }
+
     @Test("dist and threshold match C's %.6f for many values")
     func fixedSixMatchesPrintf() {
         var rng = SplitMix64(seed: 11)

@@ -256,7 +256,7 @@ final class EngineWorker {
                 let source = names[Int(entry.origin.source)]
                 let start = output.lines.count
                 formatter.append(ts: now, source: source.escapedName, seq: entry.origin.seq, id: entry.id,
-                                 decision: decision, to: &output.lines)
+                                 decision: decision, score: entry.score, to: &output.lines)
                 if source.replies {
                     output.replies[entry.origin.source, default: []].append(contentsOf: output.lines[start...])
                 }

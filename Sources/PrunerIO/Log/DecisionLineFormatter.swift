@@ -1,6 +1,6 @@
 // One decision log line, written byte by byte into a reused buffer:
 // {"ts":"2026-11-26T15:58:52.123Z","src":"stdin","seq":0,"id":"abc","decision":"keep",
-//  "reason":"within_quota","cluster":17,"dist":0.412345,"threshold":0.398765}
+//  "reason":"within_quota","cluster":17,"dist":0.412345,"threshold":0.398765[,"score":0.31]}
 // Field order is fixed: it is the log's public format, and operators diff logs.
 
 import PrunerCore
@@ -25,8 +25,11 @@ public struct DecisionLineFormatter {
     ///     (see ``jsonEscaped(_:)``), so the daemon escapes each input name once.
     ///   - seq: the record's index within its input.
     ///   - id: the record's id as sent; escaped here.
+    ///   - score: the record's `score` when it had one: written last, as `"score":x` in
+    ///     the shortest form that reads back as the same float32; absent otherwise.
     public mutating func append(
-        ts: Int64, source: [UInt8], seq: UInt64, id: String, decision: Decision, to buffer: inout [UInt8]
+        ts: Int64, source: [UInt8], seq: UInt64, id: String, decision: Decision, score: Float? = nil,
+        to buffer: inout [UInt8]
     ) {
         if ts != prefixTimestamp || source != prefixSource {
             prefix.removeAll(keepingCapacity: true)
@@ -57,6 +60,10 @@ public struct DecisionLineFormatter {
         appendFixed6(decision.distance, to: &buffer)
         buffer.append(fragment: Fragments.threshold)
         appendFixed6(decision.threshold, to: &buffer)
+        if let score {
+            buffer.append(fragment: Fragments.score)
+            if score.isFinite { buffer.append(contentsOf: score.description.utf8) } else { buffer.append(fragment: Fragments.null) }
+        }
         buffer.append(fragment: Fragments.end)
     }
 
@@ -115,6 +122,7 @@ private enum Fragments {
     static let cluster: StaticString = #"","cluster":"#
     static let dist: StaticString = #","dist":"#
     static let threshold: StaticString = #","threshold":"#
+    static let score: StaticString = #","score":"#
     static let end: StaticString = "}\n"
     static let null: StaticString = "null"
     static let unicodeEscape: StaticString = #"\u00"#
