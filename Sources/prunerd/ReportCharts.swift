@@ -5,19 +5,20 @@
 enum ReportCharts {
     /// d_intra (y) against d_inter (x), one circle per concept (`class="concept"`).
     static func conceptMap(_ data: ReportData, colors: KeepRateColors) -> String {
-        let width = 760.0, height = 500.0
+        let width = 760.0, height = 530.0
         let concepts = data.concepts
         let xs = concepts.map(\.dInter).filter(\.isFinite), ys = concepts.map(\.dIntra).filter(\.isFinite)
         let pad = { (values: [Double]) -> (Double, Double) in
             let low = values.min() ?? 0, high = values.max() ?? 1
-            let margin = max(1e-6, (high - low) * 0.06)
-            return (low - margin, high + margin)
+            // One value (or none): a window around it rather than a microscope.
+            let margin = high - low > 1e-9 ? (high - low) * 0.06 : max(0.05, abs(high) * 0.1)
+            return (low >= 0 ? max(0, low - margin) : low - margin, high + margin)
         }
-        var frame = PlotFrame(width: width, height: height, x: pad(xs), y: pad(ys))
-        frame.top = 70
-        frame.y = LinearScale(domain: frame.y.domain, range: (height - frame.bottom, frame.top))
         let largest = max(1, concepts.map(\.size).max() ?? 1)
         let maxRadius = min(30, max(8, 230 / Double(max(1, concepts.count)).squareRoot()))
+        var frame = PlotFrame(width: width, height: height, x: pad(xs), y: pad(ys))
+        frame.top = 44 + 2 * maxRadius
+        frame.y = LinearScale(domain: frame.y.domain, range: (height - frame.bottom, frame.top))
         func radius(_ size: Int) -> Double { 2.5 + (maxRadius - 2.5) * (Double(size) / Double(largest)).squareRoot() }
 
         var svg = "<svg id=\"concept-map\" class=\"chart\" viewBox=\"0 0 \(px(width)) \(px(height))\" role=\"img\" aria-label=\"Concepts: intra-concept distance against inter-concept distance\">"
@@ -33,8 +34,8 @@ enum ReportCharts {
             svg += "<title>\(ReportFormat.escaped(tooltip(concept)))</title></circle>"
         }
         svg += "</g>"
-        svg += colors.legend(x: frame.left, y: 28, width: 220, title: "realised keep rate")
-        svg += sizeLegend(x: width - 300, y: 34, largest: largest, radius: radius)
+        svg += colors.legend(x: frame.left, y: 30, width: 220, title: "realised keep rate")
+        svg += sizeLegend(x: width - 330, titleY: 22, largest: largest, maxRadius: maxRadius, radius: radius)
         return svg + "</svg>"
     }
 
@@ -57,21 +58,28 @@ enum ReportCharts {
             }
             guard points.count >= 2 else { continue }
             svg += "<polyline class=\"contour\" points=\"\(points.joined(separator: " "))\"/>"
-            let last = points.last!.split(separator: ",")
+            // Labelled at the right end, outside the cloud of concepts.
+            let last = points[points.count - 1].split(separator: ",")
             svg += "<text class=\"contour-label\" x=\"\(last[0])\" y=\"\(px((Double(last[1]) ?? 0) - 4))\" text-anchor=\"end\">complexity \(ReportFormat.fixed(c, 3))</text>"
         }
         return svg + "</g>"
     }
 
-    private static func sizeLegend(x: Double, y: Double, largest: Int, radius: (Int) -> Double) -> String {
-        var svg = "<g class=\"legend\"><text class=\"legend-title\" x=\"\(px(x))\" y=\"\(px(y - 12))\">members (circle area)</text>"
+    /// Three circles standing on one baseline: 10%, 40% and 100% of the largest concept.
+    private static func sizeLegend(x: Double, titleY: Double, largest: Int, maxRadius: Double,
+                                   radius: (Int) -> Double) -> String {
+        var svg = "<g class=\"legend\"><text class=\"legend-title\" x=\"\(px(x))\" y=\"\(px(titleY))\">members (circle area)</text>"
+        let baseline = titleY + 10 + 2 * maxRadius
         var cursor = x
+        var shown: [Int] = []
         for fraction in [0.1, 0.4, 1.0] {
             let size = max(1, Int((Double(largest) * fraction).rounded()))
+            if shown.contains(size) { continue }
+            shown.append(size)
             let r = radius(size)
-            svg += "<circle class=\"size-key\" cx=\"\(px(cursor + r))\" cy=\"\(px(y + 8))\" r=\"\(px(r))\"/>"
-            svg += "<text class=\"tick\" x=\"\(px(cursor + 2 * r + 4))\" y=\"\(px(y + 12))\">\(ReportFormat.compact(Double(size)))</text>"
-            cursor += 2 * r + 44
+            svg += "<circle class=\"size-key\" cx=\"\(px(cursor + r))\" cy=\"\(px(baseline - r))\" r=\"\(px(r))\"/>"
+            svg += "<text class=\"tick\" x=\"\(px(cursor + 2 * r + 5))\" y=\"\(px(baseline - r + 4))\">\(ReportFormat.compact(Double(size)))</text>"
+            cursor += 2 * r + 48
         }
         return svg + "</g>"
     }
@@ -97,9 +105,14 @@ enum ReportCharts {
         svg += frame.axes(xTitle: "members n_j", yTitle: "quota N_j (records kept)",
                           xLabel: { ReportFormat.compact($0) }, yLabel: { ReportFormat.compact($0) })
         let x1 = frame.x.domain.1
+        // N = n: a concept that keeps every member (its quota is capped at its size).
+        let allEnd = min(x1, frame.y.domain.1)
+        svg += "<line class=\"reference keep-all\" x1=\"\(px(frame.x(0)))\" y1=\"\(px(frame.y(0)))\" x2=\"\(px(frame.x(allEnd)))\" y2=\"\(px(frame.y(allEnd)))\"/>"
+        svg += "<text class=\"reference-label\" x=\"\(px(frame.x(allEnd) - 4))\" y=\"\(px(frame.y(allEnd) + 14))\" text-anchor=\"end\">keeps all: N = n</text>"
         let yEnd = min(frame.y.domain.1, ratio * x1), xEnd = ratio > 0 ? yEnd / ratio : x1
         svg += "<line class=\"reference\" x1=\"\(px(frame.x(0)))\" y1=\"\(px(frame.y(0)))\" x2=\"\(px(frame.x(xEnd)))\" y2=\"\(px(frame.y(yEnd)))\"/>"
-        svg += "<text class=\"reference-label\" x=\"\(px(frame.x(xEnd) - 6))\" y=\"\(px(frame.y(yEnd) + 16))\" text-anchor=\"end\">uniform pruning: N = \(ReportFormat.fixed(ratio, 3)) · n</text>"
+        let labelX = xEnd * 0.92
+        svg += "<text class=\"reference-label\" x=\"\(px(frame.x(labelX)))\" y=\"\(px(frame.y(ratio * labelX) + 18))\" text-anchor=\"end\">uniform pruning: N = \(ReportFormat.fixed(ratio, 3)) · n</text>"
         svg += "<g class=\"marks\">"
         for c in concepts {
             svg += "<circle class=\"quota-mark\" data-cluster=\"\(c.cluster)\" cx=\"\(px(frame.x(Double(c.size))))\" cy=\"\(px(frame.y(Double(c.quota))))\" r=\"4.5\" fill=\"\(colors.color(c.keepRate))\">"
@@ -134,13 +147,16 @@ enum ReportCharts {
             svg += "<line class=\"reference\" x1=\"\(px(upper.x.range.0))\" x2=\"\(px(upper.x.range.1))\" y1=\"\(px(upper.y(target)))\" y2=\"\(px(upper.y(target)))\"/>"
             svg += "<text class=\"reference-label\" x=\"\(px(upper.x.range.1 - 4))\" y=\"\(px(upper.y(target) - 6))\" text-anchor=\"end\">target \(ReportFormat.percent(target))</text>"
         }
+        if points.isEmpty {
+            svg += "<text class=\"empty-note\" x=\"\(px((upper.x.range.0 + upper.x.range.1) / 2))\" y=\"\(px((upper.y.range.0 + upper.y.range.1) / 2))\" text-anchor=\"middle\">no record kept or dropped yet</text>"
+        }
         svg += polyline(points, frame: upper, cssClass: "series-interval")
         svg += polyline(cumulative, frame: upper, cssClass: "series-cumulative")
         svg += "<g class=\"series-key\"><line class=\"series-interval\" x1=\"\(px(upper.left + 10))\" x2=\"\(px(upper.left + 34))\" y1=\"\(px(upper.top + 10))\" y2=\"\(px(upper.top + 10))\"/><text class=\"tick\" x=\"\(px(upper.left + 40))\" y=\"\(px(upper.top + 14))\">per interval</text>"
         svg += "<line class=\"series-cumulative\" x1=\"\(px(upper.left + 130))\" x2=\"\(px(upper.left + 154))\" y1=\"\(px(upper.top + 10))\" y2=\"\(px(upper.top + 10))\"/><text class=\"tick\" x=\"\(px(upper.left + 160))\" y=\"\(px(upper.top + 14))\">since the start</text></g>"
 
         let maxRejected = Double(intervals.map(\.rejected).max() ?? 0)
-        var lower = PlotFrame(width: width, height: lowerHeight, x: span, y: (0, max(1, maxRejected)),
+        var lower = PlotFrame(width: width, height: lowerHeight, x: span, y: (0, max(4, maxRejected)),
                               includeZeroX: true, includeZeroY: true)
         lower.top = 14
         lower.y = LinearScale(domain: lower.y.domain, range: (lowerHeight - lower.bottom, lower.top))

@@ -65,7 +65,7 @@ struct IntervalCounter {
     private(set) var buckets: [(kept: Int, dropped: Int, rejected: Int)] = []
     let capacity: Int
 
-    init(widthMilliseconds: Int64 = 1000, capacity: Int = 160) {
+    init(widthMilliseconds: Int64 = 10, capacity: Int = 160) {
         self.width = widthMilliseconds
         self.capacity = capacity
     }

@@ -10,8 +10,10 @@ enum ReportPage {
         page += "<style>\(stylesheet)</style></head><body><main>"
         page += header(data)
         page += summary(data)
-        if data.concepts.isEmpty {
-            page += section("Concepts", "<p class=\"empty\">No concepts yet.</p>")
+        if !data.concepts.contains(where: { $0.size > 0 }) {
+            let why = data.concepts.isEmpty ? "No concepts yet: no record has arrived."
+                : "No concept has members yet: the engine is still warming up. Concepts, their statistics and quotas exist from the end of the warm-up."
+            page += section("Concepts", "<p class=\"empty\">\(ReportFormat.escaped(why))</p>")
         } else {
             page += section("Concepts: spread against separation",
                             "<p class=\"lede\">The paper's view. Each circle is a concept; its area is the concept's members. Concepts high and to the right are complex (spread out and far from others) and get a larger share of the kept budget; the dashed lines join equal complexity d_intra · d_inter. Colour is the keep rate realised so far.</p>"
@@ -26,7 +28,7 @@ enum ReportPage {
             page += section("Keep ratio and rejects over time",
                             "<p class=\"lede\">\(ReportFormat.escaped(data.timelineCaption ?? ""))</p>" + ReportCharts.timeline(data))
         }
-        if !data.concepts.isEmpty { page += section("Largest concepts", conceptTable(data, top: topConcepts, colors: colors)) }
+        if data.concepts.contains(where: { $0.size > 0 }) { page += section("Largest concepts", conceptTable(data, top: topConcepts, colors: colors)) }
         if !data.notes.isEmpty {
             page += "<section class=\"notes\"><h2>Notes</h2><ul>" + data.notes.map { "<li>\(ReportFormat.escaped($0))</li>" }.joined() + "</ul></section>"
         }
@@ -97,7 +99,7 @@ enum ReportPage {
     :root{--ink:#1d2330;--muted:#6b7280;--line:#e3e6eb;--bg:#f5f6f8;--card:#fff;--accent:#2f6f8f;--kept:#1f8a5b;--warn:#b45309}
     *{box-sizing:border-box}
     body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Helvetica,Arial,sans-serif}
-    main{max-width:1040px;margin:0 auto;padding:28px 28px 40px}
+    main{max-width:1100px;margin:0 auto;padding:28px 28px 40px}
     header{display:flex;justify-content:space-between;align-items:flex-end;border-bottom:2px solid var(--ink);padding-bottom:12px;margin-bottom:20px}
     h1{font-size:26px;margin:0;letter-spacing:-.01em}
     h2{font-size:17px;margin:0 0 6px}
@@ -123,9 +125,9 @@ enum ReportPage {
     circle.size-key{fill:none;stroke:#6b7280;stroke-width:1}
     circle.quota-mark{stroke:#fff;stroke-width:.8;fill-opacity:.9}
     .contour{fill:none;stroke:#b8bec7;stroke-width:1;stroke-dasharray:4 4}
-    .contour-label{font-size:10px;fill:#8b939e}
-    .reference{stroke:#9aa1ab;stroke-width:1.2;stroke-dasharray:6 4}
-    .reference-label{font-size:11px;fill:#6b7280}
+    .contour-label{font-size:10px;fill:#8b939e;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
+    .reference{stroke:#9aa1ab;stroke-width:1.2;stroke-dasharray:6 4}.reference.keep-all{stroke:#c9ced6;stroke-dasharray:2 4}
+    .reference-label{font-size:11px;fill:#6b7280;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}
     .series-interval{fill:none;stroke:#9cc3d5;stroke-width:1.4}
     .series-cumulative{fill:none;stroke:var(--accent);stroke-width:2.6}
     circle.series-interval{fill:#9cc3d5}circle.series-cumulative{fill:var(--accent)}
@@ -140,7 +142,7 @@ enum ReportPage {
     .rate{white-space:nowrap;font-variant-numeric:tabular-nums}
     .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}
     .muted{color:var(--muted)}
-    td.ids code{display:block;background:#f1f3f5;border-radius:4px;padding:0 5px;margin:1px 0 2px;font-size:11px;max-width:190px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:top}
+    td.ids code{display:block;background:#f1f3f5;border-radius:4px;padding:0 5px;margin:1px 0 2px;font-size:11px;max-width:170px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:top}
     code{font-family:ui-monospace,"SFMono-Regular",Menlo,"DejaVu Sans Mono",monospace}
     .caption{font-size:12px;color:var(--muted);margin:8px 0 0}
     .notes ul{margin:4px 0 0;padding-left:20px;color:#4b5563;font-size:13px}

@@ -29,7 +29,10 @@ enum ReportSource {
         data.rejectedByReason = counts(status["rejected_by_reason"])
         if let uptime = status["uptime_seconds"]?.double { data.facts.append(("uptime", duration(uptime))) }
         if let update = status["centroid_update"]?.string { data.facts.append(("centroids", update)) }
-        if status["warming_up"]?.int == 1 { data.facts.append(("state", "warming up")) }
+        if status["warming_up"]?.int == 1 {
+            let buffered = status["pending_in_engine"]?.int.map { ", \(ReportFormat.grouped($0)) records buffered" } ?? ""
+            data.facts.append(("state", "warming up" + buffered))
+        }
         if let open = status["open_inputs"]?.int { data.facts.append(("open inputs", String(open))) }
         if let rate = status["records_per_second"]?.double { data.facts.append(("rate", ReportFormat.grouped(Int(rate.rounded())) + " records/s")) }
         for entry in status["concepts"]?.array ?? [] {
@@ -42,7 +45,6 @@ enum ReportSource {
                 kept: entry["kept"]?.int, decided: decided,
                 keepRate: (decided ?? 0) > 0 ? entry["keep_rate"]?.double : nil))
         }
-        if data.concepts.isEmpty { data.notes.append("The daemon has no concepts yet: no record has arrived.") }
         data.targetKeepRatio = quotaRatio(data.concepts)
         if let history = status["history"], let samples = history["samples"]?.array, samples.count >= 2 {
             var previous: [Double]?
@@ -86,6 +88,7 @@ enum ReportSource {
         data.dropped = snapshot.dropped + snapshot.duplicates + snapshot.lowScore
         data.rejected = snapshot.rejected.values.reduce(0, +)
         data.records = data.kept + data.dropped + data.rejected
+        if snapshot.dropped > 0 { data.droppedByReason[engine.options.keep == .random ? "not_sampled" : "over_quota"] = snapshot.dropped }
         if snapshot.duplicates > 0 { data.droppedByReason["duplicate"] = snapshot.duplicates }
         if snapshot.lowScore > 0 { data.droppedByReason["low_score"] = snapshot.lowScore }
         for (reason, count) in snapshot.rejected { data.rejectedByReason[reason.rawValue] = count }
@@ -116,6 +119,7 @@ enum ReportSource {
     }
 
     static func duration(_ seconds: Double) -> String {
+        if seconds < 1 { return ReportFormat.fixed(seconds * 1000, 0) + " ms" }
         if seconds < 120 { return ReportFormat.fixed(seconds, seconds < 10 ? 1 : 0) + " s" }
         if seconds < 7200 { return ReportFormat.fixed(seconds / 60, 1) + " min" }
         if seconds < 172_800 { return ReportFormat.fixed(seconds / 3600, 1) + " h" }
@@ -148,17 +152,17 @@ struct DecisionLogScan {
             if count <= 0 { break }
             let bytes = UnsafeRawBufferPointer(start: line, count: count)
             scan.lines += 1
-            guard let entry = try? JSONParser.parse(Array(bytes)), let verdict = entry["decision"]?.string else {
+            guard let fields = DecisionLineFields.read(bytes) else {
                 scan.malformed += 1
                 continue
             }
-            if timeline, let ts = entry["ts"]?.string, let ms = ReportFormat.millisecondsSinceEpoch(rfc3339: ts) {
+            if timeline, let ms = fields.milliseconds {
                 if scan.firstTimestamp == nil { scan.firstTimestamp = ms }
-                scan.counter.add(atMilliseconds: ms, verdict: verdict)
+                scan.counter.add(atMilliseconds: ms, verdict: fields.decision)
             }
-            guard examples > 0, let cluster = entry["cluster"]?.int, let id = entry["id"]?.string else { continue }
-            if verdict == "keep" { remember(id, in: &scan.kept[cluster, default: []], limit: examples) }
-            else if verdict == "drop" { remember(id, in: &scan.dropped[cluster, default: []], limit: examples) }
+            guard examples > 0, let cluster = fields.cluster else { continue }
+            if fields.decision == "keep" { remember(fields.id, in: &scan.kept[cluster, default: []], limit: examples) }
+            else if fields.decision == "drop" { remember(fields.id, in: &scan.dropped[cluster, default: []], limit: examples) }
         }
         return scan
     }

@@ -101,3 +101,31 @@ def test_a_source_that_is_not_one_says_what_it_expects(binary, workdir):
     assert "not a prunerd checkpoint" in result.stderr and "control socket, a state directory or a checkpoint" in result.stderr
     result = subprocess.run([binary, "report", os.path.join(workdir, "missing"), "-o", "x.html"], capture_output=True, text=True)
     assert result.returncode != 0 and "no such file" in result.stderr
+
+
+def test_ids_that_need_escaping_reach_the_page_intact_and_inert(binary, workdir):
+    # Ids with quotes, backslashes, markup and non-ASCII: the decision log escapes
+    # them as JSON, the report decodes them and escapes them again as HTML.
+    x, _ = blobs(1200, dimension=16, concepts=3, seed=8)
+    special = ['say "hi"', "back\\slash", "<script>alert(1)</script>", "naïve—ünïcode", "tab\there"]
+    ids = [special[i % len(special)] + f"#{i}" for i in range(len(x))]
+    stream = os.path.join(workdir, "odd.lz4")
+    prunerd.write_records(stream, ids, x)
+    state = os.path.join(workdir, "state")
+    log = os.path.join(workdir, "odd.jsonl")
+    subprocess.run([binary, "serve", stream, "--decisions", log, "--state-dir", state, "--checkpoint-every", "0",
+                    "--warmup", "300", "--clusters", "3", "--lookahead", "0", "--seed", "2"],
+                   check=True, capture_output=True)
+    out = os.path.join(workdir, "odd.html")
+    result = subprocess.run([binary, "report", state, "-o", out, "--examples", "20", "--decisions", log],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    html = open(out, encoding="utf-8").read()
+    assert "<script>" not in html
+    shown = set(re.findall(r'<code title="([^"]*)"', html))
+    import html as html_module
+    decoded = {html_module.unescape(value) for value in shown}
+    assert decoded and decoded <= set(ids)                   # every example is a real id, byte for byte
+    assert any(value.startswith("<script>") for value in decoded)
+    assert any('"' in value for value in decoded) and any("\\" in value for value in decoded)
+    assert any("ï" in value for value in decoded)
