@@ -9,12 +9,12 @@ struct FidelityCommand: ParsableCommand {
         commandName: "fidelity",
         abstract: "Measure streaming vs. batch DBP on an input: keep ratio and kept-set overlaps.",
         discussion: """
-            Streams the records through the engine (in-process, same code as serve) in the chosen
-            order, then runs the offline recipe with the stream's final centroids and with its own
-            k-means (seed S and S+1), and prints: realised keep ratio; overlap |S∩O|/|O| with the
-            offline kept set on the stream's centroids; end-to-end overlap with plain offline; and
-            the offline-vs-offline overlap of two seeds (the batch recipe's own run-to-run noise), with
-            its min/mean/max over seeds +1…+3; and the overlap of offline-on-the-stream's-centroids with
+            Streams the records through the engine (in-process, same code as serve) in the chosen \
+            order, then runs the offline recipe with the stream's final centroids and with its own \
+            k-means (seed S and S+1), and prints: realised keep ratio; overlap |S∩O|/|O| with the \
+            offline kept set on the stream's centroids; end-to-end overlap with plain offline; and \
+            the offline-vs-offline overlap of two seeds (the batch recipe's own run-to-run noise), with \
+            its min/mean/max over seeds +1…+3; and the overlap of offline-on-the-stream's-centroids with \
             plain offline, which isolates what the centroids cost from what the streaming decisions cost.
             """)
 

@@ -8,8 +8,8 @@ struct OfflineCommand: ParsableCommand {
         commandName: "offline",
         abstract: "Run exact batch Density-Based Pruning over all records of the inputs.",
         discussion: """
-            Reads every record (same wire format as serve), clusters with spherical k-means
-            (or --centroids), computes exact quotas, and writes the same decision log format.
+            Reads every record (same wire format as serve), clusters with spherical k-means \
+            (or --centroids), computes exact quotas, and writes the same decision log format. \
             It is both a feature and the reference the streaming path is measured against.
             """)
 

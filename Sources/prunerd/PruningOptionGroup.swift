@@ -10,15 +10,15 @@ extension CentroidUpdate: ExpressibleByArgument {}
 /// Command-line spelling of `PruningOptions`.
 struct PruningOptionGroup: ParsableArguments, Sendable {
     @Option(name: .customLong("keep-ratio"),
-            help: "Fraction ρ of records to keep, 0 < ρ ≤ 1 (default 0.3: near the DBP paper's LAION result, 27.7% of the data).")
+            help: "Fraction ρ of records to keep, 0 < ρ ≤ 1 (default 0.3: near the DBP paper's LAION result, which kept 27.7% of the data; the authors' prune.py defaults its --prune-ratio, the share kept, to 0.8).")
     var keepRatio: Double?
 
     @Option(name: .customLong("clusters"),
-            help: "Number of concepts k (default 100; raise with the data: the paper uses ~1 concept per 10k–40k records).")
+            help: "Number of concepts k (default 100: with --warmup 30000, k-means sees 300 records per concept; raise both with the data: the authors' prune.py defaults to 10000 concepts for its 50M records, one per ~5000).")
     var clusters: Int?
 
     @Option(name: .customLong("temperature"),
-            help: "Softmax temperature τ over complexities (default 0.1, the paper's; lower concentrates the budget on complex concepts).")
+            help: "Softmax temperature τ over complexities; lower concentrates the budget on complex concepts (default 0.1, the value every fidelity figure in docs/fidelity.md was measured at; the authors' prune.py defaults to 0.5, a budget closer to even).")
     var temperature: Double?
 
     @Option(name: .customLong("neighbors"),
@@ -26,7 +26,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
     var neighbors: Int?
 
     @Option(name: .customLong("min-per-cluster"),
-            help: "F in floor_j = min(max(1, ⌊F·M/k⌋), n_j − 1) (default 0: a floor of 1, as in the authors' scripts).")
+            help: "Floor per concept: floor_j = min(max(1, ⌊F·M/k⌋), n_j − 1), M the records kept (default 0: a floor of 1, the complexities decide the rest; the authors' prune.py defaults its --cls-bal-ratio F to 0.5, which guarantees every concept half an even share, and gives a floor of 1 only at 0).")
     var minPerCluster: Double?
 
     @Option(name: .customLong("keep"),
@@ -52,7 +52,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
     var update: CentroidUpdate?
 
     @Option(name: .customLong("lookahead"),
-            help: "Streaming: valid records held back before they are decided, so each decision sees that many later records (default see README; 0: decide on arrival).")
+            help: "Streaming: valid records held back before they are decided, so each decision sees that many later records (default 20000: on short streams this brings the kept set within 3% of the batch recipe's, see docs/fidelity.md; it costs latency, not memory, with frozen centroids; 0: decide on arrival, for reply mode).")
     var lookahead: Int?
 
     @Option(name: .customLong("dedup-threshold"),

@@ -12,13 +12,13 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Decide keep/drop for records as they stream in.",
         discussion: """
-            Each INPUT is a file, a FIFO or - (stdin): PRN1 or JSON Lines records (raw or LZ4), or .npy/.npz
-            matrices and clip-retrieval folders, read in order as the shards of one stream (docs/inputs.md).
-            With no INPUT, no --listen and no socket passed by systemd, stdin. With only INPUTs, prunerd exits once all reach EOF and every
-            decision is written (exit 0; 1 if an input failed), so `zcat x | prunerd serve` works
-            as a filter. With listeners it runs until SIGTERM/SIGINT, then decides every record
-            already read, writes a checkpoint and exits 0. SIGHUP reopens the decision log and
-            reloads keep-ratio, temperature, neighbors, min-per-cluster, keep and recompute-every
+            Each INPUT is a file, a FIFO or - (stdin): PRN1 or JSON Lines records (raw or LZ4), or .npy/.npz \
+            matrices and clip-retrieval folders, read in order as the shards of one stream (docs/inputs.md). \
+            With no INPUT, no --listen and no socket passed by systemd, stdin. With only INPUTs, prunerd exits once all reach EOF and every \
+            decision is written (exit 0; 1 if an input failed, held no record, or every record was rejected), so `zcat x | prunerd serve` works \
+            as a filter. With listeners it runs until SIGTERM/SIGINT, then decides every record \
+            already read, writes a checkpoint and exits 0. SIGHUP reopens the decision log, rewrites --kept-ids and \
+            reloads keep-ratio, temperature, neighbors, min-per-cluster, keep and recompute-every \
             from --config.
             """)
 
@@ -137,6 +137,7 @@ struct ServeCommand: ParsableCommand {
             "metrics = \(metricsAddress?.description ?? "off")",
             "max-record-size = \(resolved.maxRecordSize)",
             "log-level = \(resolved.logLevel)",
+            "kept-ids = \(resolved.keptIds ?? "off")",
         ]
         lines += [
             "keep-ratio = \(options.keepRatio)", "clusters = \(options.clusters)", "temperature = \(options.temperature)",

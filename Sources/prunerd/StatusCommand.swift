@@ -15,22 +15,36 @@ struct StatusCommand: ParsableCommand {
     var stateDirectory: String?
 
     func run() throws {
-        let path = control ?? defaultControlPath()
+        let (path, looked) = control.map { ($0, ["--control \($0)"]) } ?? defaultControlPath()
         do {
             print(try ControlClient.request("status\n", socketPath: path), terminator: "")
         } catch {
-            throw ValidationError("no daemon answers on \(path): \(error)")
+            throw RunError("""
+                no daemon answers on \(path): \(error)
+                looked at: \(looked.joined(separator: "; "))
+                A daemon listens there only while `prunerd serve` runs with --listen (or under systemd). Point at \
+                another with --control PATH (its --control socket) or --state-dir DIR (its state directory, \
+                which holds control.sock), or set RUNTIME_DIRECTORY.
+                """)
         }
     }
 
-    private func defaultControlPath() -> String {
+    /// The socket to ask, and every place considered, in order, with why it was or was not taken.
+    private func defaultControlPath() -> (String, [String]) {
+        var looked: [String] = []
         if let runtime = DefaultPaths.environment("RUNTIME_DIRECTORY")?.split(separator: ":").first {
-            return runtime + "/control.sock"
+            return (runtime + "/control.sock", ["$RUNTIME_DIRECTORY/control.sock = \(runtime)/control.sock"])
         }
-        // The packaged unit's RuntimeDirectory=prunerd/control (see systemd/prunerd.service).
-        for path in ["/run/prunerd/control/control.sock", "/run/prunerd/control.sock"] where FileSystem.fileExists(atPath: path) {
-            return path
+        looked.append("$RUNTIME_DIRECTORY (unset)")
+        if stateDirectory == nil {
+            // The packaged unit's RuntimeDirectory=prunerd/control (see systemd/prunerd.service).
+            for path in ["/run/prunerd/control/control.sock", "/run/prunerd/control.sock"] {
+                if FileSystem.fileExists(atPath: path) { return (path, looked + [path]) }
+                looked.append("\(path) (absent)")
+            }
         }
-        return (stateDirectory ?? DefaultPaths.stateDirectory()) + "/control.sock"
+        let directory = stateDirectory.map { "--state-dir \($0)" } ?? "the default state directory \(DefaultPaths.stateDirectory())"
+        let path = (stateDirectory ?? DefaultPaths.stateDirectory()) + "/control.sock"
+        return (path, looked + ["control.sock in \(directory)"])
     }
 }
