@@ -97,3 +97,15 @@ def test_a_reconnect_resends_exactly_the_records_without_a_verdict(start_daemon)
     assert len(received) == len(ids)
     decided_by_two = [line["id"] for line in second.log_lines()]
     assert decided_by_two == unanswered_before + ids[1000:]    # only what had no verdict, then the new
+
+
+def test_reply_mode_over_tcp_with_lz4_frames(start_daemon):
+    from test_write_records import free_tcp_port
+    port = free_tcp_port()
+    daemon = start_daemon("--listen", f"tcp:127.0.0.1:{port}", "--warmup", "200", "--clusters", "4", "--lookahead", "0")
+    x, _ = blobs(900, dimension=16, seed=9)
+    ids = [f"t{i}" for i in range(len(x))]
+    with prunerd.Client(f"tcp:127.0.0.1:{port}", compress=True, dtype="bfloat16") as client:
+        verdicts = list(client.stream(shards_of(x, ids, 250)))
+    assert [v["id"] for v in verdicts] == ids
+    assert all(v["src"].startswith(f"tcp:127.0.0.1:{port}#") for v in verdicts)

@@ -61,6 +61,11 @@ def test_a_clip_retrieval_folder_streams_shard_by_shard_and_kept_ids_come_out_as
     assert resharder.dtype == np.dtype("u8,u8") and len(resharder) == 540
     pairs = resharder.tolist()
     assert pairs == sorted(pairs)
+    # The binary's own writer of the same array agrees, byte for byte.
+    from_binary = os.path.join(workdir, "kept-by-binary.npy")
+    subprocess.run([binary, "kept", log, "-o", from_binary], check=True, capture_output=True)
+    np.save(os.path.join(workdir, "kept-by-python.npy"), resharder)
+    assert open(from_binary, "rb").read() == open(os.path.join(workdir, "kept-by-python.npy"), "rb").read()
     assert f"{resharder[0][0]:016x}{resharder[0][1]:016x}" == min(kept)
 
 

@@ -115,7 +115,11 @@ def write_ids_parquet(path: Union[str, os.PathLike], ids: Sequence, column: str 
 
 def datacomp_uid_array(ids: Sequence[str]) -> np.ndarray:
     """32-hex-digit uids → the sorted `u8,u8` array DataComp's resharder reads
-    (`np.save("kept.npy", datacomp_uid_array(ids))`)."""
+    (`np.save("kept.npy", datacomp_uid_array(ids))`): each uid split as
+    (int(uid[:16], 16), int(uid[16:32], 16)), repeats removed — what
+    `prunerd kept LOG -o kept.npy` and `--kept-ids kept.npy` write."""
+    for u in ids:
+        if len(u) != 32 or any(c not in "0123456789abcdefABCDEF" for c in u):
+            raise ValueError(f"{u!r} is not a 32-hex-digit uid (DataComp's)")
     pairs = np.array([(int(u[:16], 16), int(u[16:32], 16)) for u in ids], dtype="u8,u8")
-    pairs.sort()
-    return pairs
+    return np.unique(pairs)
