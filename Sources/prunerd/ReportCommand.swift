@@ -13,12 +13,13 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write a self-contained HTML report (inline SVG, no network) of the concepts, quotas and keep ratio.",
         discussion: """
-            SOURCE is a running daemon's control socket (a socket file, or unix:PATH), a state
-            directory (its control.sock if a daemon answers there, else its checkpoint.prnckpt),
-            or a checkpoint file. A daemon's status carries a time series of its totals; for a
-            checkpoint, --decisions LOG gives one. Example ids per concept come from the decision
-            log: the daemon's own (as its status names it), the state directory's decisions.jsonl,
-            or --decisions. The page has no script and fetches nothing: mail it, open it offline.
+            SOURCE is a running daemon's control socket (a socket file, or unix:PATH), a state \
+            directory (its control.sock if a daemon answers there, else its checkpoint.prnckpt), \
+            or a checkpoint file. A daemon's status carries a time series of its totals; for a \
+            checkpoint, --decisions LOG gives one. Example ids per concept come from the decision \
+            log: the daemon's own (as its status names it), the state directory's decisions.jsonl, \
+            or --decisions. The page has no script and fetches nothing: mail it, open it offline. \
+            See docs/report.md.
             """)
 
     @Argument(help: "A control socket, a state directory, or a checkpoint file.")
@@ -31,10 +32,10 @@ struct ReportCommand: ParsableCommand {
             help: "A decision log for example ids and, when the source has none, the time series (default: the daemon's or the state directory's log, if readable).")
     var decisions: String?
 
-    @Option(name: .customLong("examples"), help: "Example ids shown per concept, kept and dropped each (default 3).")
+    @Option(name: .customLong("examples"), help: "Example ids shown per concept, kept and dropped each (3 fit on a table row).")
     var examples = 3
 
-    @Option(name: .customLong("top"), help: "Concepts listed in the table of largest concepts (default 12).")
+    @Option(name: .customLong("top"), help: "Concepts listed in the table of largest concepts (12 fit on a screen).")
     var top = 12
 
     func validate() throws {
