@@ -107,7 +107,7 @@ public final class Daemon: InputDelegate {
     private var signals: [SignalWatcher] = []
     private var pendingOpens = 0
     private var connectionCount = 0
-    private var isPaused = false
+    private var backpressure: Backpressure
     private var isStopping = false
     private var engineFinished = false
     private var isShuttingDown = false
@@ -159,6 +159,8 @@ public final class Daemon: InputDelegate {
         for source in configuration.resume?.sources ?? [] { _ = sources.register(name: source.name, replies: source.replies) }
         self.batcher = RecordBatcher(dimension: engine.dimension,
                                      batchCapacity: configuration.maxPendingRecords + Self.batchHeadroom)
+        self.backpressure = Backpressure(maxPendingRecords: configuration.maxPendingRecords,
+                                         maxLogBacklog: configuration.maxLogBacklog)
         worker.onSpentBatch = { [batcher] batch in batcher.recycle(batch) }
         worker.onProgress = { [unowned self] in pump() }
     }
@@ -173,6 +175,7 @@ public final class Daemon: InputDelegate {
             keptIds = try KeptIdsWriter(path: path)
             worker.collectsKeptIds = true
         }
+        log.onBacklogShrank = { [unowned self] in applyBackpressure() }
         try installSignals()
         let kernel = NearestCentroid.isScreeningAvailable
             ? "AMX bfloat16 screen, exact float32 for the candidates (PRUNERD_TILES=0 turns the screen off)"
@@ -258,7 +261,8 @@ public final class Daemon: InputDelegate {
     private func start(_ input: Input) {
         input.delegate = self
         inputs[ObjectIdentifier(input)] = input
-        if isPaused { input.pause() }
+        // Opened while the others are paused: it starts paused too, and is resumed with them.
+        if backpressure.isPaused { input.pause() }
         input.start()
     }
 
@@ -270,9 +274,7 @@ public final class Daemon: InputDelegate {
             end(input, error: "\(error)")
         }
         noteRead(input.deliveredCount - before)
-        if batcher.pendingCount >= configuration.maxPendingRecords || log.backlog >= configuration.maxLogBacklog {
-            pauseInputs()
-        }
+        applyBackpressure()
         pump()
     }
 
@@ -321,17 +323,13 @@ public final class Daemon: InputDelegate {
         pump()
     }
 
-    private func pauseInputs() {
-        guard !isPaused else { return }
-        isPaused = true
-        for input in inputs.values { input.pause() }
-    }
-
-    private func resumeInputsIfDrained() {
-        guard isPaused, batcher.pendingCount < configuration.maxPendingRecords / 2,
-              log.backlog < configuration.maxLogBacklog / 2 else { return }
-        isPaused = false
-        for input in inputs.values { input.resume() }
+    /// Pauses or resumes every input as the queues stand now (see `Backpressure`).
+    private func applyBackpressure() {
+        switch backpressure.update(pendingRecords: batcher.pendingCount, logBacklog: log.backlog) {
+        case .pause?: for input in inputs.values { input.pause() }
+        case .resume?: for input in inputs.values { input.resume() }
+        case nil: break
+        }
     }
 
     // MARK: Engine
@@ -360,6 +358,7 @@ public final class Daemon: InputDelegate {
         } else if let batch = batcher.takeBatch() {
             noteHanded(batch.entries)
             worker.run(.submit(batch), done: didWork)
+            applyBackpressure()
         } else {
             drainIfDone()
         }
@@ -397,7 +396,7 @@ public final class Daemon: InputDelegate {
             decidedPerSource[source] = nil
             input.close()
         }
-        resumeInputsIfDrained()
+        applyBackpressure()
         pump()
     }
 

@@ -45,6 +45,8 @@ final class StreamInput: Input {
     private let handle: StreamHandle
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var isReading = false
+    /// Paused by backpressure; also before `start()`, which then waits for `resume()`.
+    private var isPaused = false
     private var isClosed = false
     private let repliesEnabled: Bool
     private var pendingReplyBytes = 0
@@ -62,10 +64,17 @@ final class StreamInput: Input {
         readBuffer.deallocate()
     }
 
-    /// Starts reading.
-    override func start() { resume() }
+    /// Starts reading, unless paused already.
+    override func start() {
+        if !isPaused { startReading() }
+    }
 
     override func resume() {
+        isPaused = false
+        startReading()
+    }
+
+    private func startReading() {
         guard !isReading, !isClosed else { return }
         isReading = true
         let status = uv_read_start(handle.stream, { handle, _, buffer in
@@ -86,6 +95,7 @@ final class StreamInput: Input {
     }
 
     override func pause() {
+        isPaused = true
         guard isReading else { return }
         isReading = false
         uv_read_stop(handle.stream)

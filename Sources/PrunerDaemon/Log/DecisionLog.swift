@@ -23,6 +23,10 @@ final class DecisionLog {
     private(set) var backlog = 0
     /// Called on a failed write; the daemon reports it.
     var onError: ((UVError) -> Void)?
+    /// Called after each write that shrank `backlog`: inputs paused because the
+    /// disk fell behind are resumed from here (no other event may come to do it
+    /// once every input is paused and the engine is idle).
+    var onBacklogShrank: (() -> Void)?
     private var appendedBytes: UInt64 = 0
     private var writtenBytes: UInt64 = 0
     private var writeWaiters: [(end: UInt64, action: () -> Void)] = []
@@ -161,6 +165,7 @@ final class DecisionLog {
             advanceWritten(by: chunk.bytes.count - chunk.written)
             writeInFlight = false
             writeNext()
+            onBacklogShrank?()
             return
         }
         chunk.written += result
@@ -168,10 +173,11 @@ final class DecisionLog {
         advanceWritten(by: result)
         if chunk.written < chunk.bytes.count {
             write(chunk)
-            return
+        } else {
+            writeInFlight = false
+            writeNext()
         }
-        writeInFlight = false
-        writeNext()
+        onBacklogShrank?()
     }
 
     private static func open(_ path: String) throws(UVError) -> Int32 {
