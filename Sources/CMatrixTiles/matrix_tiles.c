@@ -131,8 +131,9 @@ static inline void foldPanels(const float *staged, int first, int k, float *pane
 
 __attribute__((target(TILE_FEATURES)))
 void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *packed, int k,
-                           uint16_t *scratch, float *panelMaxima, float *norms, float *roundingNorms,
+                           void *scratchBytes, float *panelMaxima, float *norms, float *roundingNorms,
                            const float *next, int nextCount) {
+    uint16_t *scratch = (uint16_t *)scratchBytes;
     int k32 = round32(k), d32 = round32(d), chunks = d32 / 32, panelStride = k32 / 16;
     // The next call's rows were written by another core: fetch them while the
     // tiles work, a share per centroid block pair, so its rounding does not stall.

@@ -177,10 +177,14 @@ public final class Daemon: InputDelegate {
         }
         log.onBacklogShrank = { [unowned self] in applyBackpressure() }
         try installSignals()
-        let kernel = NearestCentroid.isScreeningAvailable
-            ? "AMX bfloat16 screen, exact float32 for the candidates (PRUNERD_TILES=0 turns the screen off)"
-            : "float32, \(NearestCentroid.RegisterTile.preferred.rawValue) register tile "
-                + "(no AMX tiles on this CPU, or PRUNERD_TILES=0; PRUNERD_KERNEL=12x32|6x16 picks the tile)"
+        let tile = NearestCentroid.RegisterTile.preferred.rawValue
+        let supported = NearestCentroid.ScreenKind.supported.map(\.rawValue).joined(separator: ", ")
+        let kernel = NearestCentroid.ScreenKind.preferred.map {
+            "\($0.summary), exact float32 (\(tile) register tile) for the candidates "
+                + "(this CPU supports: \(supported); PRUNERD_SCREEN=amx|vnni|none picks)"
+        } ?? "float32, \(tile) register tile (no screen: this CPU supports "
+                + "\(supported.isEmpty ? "none" : supported), PRUNERD_SCREEN=amx|vnni|none picks; "
+                + "PRUNERD_KERNEL=12x32|6x16 picks the tile)"
         logger.info("assignment: \(kernel)")
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }

@@ -34,7 +34,7 @@ void pr_tiles_pack(const float *centroids, int k, int d, uint16_t *packed, float
 /// are exact and summed in float32. `next` (may be NULL) points at the
 /// `nextCount` rows of the following call, which are prefetched meanwhile.
 void pr_tiles_panel_maxima(const float *rows, int n, int d, const uint16_t *packed, int k,
-                           uint16_t *scratch, float *panelMaxima, float *norms, float *roundingNorms,
+                           void *scratch, float *panelMaxima, float *norms, float *roundingNorms,
                            const float *next, int nextCount);
 
 #endif

@@ -1,5 +1,6 @@
 // The hot kernel: nearest centroid by cosine for a batch of normalised rows.
-// With NearestCentroid+Narrow.swift (its AVX2 tile) and TileScreen.swift, all unsafe pointer code of the core's clustering lives here.
+// With NearestCentroid+Narrow.swift (its AVX2 tile), TileScreen.swift and ByteScreen.swift (its screens),
+// all unsafe pointer code of the core's clustering lives here.
 import Dispatch
 
 /// Batched nearest-centroid search by inner product (cosine on unit vectors).
@@ -26,11 +27,12 @@ import Dispatch
 /// index: each lane keeps its first maximum (strict `>`), and the final
 /// reduction takes the lowest index among the lanes holding the maximum.
 ///
-/// **Screening.** Where the CPU has AMX tiles (`TileScreen`), a bfloat16 pass
-/// scores every centroid ~10× faster, and only the centroids it cannot rule
-/// out (usually one panel per row) go through the float32 computation above.
-/// The result is the float32 kernel's, bit for bit (tested), so decisions do not
-/// depend on the machine's AMX either.
+/// **Screening.** Where the CPU has AMX tiles (`TileScreen`) or AVX512-VNNI
+/// (`ByteScreen`), a bfloat16 or int8 pass scores every centroid several times
+/// faster, and only the panels it cannot rule out (usually one or two per row)
+/// go through the float32 computation above. The result is the float32
+/// kernel's, bit for bit (tested), so decisions do not depend on the machine's
+/// instruction set either.
 public struct NearestCentroid: Sendable {
     public let count: Int
     /// The dimension d.
@@ -40,8 +42,8 @@ public struct NearestCentroid: Sendable {
     /// Per panel: 0 for real centroids, −∞ for padding lanes.
     let masks: [SIMD16<Float>]
     let panelCount: Int
-    /// The bfloat16 screen, where the CPU has AMX and `screening` allowed it.
-    private let screen: TileScreen?
+    /// The approximate first pass, where the CPU has one and `screen` asked for it.
+    private let screen: Screen?
     /// The float32 kernel's register tile (results do not depend on it).
     public let registerTile: RegisterTile
     /// Threads sharing one `assign` call. Rows are independent and every row is
@@ -53,19 +55,24 @@ public struct NearestCentroid: Sendable {
     /// Below this many rows a call is not split (thread hand-off would cost more).
     static let rowsPerThreadMinimum = 64
 
-    /// Whether `assign` screens with AMX tiles (for reports; results are the same).
+    /// Whether `assign` screens (for reports; results are the same).
     public var isScreened: Bool { screen != nil }
 
-    /// Whether kernels built here will screen: the CPU has AMX-BF16, the OS granted
-    /// it, and `PRUNERD_TILES=0` is not set (for the startup log and benchmarks).
-    public static var isScreeningAvailable: Bool { TileScreen.isAvailable }
+    /// The screen `assign` uses, if any (for reports; results are the same).
+    public var screenKind: ScreenKind? { screen?.kind }
+
+    /// Whether kernels built here will screen by default: the CPU has AMX-BF16 or
+    /// AVX512-VNNI and no environment override turned it off (for the startup log
+    /// and benchmarks).
+    public static var isScreeningAvailable: Bool { ScreenKind.preferred != nil }
 
     /// - Parameters:
     ///   - centroids: `k × dimension`, row-major; used as given (normalise them first for cosine).
     ///   - dimension: the dimension d.
-    ///   - screening: use the AMX bfloat16 screen where available (`false`: float32 only, to compare).
+    ///   - screen: the first pass to screen with (the CPU's fastest by default; `nil`:
+    ///     float32 only, to compare). A kind the CPU lacks means no screen.
     ///   - registerTile: the float32 kernel's tile shape (the CPU's by default; any gives the same results).
-    public init(centroids: [Float], dimension: Int, screening: Bool = true,
+    public init(centroids: [Float], dimension: Int, screen: ScreenKind? = ScreenKind.preferred,
                 registerTile: RegisterTile = .preferred) {
         self.registerTile = registerTile
         precondition(dimension > 0 && centroids.count % dimension == 0 && !centroids.isEmpty)
@@ -88,7 +95,7 @@ public struct NearestCentroid: Sendable {
         }
         self.panels = panels
         self.masks = masks
-        screen = screening ? TileScreen(centroids: centroids, dimension: dimension) : nil
+        self.screen = screen.flatMap { Screen(kind: $0, centroids: centroids, dimension: dimension) }
     }
 
     /// Whether `other` is this very kernel (a copy sharing its panel storage, which
@@ -159,9 +166,15 @@ public struct NearestCentroid: Sendable {
         into assignments: UnsafeMutableBufferPointer<Int32>,
         similarities: UnsafeMutableBufferPointer<Float>
     ) {
-        if let screen {
-            assignScreened(rows: rows, count: n, into: assignments, similarities: similarities, screen: screen)
+        switch screen {
+        case .tiles(let tiles):
+            assignScreened(rows: rows, count: n, into: assignments, similarities: similarities, screen: tiles)
             return
+        case .bytes(let bytes):
+            assignScreened(rows: rows, count: n, into: assignments, similarities: similarities, screen: bytes)
+            return
+        case nil:
+            break
         }
         if registerTile == .narrow {
             assignNarrow(rows: rows, count: n, into: assignments, similarities: similarities)
@@ -200,7 +213,7 @@ public struct NearestCentroid: Sendable {
         }
     }
 
-    /// `assignSerially` with the AMX screen. Per chunk of rows: the bfloat16
+    /// `assignSerially` with a screen. Per chunk of rows: the approximate
     /// panel maxima select each row's candidate panels (those holding a
     /// centroid within twice the error bound of the row's best score: every
     /// other centroid is provably less similar than the best); then each panel
@@ -208,11 +221,11 @@ public struct NearestCentroid: Sendable {
     /// code as `kernel` (a chunk of hundreds of rows lets one pass over a panel
     /// serve many rows). Panels are folded in increasing order, so ties go to
     /// the lowest index as in `kernel`.
-    private func assignScreened(
+    private func assignScreened<S: CentroidScreen>(
         rows: UnsafeBufferPointer<Float>, count n: Int,
         into assignments: UnsafeMutableBufferPointer<Int32>,
         similarities: UnsafeMutableBufferPointer<Float>,
-        screen: TileScreen
+        screen: S
     ) {
         let scratch = ScreenScratch(kernel: self, screen: screen)
         panels.withUnsafeBufferPointer { panels in
@@ -235,20 +248,49 @@ public struct NearestCentroid: Sendable {
         }
     }
 
+    /// How many panels of 16 centroids per row the screen leaves to exact
+    /// scoring on `rows` (`n × dimension`): 1 is perfect pruning, `panelCount`
+    /// none. Nil without a screen. For tests and benchmarks; `assign` is unaffected.
+    public func screenedPanelsPerRow(rows: [Float]) -> Double? {
+        switch screen {
+        case .tiles(let tiles): return screenedPanelsPerRow(rows: rows, screen: tiles)
+        case .bytes(let bytes): return screenedPanelsPerRow(rows: rows, screen: bytes)
+        case nil: return nil
+        }
+    }
+
+    private func screenedPanelsPerRow<S: CentroidScreen>(rows: [Float], screen: S) -> Double {
+        let n = rows.count / dimension
+        guard n > 0 else { return 0 }
+        let scratch = ScreenScratch(kernel: self, screen: screen)
+        var panels = 0
+        rows.withUnsafeBufferPointer { rows in
+            var start = 0
+            while start < n {
+                let m = min(Self.screenedChunk, n - start)
+                selectCandidates(rows: rows.baseAddress! + start * dimension, count: m, available: n - start,
+                                 screen: screen, scratch: scratch)
+                panels += scratch.candidateCounts.reduce(0, +)
+                start += m
+            }
+        }
+        return Double(panels) / Double(n)
+    }
+
     /// Lists, per panel, the rows of a chunk (≤ `screenedChunk`) whose screen
     /// puts a centroid of the panel within twice the error bound of the row's best.
     /// `available` rows may be read from `rows` (the chunk and those after it).
     @inline(__always)
-    private func selectCandidates(rows: UnsafePointer<Float>, count n: Int, available: Int, screen: TileScreen,
-                                  scratch: ScreenScratch) {
+    private func selectCandidates<S: CentroidScreen>(rows: UnsafePointer<Float>, count n: Int, available: Int,
+                                                     screen: S, scratch: ScreenScratch) {
         let d = dimension
         let stride = screen.panelStride
         scratch.candidateCounts.update(repeating: 0)
         var start = 0
         while start < n {
-            let m = min(TileScreen.rowBlock, n - start)
+            let m = min(screen.rowBlock, n - start)
             let base = rows + start * d
-            let following = min(TileScreen.rowBlock, available - start - m)
+            let following = min(screen.rowBlock, available - start - m)
             screen.panelMaxima(rows: base, count: m, next: base + m * d, nextCount: following,
                                scratch: scratch.tiles.baseAddress!,
                                into: scratch.maxima.baseAddress!, norms: scratch.norms.baseAddress!,
@@ -269,46 +311,78 @@ public struct NearestCentroid: Sendable {
         }
     }
 
-    /// Scores each panel exactly for its candidate rows, 12 at a time, leaving
-    /// every row's per-lane best in `scratch.best` / `scratch.arg`.
+    /// Scores each panel exactly for its candidate rows, leaving every row's
+    /// per-lane best in `scratch.best` / `scratch.arg`. Panels go in increasing
+    /// order, so each row meets its candidates in the order `kernel` would.
     @inline(__always)
     private func scoreCandidates(
         rows: UnsafePointer<Float>, count n: Int,
         panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>, scratch: ScreenScratch
     ) {
-        let d = dimension
-        let tile = Self.rowTile
         scratch.best.baseAddress!.update(repeating: SIMD16(repeating: -.infinity), count: n)
         scratch.arg.baseAddress!.update(repeating: .zero, count: n)
         for p in 0..<panelCount {
             let listed = scratch.candidates.baseAddress! + p * Self.screenedChunk
+            let count = scratch.candidateCounts[p]
             var first = 0
-            while first < scratch.candidateCounts[p] {
-                let m = min(tile, scratch.candidateCounts[p] - first)
-                for q in 0..<m {
-                    let r = Int(listed[first + q])
-                    (scratch.gathered.baseAddress! + q * d).update(from: rows + r * d, count: d)
-                    scratch.tileBest[q] = scratch.best[r]
-                    scratch.tileArg[q] = scratch.arg[r]
-                }
-                Self.interleave(rows: scratch.gathered.baseAddress!, count: m, dimension: d,
-                                into: scratch.packed.baseAddress!)
-                foldPanel(p, rows: scratch.packed.baseAddress!, panels: panels, masks: masks,
-                          best: scratch.tileBest.baseAddress!, arg: scratch.tileArg.baseAddress!)
-                for q in 0..<m {
-                    let r = Int(listed[first + q])
-                    scratch.best[r] = scratch.tileBest[q]
-                    scratch.arg[r] = scratch.tileArg[q]
-                }
+            while first < count {
+                let m = min(Self.candidateGroup, count - first)
+                scoreGroup(listed + first, count: m, rows: rows, panel: p, panels: panels, masks: masks,
+                           best: scratch.best.baseAddress!, arg: scratch.arg.baseAddress!)
                 first += m
+            }
+        }
+    }
+
+    /// Candidate rows scored together against one panel: eight independent
+    /// multiply-add chains cover the FMA latency of two ports.
+    static let candidateGroup = 8
+
+    /// Panel `p` against `m` ≤ 8 listed rows, read in place (no copy, no
+    /// interleaving: a candidate list is a few rows per panel, so their cost
+    /// would exceed the arithmetic's), folded into the rows' per-lane bests. Each
+    /// (row, centroid) lane is the kernel's chain: one multiply-add per
+    /// dimension, in dimension order, from zero. A short group repeats its last
+    /// row, computed but not folded.
+    @inline(__always)
+    private func scoreGroup(
+        _ listed: UnsafePointer<Int32>, count m: Int, rows: UnsafePointer<Float>, panel p: Int,
+        panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>,
+        best: UnsafeMutablePointer<SIMD16<Float>>, arg: UnsafeMutablePointer<SIMD16<Int32>>
+    ) {
+        let d = dimension
+        func row(_ q: Int) -> UnsafePointer<Float> { rows + Int(listed[min(q, m - 1)]) &* d }
+        let x0 = row(0), x1 = row(1), x2 = row(2), x3 = row(3), x4 = row(4), x5 = row(5), x6 = row(6), x7 = row(7)
+        let pa = panels + p * d
+        var a0 = SIMD16<Float>.zero, a1 = SIMD16<Float>.zero, a2 = SIMD16<Float>.zero, a3 = SIMD16<Float>.zero
+        var a4 = SIMD16<Float>.zero, a5 = SIMD16<Float>.zero, a6 = SIMD16<Float>.zero, a7 = SIMD16<Float>.zero
+        for t in 0..<d {
+            let v = pa[t]
+            a0 = madd(a0, SIMD16<Float>(repeating: x0[t]), v)
+            a1 = madd(a1, SIMD16<Float>(repeating: x1[t]), v)
+            a2 = madd(a2, SIMD16<Float>(repeating: x2[t]), v)
+            a3 = madd(a3, SIMD16<Float>(repeating: x3[t]), v)
+            a4 = madd(a4, SIMD16<Float>(repeating: x4[t]), v)
+            a5 = madd(a5, SIMD16<Float>(repeating: x5[t]), v)
+            a6 = madd(a6, SIMD16<Float>(repeating: x6[t]), v)
+            a7 = madd(a7, SIMD16<Float>(repeating: x7[t]), v)
+        }
+        let mask = masks[p]
+        let ia = SIMD16<Int32>(repeating: Int32(p * 16)) &+ SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let scores = (a0, a1, a2, a3, a4, a5, a6, a7)
+        withUnsafeBytes(of: scores) { raw in
+            let results = raw.bindMemory(to: SIMD16<Float>.self)
+            for q in 0..<m {
+                let r = Int(listed[q])
+                Self.update(&best[r], &arg[r], results[q] + mask, ia)
             }
         }
     }
 
     /// The working memory of one screened `assign` call (one thread's), freed with it.
     private final class ScreenScratch {
-        /// The screen's bfloat16 row tiles, its panel maxima, the rows' norms and rounding norms.
-        let tiles: UnsafeMutableBufferPointer<UInt16>
+        /// The screen's quantised row tiles, its panel maxima, the rows' norms and rounding norms.
+        let tiles: UnsafeMutableRawBufferPointer
         let maxima: UnsafeMutableBufferPointer<Float>
         let norms: UnsafeMutableBufferPointer<Float>
         let roundingNorms: UnsafeMutableBufferPointer<Float>
@@ -324,17 +398,18 @@ public struct NearestCentroid: Sendable {
         let tileBest: UnsafeMutableBufferPointer<SIMD16<Float>>
         let tileArg: UnsafeMutableBufferPointer<SIMD16<Int32>>
 
-        init(kernel: NearestCentroid, screen: TileScreen) {
+        init<S: CentroidScreen>(kernel: NearestCentroid, screen: S) {
             func buffer<T>(_ count: Int, _ value: T) -> UnsafeMutableBufferPointer<T> {
                 let b = UnsafeMutableBufferPointer<T>.allocate(capacity: count)
                 b.initialize(repeating: value)
                 return b
             }
             let chunk = NearestCentroid.screenedChunk, tile = NearestCentroid.rowTile, d = kernel.dimension
-            tiles = buffer(TileScreen.rowBlock * screen.paddedDimension, 0)
-            maxima = buffer(TileScreen.rowBlock * screen.panelStride, 0)
-            norms = buffer(TileScreen.rowBlock, 0)
-            roundingNorms = buffer(TileScreen.rowBlock, 0)
+            tiles = .allocate(byteCount: screen.scratchBytes, alignment: 64)
+            tiles.initializeMemory(as: UInt8.self, repeating: 0)
+            maxima = buffer(screen.rowBlock * screen.panelStride, 0)
+            norms = buffer(screen.rowBlock, 0)
+            roundingNorms = buffer(screen.rowBlock, 0)
             candidates = buffer(kernel.panelCount * chunk, 0)
             candidateCounts = buffer(kernel.panelCount, 0)
             gathered = buffer(tile * d, 0)

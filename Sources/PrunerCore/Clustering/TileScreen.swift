@@ -2,10 +2,6 @@
 // With NearestCentroid.swift, the only pointer code of the core's clustering.
 import CMatrixTiles
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Approximate inner products of a row block with every centroid, in bfloat16
 /// on AMX tiles (one TDPBF16PS does 8,192 multiply-adds), with a rigorous
 /// bound on how far each is from the float32 dot product.
@@ -23,17 +19,11 @@ import Glibc
 /// within γ_d·‖x̃‖‖c̃‖ of their real sums (γ_d = d·2⁻²⁴/(1 − d·2⁻²⁴)). Using
 /// measured rounding norms rather than the worst case 2⁻⁸ per element halves
 /// the window on real data.
-struct TileScreen: Sendable {
-    /// Rows per call of `score`.
+struct TileScreen: CentroidScreen {
+    /// Rows per call of `panelMaxima`: two 16-row tiles.
     static let rowBlock = 32
-
-    /// Whether this machine runs the screen: AMX-BF16 present and granted by
-    /// the kernel, and not turned off with `PRUNERD_TILES=0` (for side-by-side
-    /// measurements; results are identical either way).
-    static let isAvailable: Bool = {
-        if let setting = getenv("PRUNERD_TILES"), String(cString: setting) == "0" { return false }
-        return pr_tiles_available() != 0
-    }()
+    var rowBlock: Int { Self.rowBlock }
+    var scratchBytes: Int { Self.rowBlock * paddedDimension * MemoryLayout<UInt16>.stride }
 
     /// Centroids, and their count padded to a multiple of 32.
     let count: Int
@@ -48,9 +38,9 @@ struct TileScreen: Sendable {
     /// γ_d, padded for the rounding of the bound's own arithmetic.
     private let accumulation: Float
 
-    /// Packs `centroids` (`k × dimension`, row-major); nil when the screen is not available.
+    /// Packs `centroids` (`k × dimension`, row-major); nil when this CPU has no AMX-BF16 tiles.
     init?(centroids: [Float], dimension d: Int) {
-        guard Self.isAvailable, d > 0, !centroids.isEmpty else { return nil }
+        guard pr_tiles_available() != 0, d > 0, !centroids.isEmpty else { return nil }
         let k = centroids.count / d
         count = k
         dimension = d
@@ -80,13 +70,13 @@ struct TileScreen: Sendable {
 
     /// Screens `n` ≤ 32 rows: `panelMaxima[r · panelStride + p]` is the largest
     /// approximate x_r · c_j over the centroids of panel p, `norms[r]` = ‖x_r‖
-    /// and `roundingNorms[r]` = ‖δx_r‖. `scratch` holds 32 · paddedDimension values.
+    /// and `roundingNorms[r]` = ‖δx_r‖. `scratch` holds 32 · paddedDimension bfloat16 values.
     /// The `nextCount` rows at `next` (the following call's) are prefetched
     /// meanwhile: rows arrive from the decoding thread's core, and fetching them
     /// during the tile work saved ~10% of the screen's time on cold rows.
     @inline(__always)
     func panelMaxima(rows: UnsafePointer<Float>, count n: Int, next: UnsafePointer<Float>, nextCount: Int,
-                     scratch: UnsafeMutablePointer<UInt16>,
+                     scratch: UnsafeMutableRawPointer,
                      into panelMaxima: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>,
                      roundingNorms: UnsafeMutablePointer<Float>) {
         precondition(n <= Self.rowBlock)

@@ -65,7 +65,7 @@ import Testing
         for threads in [1, 2] {
             var results: [(assignments: [Int32], similarities: [UInt32])] = []
             for shape in NearestCentroid.RegisterTile.allCases {
-                var kernel = NearestCentroid(centroids: cents, dimension: d, screening: false, registerTile: shape)
+                var kernel = NearestCentroid(centroids: cents, dimension: d, screen: nil, registerTile: shape)
                 kernel.threads = threads
                 let (a, s) = kernel.assign(rows: rows)
                 results.append((a, s.map(\.bitPattern)))
@@ -74,7 +74,7 @@ import Testing
             #expect(results[0].similarities == results[1].similarities, "n \(n) k \(k) d \(d) threads \(threads)")
         }
         // And a row's result does not depend on its neighbours in the narrow tile either.
-        let narrow = NearestCentroid(centroids: cents, dimension: d, screening: false, registerTile: .narrow)
+        let narrow = NearestCentroid(centroids: cents, dimension: d, screen: nil, registerTile: .narrow)
         let whole = narrow.assign(rows: rows)
         for i in stride(from: 0, to: n, by: max(1, n / 7)) {
             let one = narrow.assign(rows: Array(rows[(i * d)..<(i * d + d)]))
