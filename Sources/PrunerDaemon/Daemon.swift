@@ -489,6 +489,13 @@ public final class Daemon: InputDelegate {
         if worker.isBusy { pendingStatusRequests.append(body) } else { body() }
     }
 
+    /// Runs `body` on the loop thread at a moment no engine job changes the engine,
+    /// so it may read it: also while a checkpoint is written (which only reads it),
+    /// so `prunerd status` and `/metrics` answer during a long checkpoint.
+    private func whenEngineReadable(_ body: @escaping () -> Void) {
+        if checkpoint == .writing { body() } else { whenWorkerIdle(body) }
+    }
+
     private func servePendingStatusRequests() {
         guard !worker.isBusy, !pendingStatusRequests.isEmpty else { return }
         let requests = pendingStatusRequests
@@ -502,7 +509,7 @@ public final class Daemon: InputDelegate {
                 onConnection: { [unowned self] _, handle in
                     _ = RequestConnection(handle: handle, terminator: [UInt8(ascii: "\n")]) { [unowned self] _, reply in
                         // The document reads the engine: only between engine jobs.
-                        whenWorkerIdle { [unowned self] in reply(Array(statusJSON().utf8) + [UInt8(ascii: "\n")]) }
+                        whenEngineReadable { [unowned self] in reply(Array(statusJSON().utf8) + [UInt8(ascii: "\n")]) }
                     }
                 },
                 onError: { [unowned self] _, error in logger.error("control socket: \(error)") })
@@ -513,7 +520,7 @@ public final class Daemon: InputDelegate {
             let server = try Listener(address: metrics, replies: false, loop: loop,
                 onConnection: { [unowned self] _, handle in
                     _ = RequestConnection(handle: handle, terminator: Array("\r\n\r\n".utf8)) { [unowned self] request, reply in
-                        whenWorkerIdle { [unowned self] in reply(httpResponse(to: request)) }
+                        whenEngineReadable { [unowned self] in reply(httpResponse(to: request)) }
                     }
                 },
                 onError: { [unowned self] _, error in logger.error("metrics endpoint: \(error)") })
@@ -661,7 +668,7 @@ public final class Daemon: InputDelegate {
         }
     }
 
-    /// The `prunerd status` document (must run while the worker is idle; see `whenWorkerIdle`).
+    /// The `prunerd status` document (must run while the engine is readable; see `whenEngineReadable`).
     private func statusJSON() -> String {
         var json = JSONWriter()
         json.open()
