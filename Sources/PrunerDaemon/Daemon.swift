@@ -85,6 +85,8 @@ public struct DaemonSummary: Sendable {
     public var decisionsPath: String
     /// Record-to-decision latency (read → line written).
     public var latency: LatencyHistogram
+    /// Records of resumed file inputs skipped because they reached the engine before the checkpoint.
+    public var resumedRecords: UInt64 = 0
 
     /// Records per second over the whole run.
     public var rate: Double { seconds > 0 ? Double(tally.total) / seconds : 0 }
@@ -132,6 +134,7 @@ public final class Daemon: InputDelegate {
     private var handed: [UInt64] = []
     /// File inputs of this run, by source, for the checkpoint's positions.
     private var fileInputs: [(source: UInt32, name: String, identity: FileIdentity)] = []
+    private var resumedRecords: UInt64 = 0
 
     /// A checkpoint is taken when the engine is idle and the log written, so that
     /// engine state, input positions and log length agree.
@@ -200,9 +203,11 @@ public final class Daemon: InputDelegate {
         drainIfDone()
         loop.run()
         log.close()
-        return DaemonSummary(tally: tally, seconds: Double(uv_hrtime() - startedAt) / 1e9,
+        var summary = DaemonSummary(tally: tally, seconds: Double(uv_hrtime() - startedAt) / 1e9,
                              inputErrors: inputErrors, decisionsPath: configuration.decisionsPath,
                              latency: latency.histogram)
+        summary.resumedRecords = resumedRecords
+        return summary
     }
 
     // MARK: Inputs
@@ -216,6 +221,7 @@ public final class Daemon: InputDelegate {
             switch result {
             case .success(let input):
                 input.resumesAt = configuration.startPlan.skips[name] ?? 0
+                resumedRecords += input.resumesAt
                 noteHanded(source: source, upTo: input.resumesAt)
                 if let identity = input.identity { fileInputs.append((source, name, identity)) }
                 if isStopping { input.close() } else { start(input) }

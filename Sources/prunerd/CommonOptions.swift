@@ -177,7 +177,9 @@ extension DaemonSummary {
         var notes: [String] = []
         var failed = false
         let valid = tally.kept + tally.dropped
-        if tally.total == 0 {
+        if tally.total == 0 && resumedRecords > 0 {
+            notes.append("nothing left to decide: the \(resumedRecords) records of the inputs were all decided or held before the checkpoint")
+        } else if tally.total == 0 {
             notes.append("no records: the input was empty" + (inputErrors > 0 ? " or could not be read (see above)" : ""))
             failed = true
         } else if tally.rejected == tally.total {

@@ -35,10 +35,10 @@ struct ServeCommand: ParsableCommand {
     var reply = false
 
     @Option(name: .customLong("checkpoint-every"),
-            help: "Seconds between checkpoints in the state directory (default 60 when listening, else off; 0: only at stop).")
+            help: "Seconds between checkpoints in the state directory (default 60 when listening, else off; 0: only at start and stop). A restart after a crash resumes each file input after the records the checkpoint had, and cuts the decision log back to the checkpoint's length: exactly one line per record.")
     var checkpointEvery: Double?
 
-    @Flag(name: .customLong("fresh"), help: "Start without restoring the state directory's checkpoint.")
+    @Flag(name: .customLong("fresh"), help: "Start without restoring the state directory's checkpoint (a decision log that already holds lines then needs --append or --overwrite).")
     var fresh = false
 
     @Option(name: .customLong("metrics"), help: "Serve Prometheus metrics at tcp:HOST:PORT (GET /metrics).")
@@ -113,6 +113,10 @@ struct ServeCommand: ParsableCommand {
             resume: resume, restoredEngine: restoredEngine, inputs: configuration.inputs,
             decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
         configuration.resume = resume
+        if resume != nil, configuration.matrixStream != nil {
+            configuration.startPlan.warnings.append(
+                "matrix inputs (.npy/.npz) are not resumed: they are read again from their start, so their records get a second line")
+        }
         engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let warmupAtStart = engine.warmupProgress != nil
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)

@@ -98,9 +98,19 @@ public enum StartPreparation {
         let current = logState(decisionsPath)
         if let mark = resume?.log, let current, current.device == mark.device, current.inode == mark.inode {
             if current.size > mark.length {
-                try truncate(decisionsPath, to: mark.length)
-                plan.notices.append("decision log \(decisionsPath) cut back from \(current.size) to \(mark.length) bytes, "
-                    + "its length at the checkpoint: the records after it are decided again, identically")
+                // The inputs read again are the command line's; lines of connections and pipes stay.
+                let reread = Set(inputs.map { InputOpener.inputName(forPath: $0) })
+                let outcome: LogTail.Outcome
+                do throws(UVError) {
+                    outcome = try LogTail.cut(decisionsPath, after: mark.length, rereadSources: reread)
+                } catch {
+                    throw .system("decision log \(decisionsPath): cannot cut it back to the checkpoint's \(mark.length) bytes: \(error)")
+                }
+                var notice = "decision log \(decisionsPath) cut back from \(current.size) to \(outcome.newLength) bytes: "
+                    + "\(outcome.removedLines) lines of inputs read again after the checkpoint removed (decided again, identically)"
+                if outcome.keptLines > 0 { notice += ", \(outcome.keptLines) lines of connections kept (nobody sends those records again)" }
+                if outcome.tornBytes > 0 { notice += ", a torn last line of \(outcome.tornBytes) bytes removed" }
+                plan.notices.append(notice)
             } else if current.size < mark.length {
                 plan.warnings.append("decision log \(decisionsPath) is shorter (\(current.size) bytes) than at the checkpoint "
                     + "(\(mark.length) bytes): truncated or rotated in place since; appending")

@@ -1,0 +1,105 @@
+// Cutting a decision log back to a checkpoint's length without losing what a
+// restart cannot decide again: lines after the mark from inputs that are read
+// again (file inputs on the command line: they resume at the checkpoint's
+// position) go, with a torn last line; lines from connections and pipes, whose
+// records nobody sends again, stay.
+import CLibUV
+import PrunerIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum LogTail {
+    /// What the compaction did.
+    struct Outcome {
+        var removedLines = 0
+        var keptLines = 0
+        var tornBytes = 0
+        var newLength: UInt64 = 0
+    }
+
+    /// Rewrites the log after `mark` in place (reading 1 MiB at a time, writing behind the
+    /// read position), dropping the lines whose `src` is one of `rereadSources` and an
+    /// unterminated last line, then truncates and fsyncs.
+    static func cut(_ path: String, after mark: UInt64, rereadSources: Set<String>) throws(UVError) -> Outcome {
+        var request = uv_fs_t()
+        let fd = uv_fs_open(nil, &request, path, O_RDWR | O_CLOEXEC, 0, nil)
+        uv_fs_req_cleanup(&request)
+        try uvCheck(fd, "open \(path)")
+        defer { FileSystem.closeFile(fd) }
+        let prefixes = rereadSources.map { Array(#","src":""#.utf8) + DecisionLineFormatter.jsonEscaped($0) + Array(#"","seq":"#.utf8) }
+        var outcome = Outcome()
+        var readAt = mark, writeAt = mark
+        var pending: [UInt8] = []     // a line begun in the previous chunk
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = try read(fd, into: &chunk, at: readAt, name: path)
+            if count == 0 { break }
+            readAt += UInt64(count)
+            pending.append(contentsOf: chunk[0..<count])
+            var kept: [UInt8] = []
+            var start = 0
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = pending[start...newline]
+                if prefixes.contains(where: { contains(line, $0) }) {
+                    outcome.removedLines += 1
+                } else {
+                    outcome.keptLines += 1
+                    kept.append(contentsOf: line)
+                }
+                start = newline + 1
+            }
+            pending.removeFirst(start)
+            if !kept.isEmpty {
+                try write(fd, kept, at: writeAt, name: path)
+                writeAt += UInt64(kept.count)
+            }
+        }
+        outcome.tornBytes = pending.count
+        outcome.newLength = writeAt
+        var truncation = uv_fs_t()
+        let status = uv_fs_ftruncate(nil, &truncation, fd, Int64(writeAt), nil)
+        uv_fs_req_cleanup(&truncation)
+        try uvCheck(status, "ftruncate \(path)")
+        _ = try FileSystem.syncAndStat(fd, name: path)
+        return outcome
+    }
+
+    /// Whether `line` holds `needle` (the `src` field comes right after `ts`, near the start).
+    private static func contains(_ line: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard line.count >= needle.count else { return false }
+        let limit = min(line.endIndex - needle.count, line.startIndex + 64)
+        var index = line.startIndex
+        while index <= limit {
+            if line[index] == needle[0] && line[index..<(index + needle.count)].elementsEqual(needle) { return true }
+            index += 1
+        }
+        return false
+    }
+
+    private static func read(_ fd: Int32, into buffer: inout [UInt8], at offset: UInt64, name: String) throws(UVError) -> Int {
+        let count = buffer.withUnsafeMutableBytes { raw -> Int in
+            var slice = uv_buf_init(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(raw.count))
+            var request = uv_fs_t()
+            defer { uv_fs_req_cleanup(&request) }
+            return Int(uv_fs_read(nil, &request, fd, &slice, 1, Int64(offset), nil))
+        }
+        try uvCheck(Int32(clamping: count), "read \(name)")
+        return count
+    }
+
+    private static func write(_ fd: Int32, _ bytes: [UInt8], at offset: UInt64, name: String) throws(UVError) {
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { raw -> Int in
+                var slice = uv_buf_init(UnsafeMutablePointer(mutating: raw.baseAddress!.advanced(by: done)
+                    .assumingMemoryBound(to: CChar.self)), UInt32(raw.count - done))
+                var request = uv_fs_t()
+                defer { uv_fs_req_cleanup(&request) }
+                return Int(uv_fs_write(nil, &request, fd, &slice, 1, Int64(offset) + Int64(done), nil))
+            }
+            try uvCheck(Int32(clamping: count), "write \(name)")
+            done += count
+        }
+    }
+}
