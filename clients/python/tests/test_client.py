@@ -109,3 +109,17 @@ def test_reply_mode_over_tcp_with_lz4_frames(start_daemon):
         verdicts = list(client.stream(shards_of(x, ids, 250)))
     assert [v["id"] for v in verdicts] == ids
     assert all(v["src"].startswith(f"tcp:127.0.0.1:{port}#") for v in verdicts)
+
+
+def test_a_daemon_that_refuses_the_stream_ends_in_connection_lost(start_daemon):
+    # A record over --max-record-size closes the input every time it is sent:
+    # the client gives up with ConnectionLost instead of resending forever.
+    import pytest
+    daemon = start_daemon("--warmup", "20", "--clusters", "2", "--lookahead", "0", "--max-record-size", "4096")
+    x, _ = blobs(50, dimension=16)
+    client = prunerd.Client("unix:" + daemon.socket, reconnect_timeout=10)
+    client.send([f"ok{i}" for i in range(50)], x)
+    client.send(["huge"], np.ones((1, 4000), np.float32))   # 16 kB > 4 kB
+    with pytest.raises(prunerd.ConnectionLost, match="without answering record .huge."):
+        list(client.finish())
+    client.close()

@@ -96,6 +96,10 @@ class Client:
         self._sock: Optional[socket.socket] = None
         self._framer: Optional[Framer] = None
         self._generation = 0
+        #: Connections in a row that broke before any verdict arrived on them.
+        self._fruitless_connections = 0
+        #: After this many, `ConnectionLost` (a daemon refusing the stream, not a restart).
+        self.max_fruitless_connections = 5
         self._connect(initial=True)
 
     # ----- sending -----------------------------------------------------------
@@ -243,7 +247,8 @@ class Client:
                 return
             with self._lock:
                 pending = list(self._unanswered)
-            self.resent.append([record_id for record_id, _ in pending])
+            if pending:
+                self.resent.append([record_id for record_id, _ in pending])
             generation = self._generation
             try:
                 for rows in batches(len(pending), self.batch_size):
@@ -256,6 +261,7 @@ class Client:
 
     def _read_verdicts(self, sock: socket.socket, generation: int):
         reader = sock.makefile("rb")
+        answered_here = 0
         try:
             for line in reader:
                 verdict = json.loads(line)
@@ -263,9 +269,12 @@ class Client:
                     if not self._unanswered:
                         raise RuntimeError(f"verdict for {verdict.get('id')!r} but no record is waiting")
                     expected, _ = self._unanswered[0]
-                    if verdict.get("id") != expected:
+                    # A bad_id rejection echoes the id as the daemon could read it.
+                    if verdict.get("id") != expected and verdict.get("reason") != "bad_id":
                         raise RuntimeError(f"verdict for {verdict.get('id')!r} where {expected!r} was next")
                     self._unanswered.popleft()
+                    answered_here += 1
+                    self._fruitless_connections = 0
                     done = self._finished_writing and not self._unanswered
                     self._lock.notify_all()
                 self._verdicts.put(verdict)
@@ -285,7 +294,18 @@ class Client:
             if self._finished_writing and not self._unanswered:
                 self._verdicts.put(_DONE)
                 return
-        # EOF or error with records still waiting: the daemon went away.
+        # EOF or error with records still waiting: the daemon went away, or closed
+        # this input (a record it cannot frame: see its log). Resending the same
+        # bytes forever would not help: give up after a few answerless connections.
+        if answered_here == 0:
+            self._fruitless_connections += 1
+            if self._fruitless_connections >= self.max_fruitless_connections:
+                with self._lock:
+                    waiting = self._unanswered[0][0] if self._unanswered else None
+                self._fail(ConnectionLost(
+                    f"{self.address} closed {self._fruitless_connections} connections in a row without answering "
+                    f"record {waiting!r}; the daemon's log says why (e.g. a record over --max-record-size)"))
+                return
         try:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
