@@ -38,6 +38,9 @@ public struct DaemonConfiguration: Sendable {
     public var checkpointPath: String?
     /// Seconds between checkpoints while running (0: only at stop).
     public var checkpointEvery: Double = 0
+    /// Called on the loop thread about five times a second with the run's figures (the
+    /// progress line on a terminal), and once more when the run ends; nil for none.
+    public var progress: (@Sendable (DaemonProgress) -> Void)?
     /// `--kept-ids FILE`: where the kept records' ids go (text, or DataComp's `.npy`), or nil.
     public var keptIdsPath: String?
     /// Re-reads the live options on SIGHUP (config file merged with the command line).
@@ -50,6 +53,16 @@ public struct DaemonConfiguration: Sendable {
     public var startPlan = StartPlan()
 
     public init() {}
+}
+
+/// A run's figures for a progress display.
+public struct DaemonProgress: Sendable {
+    /// Input bytes read (raw file bytes; a matrix's `.npy` bytes after inflating).
+    public var bytesRead: UInt64
+    public var recordsRead: UInt64
+    public var tally: DecisionTally
+    /// The warm-up's (held, target) while it lasts, as of the engine's last idle moment.
+    public var warmup: (seen: Int, target: Int)?
 }
 
 /// A listening socket passed by systemd, with its FileDescriptorName=.
@@ -148,6 +161,7 @@ public final class Daemon: InputDelegate {
         case writing
     }
     private var pendingStatusRequests: [() -> Void] = []
+    private var bytesRead: UInt64 = 0
     /// Totals over time for `status` and `report` (bounded).
     private var history = StatusHistory()
     /// The kept set of this run (`--kept-ids`), published on SIGHUP here and by the caller after `run()`.
@@ -277,6 +291,7 @@ public final class Daemon: InputDelegate {
     }
 
     func input(_ input: Input, didRead bytes: UnsafeRawBufferPointer) {
+        bytesRead += UInt64(bytes.count)
         let before = input.deliveredCount
         do throws(StreamError) {
             try input.decode(bytes) { event, origin in batcher.accept(event, origin: origin) }
@@ -550,6 +565,11 @@ public final class Daemon: InputDelegate {
             timer.unref()
             timers.append(timer)
         }
+        if configuration.progress != nil, let timer = try? LoopTimer(on: loop, action: { [unowned self] in reportProgress() }) {
+            timer.start(after: 200, every: 200)
+            timer.unref()
+            timers.append(timer)
+        }
         if configuration.checkpointEvery > 0, configuration.checkpointPath != nil,
            let timer = try? LoopTimer(on: loop, action: { [unowned self] in
                if !isShuttingDown && checkpoint == .none { requestCheckpoint() }
@@ -559,6 +579,11 @@ public final class Daemon: InputDelegate {
             timer.unref()
             timers.append(timer)
         }
+    }
+
+    /// The progress callback's figures (the warm-up as of the engine's last job).
+    private func reportProgress() {
+        configuration.progress?(DaemonProgress(bytesRead: bytesRead, recordsRead: recordsRead, tally: tally, warmup: worker.warmup))
     }
 
     /// Once a second: rate, STATUS=.
@@ -717,6 +742,10 @@ public final class Daemon: InputDelegate {
                       tally.kept + tally.dropped > 0 ? Double(tally.kept) / Double(tally.kept + tally.dropped) : 0)
         metrics.gauge("prunerd_open_inputs", "Inputs currently open.", Double(inputs.count))
         metrics.gauge("prunerd_concepts", "Concepts of the engine.", Double(worker.engine.conceptCount))
+        let warmup = worker.engine.warmupProgress
+        metrics.gauge("prunerd_warmup_records", "Valid records the warm-up holds (0 once it is over).", Double(warmup?.seen ?? 0))
+        metrics.gauge("prunerd_warmup_target", "Records the warm-up waits for before the first decision (0 once it is over).",
+                      Double(warmup?.target ?? 0))
         metrics.gauge("prunerd_latency_p99_seconds", "Record-to-decision latency, 99th percentile.",
                       latency.histogram.quantileMilliseconds(0.99) / 1000)
         metrics.gauge("prunerd_checkpoint_age_seconds", "Seconds since the last checkpoint (-1: none yet).",

@@ -2,6 +2,7 @@
 // from a terminal: percentage and bar when the size is known, records, rate,
 // kept share, warm-up, ETA. Nothing at all when stderr is not a terminal (logs,
 // pipes, systemd), so scripts see the same output as before.
+import PrunerDaemon
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +25,9 @@ final class ProgressMeter {
         guard isatty(2) == 1, getenv("PRUNERD_NO_PROGRESS") == nil else { return nil }
         return ProgressMeter(total: total)
     }
+
+    /// The input's size, when known.
+    var totalBytes: UInt64? { total }
 
     private init(total: UInt64?) {
         self.total = total
@@ -120,4 +124,36 @@ extension String {
     init(format0 value: Double) { self = "\(Int(value.rounded(.down)))" }
 
     func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
+
+extension ProgressMeter {
+    /// The size of the inputs in the bytes the daemon counts (raw file bytes; a matrix's
+    /// uncompressed `.npy` bytes), or nil when one of them is a pipe or stdin.
+    static func inputSize(streams: [String], matrices: MatrixStream?) -> UInt64? {
+        var total: UInt64 = 0
+        for path in streams {
+            guard path != "-", case .regularFile(let size) = FileSystem.kind(ofPath: path) else { return nil }
+            total += size
+        }
+        for shard in matrices?.shards ?? [] { total += UInt64(shard.header.dataOffset + shard.header.dataLength) }
+        return total
+    }
+
+    /// A progress callback for the daemon that draws this meter.
+    func daemonCallback() -> @Sendable (DaemonProgress) -> Void {
+        let box = MeterBox(self)
+        return { progress in box.meter.show(progress) }
+    }
+
+    /// Draws a daemon's figures.
+    func show(_ progress: DaemonProgress) {
+        decisions(read: progress.bytesRead, records: Int(progress.recordsRead), decided: progress.tally.kept + progress.tally.dropped,
+                  kept: progress.tally.kept, warmup: progress.warmup)
+    }
+}
+
+/// Hands the meter to the daemon's callback; only the loop thread (the caller's) touches it.
+private final class MeterBox: @unchecked Sendable {
+    let meter: ProgressMeter
+    init(_ meter: ProgressMeter) { self.meter = meter }
 }

@@ -79,6 +79,8 @@ struct ServeCommand: ParsableCommand {
         let (streams, matrices) = try input.resolve()
         configuration.matrixStream = matrices
         configuration.inputs = streams.isEmpty && matrices == nil && !isService ? ["-"] : streams
+        let meter = isService ? nil : ProgressMeter.standardError(total: ProgressMeter.inputSize(streams: configuration.inputs, matrices: matrices))
+        configuration.progress = meter?.daemonCallback()
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
         configuration.keptIdsPath = resolved.keptIds
@@ -122,6 +124,11 @@ struct ServeCommand: ParsableCommand {
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
+        if let meter {
+            meter.decisions(read: meter.totalBytes ?? 0, records: summary.tally.total, decided: summary.tally.kept + summary.tally.dropped,
+                            kept: summary.tally.kept, warmup: nil)
+            meter.finish()
+        }
         printToStandardError(summary.report)
         try resolved.publishKeptIds(of: daemon, kept: summary.tally.kept)
         let outcome = summary.outcome(options: options, warmupAtStart: warmupAtStart)

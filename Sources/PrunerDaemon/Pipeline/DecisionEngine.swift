@@ -24,6 +24,12 @@ public protocol DecisionEngine: AnyObject {
     func reload(_ options: PruningOptions) throws
     /// Adds the engine's figures (per-concept table) to the status document.
     func writeStatus(into json: inout JSONWriter)
+    /// Valid records the warm-up holds and waits for; nil when there is none (over, or an offline engine).
+    var warmupProgress: (seen: Int, target: Int)? { get }
+}
+
+extension DecisionEngine {
+    public var warmupProgress: (seen: Int, target: Int)? { nil }
 }
 
 /// The streaming DBP engine behind `prunerd serve`. Created on the first batch,
@@ -95,6 +101,10 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     public func writeStatus(into json: inout JSONWriter) {
         guard let snapshot = pruner?.snapshot() else { return }
         json.field("warming_up", snapshot.isWarmingUp ? 1 : 0)
+        if let warmup = pruner?.warmupProgress {
+            json.field("warmup_records", warmup.seen)
+            json.field("warmup_target", warmup.target)
+        }
         json.field("centroid_update", snapshot.isWarmingUp && options.update == .auto ? "auto"
                    : (snapshot.movesCentroids ? "online" : "frozen"))
         if let divergence = snapshot.orderDivergence { json.field("order_divergence", divergence) }

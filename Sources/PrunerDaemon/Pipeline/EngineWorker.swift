@@ -94,6 +94,9 @@ final class EngineWorker {
     /// waiting for formatting or for input.
     var onProgress: (() -> Void)?
 
+    /// The engine's warm-up (held, target) as of its last job's end (read while it was idle).
+    private(set) var warmup: (seen: Int, target: Int)?
+
     /// Whether outputs carry the kept records' ids (`--kept-ids`).
     var collectsKeptIds = false
 
@@ -113,6 +116,7 @@ final class EngineWorker {
         self.sources = sources
         self.loop = loop
         aheadKernel = engine.aheadKernel
+        warmup = engine.warmupProgress
     }
 
     /// Queues `job` behind the running one; `done` gets its formatted output on
@@ -164,6 +168,7 @@ final class EngineWorker {
         loop.queueWork({ state.execute() }, then: { [self] in
             isBusy = false
             aheadKernel = engine.aheadKernel
+            warmup = engine.warmupProgress
             if let batch = state.takeBatch() { onSpentBatch?(batch) }
             format(state.decided, sequence: sequence)
             onProgress?()
