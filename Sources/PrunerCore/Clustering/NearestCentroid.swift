@@ -389,14 +389,9 @@ public struct NearestCentroid: Sendable {
         /// Per panel, the chunk's rows to score exactly (in row order), and how many.
         let candidates: UnsafeMutableBufferPointer<Int32>
         let candidateCounts: UnsafeMutableBufferPointer<Int>
-        /// Up to 12 candidate rows, copied, then interleaved for the panel tile.
-        let gathered: UnsafeMutableBufferPointer<Float>
-        let packed: UnsafeMutableBufferPointer<Float>
-        /// Per row of the chunk, and per row of the current tile, the per-lane bests.
+        /// Per row of the chunk, the per-lane bests.
         let best: UnsafeMutableBufferPointer<SIMD16<Float>>
         let arg: UnsafeMutableBufferPointer<SIMD16<Int32>>
-        let tileBest: UnsafeMutableBufferPointer<SIMD16<Float>>
-        let tileArg: UnsafeMutableBufferPointer<SIMD16<Int32>>
 
         init<S: CentroidScreen>(kernel: NearestCentroid, screen: S) {
             func buffer<T>(_ count: Int, _ value: T) -> UnsafeMutableBufferPointer<T> {
@@ -404,7 +399,7 @@ public struct NearestCentroid: Sendable {
                 b.initialize(repeating: value)
                 return b
             }
-            let chunk = NearestCentroid.screenedChunk, tile = NearestCentroid.rowTile, d = kernel.dimension
+            let chunk = NearestCentroid.screenedChunk
             tiles = .allocate(byteCount: screen.scratchBytes, alignment: 64)
             tiles.initializeMemory(as: UInt8.self, repeating: 0)
             maxima = buffer(screen.rowBlock * screen.panelStride, 0)
@@ -412,23 +407,19 @@ public struct NearestCentroid: Sendable {
             roundingNorms = buffer(screen.rowBlock, 0)
             candidates = buffer(kernel.panelCount * chunk, 0)
             candidateCounts = buffer(kernel.panelCount, 0)
-            gathered = buffer(tile * d, 0)
-            packed = buffer(tile * d, 0)
             best = buffer(chunk, .zero)
             arg = buffer(chunk, .zero)
-            tileBest = buffer(tile, .zero)
-            tileArg = buffer(tile, .zero)
         }
 
         deinit {
             tiles.deallocate(); maxima.deallocate(); norms.deallocate(); roundingNorms.deallocate()
             candidates.deallocate(); candidateCounts.deallocate()
-            gathered.deallocate(); packed.deallocate()
-            best.deallocate(); arg.deallocate(); tileBest.deallocate(); tileArg.deallocate()
+            best.deallocate(); arg.deallocate()
         }
     }
 
-    /// Rows screened together: enough that a panel's candidates fill 12-row tiles.
+    /// Rows screened together: enough that a panel's candidates fill groups of 8 (~19 per panel
+    /// at k = 500 on real data; a group costs the same with 1 row or 8).
     static let screenedChunk = 384
 
     /// Copies `count` ≤ 12 rows into the tile layout `packed[t · 12 + r]`, zero-filling missing rows.
