@@ -89,7 +89,8 @@ public struct NPYHeader: Sendable, Equatable {
         case 1 where allowVector:
             (rows, columns) = (shape[0], 1)
         default:
-            throw NPYError("expected a 2-D array (rows × columns), got shape \(shape) of \(shape.count) dimension(s)")
+            let written = "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+            throw NPYError("expected a 2-D array (rows × columns), got shape \(written) of \(shape.count) dimension(s)")
         }
         let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
         guard !overflow, !count.multipliedReportingOverflow(by: element.size).overflow else {
