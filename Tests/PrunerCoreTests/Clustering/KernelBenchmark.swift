@@ -1,6 +1,7 @@
 // A side-by-side measurement of the float32 kernel and every screen this CPU
 // runs, on real embeddings, for docs/performance.md. Off unless asked for:
 //   PRUNERD_KERNEL_BENCH=1 swift test --skip-build --filter KernelBenchmark
+// (or PRUNERD_KERNEL_BENCH="100,384;500,768" for chosen k, d).
 // Kernels alternate round by round and each keeps its fastest round, measured
 // in the thread's CPU time, so that other processes on the machine disturb the
 // comparison as little as possible. Results are also checked identical.
@@ -11,6 +12,16 @@ import Testing
 @Suite("KernelBenchmark", .enabled(if: ProcessInfo.processInfo.environment["PRUNERD_KERNEL_BENCH"] != nil,
                                    "set PRUNERD_KERNEL_BENCH=1 to measure"))
 struct KernelBenchmark {
+    /// (k, d) pairs: `PRUNERD_KERNEL_BENCH=k,d;k,d…` picks them (e.g. `100,384`), `1` means these four.
+    static var cases: [(Int, Int)] {
+        let setting = ProcessInfo.processInfo.environment["PRUNERD_KERNEL_BENCH"] ?? "1"
+        let picked = setting.split(separator: ";").compactMap { pair -> (Int, Int)? in
+            let parts = pair.split(separator: ",").compactMap { Int($0) }
+            return parts.count == 2 ? (parts[0], parts[1]) : nil
+        }
+        return picked.isEmpty ? [(100, 384), (500, 384), (1000, 384), (500, 768)] : picked
+    }
+
     private static func threadSeconds() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
@@ -31,7 +42,7 @@ struct KernelBenchmark {
 
     @Test("float32 against the screens, real embeddings",
           .enabled(if: TestData.realEmbeddings() != nil, "needs the shared real embeddings"),
-          arguments: [(100, 384), (500, 384), (1000, 384), (500, 768)])
+          arguments: KernelBenchmark.cases)
     func compare(k: Int, d: Int) throws {
         let vectors = try #require(Self.rows(dimension: d))
         let n = min(8_000, vectors.count / d / 2)
