@@ -23,8 +23,14 @@ struct KeptCommand: ParsableCommand {
     var output: String?
 
     func run() throws {
+        // Text streams out (stdout, or a temporary file renamed at the end); only the .npy,
+        // which must be sorted, holds the ids in memory (16 bytes each in the end).
+        let asNPY = output.map(KeptIdsFile.wantsNPY) ?? false
+        let target = output.flatMap { $0 == "-" ? nil : $0 }
+        let text = asNPY ? nil : try ByteSink(path: target.map { $0 + ".tmp" }, compressed: false)
         var ids: [UInt8] = []
         var count = 0
+        var failure: Error?
         var pending: [UInt8] = []
         let fd = log == "-" ? 0 : try FileSystem.openForReading(log)
         defer { if log != "-" { FileSystem.close(fd) } }
@@ -32,9 +38,13 @@ struct KeptCommand: ParsableCommand {
         defer { buffer.deallocate() }
         func take(_ line: ArraySlice<UInt8>) {
             if let id = KeptIdsFile.keptID(inLogLine: line) {
-                ids.append(contentsOf: id)
-                ids.append(UInt8(ascii: "\n"))
                 count += 1
+                if let text {
+                    do { try text.append(id + [UInt8(ascii: "\n")]) } catch { failure = failure ?? error }
+                } else {
+                    ids.append(contentsOf: id)
+                    ids.append(UInt8(ascii: "\n"))
+                }
             }
         }
         while true {
@@ -49,12 +59,13 @@ struct KeptCommand: ParsableCommand {
             pending.removeFirst(start)
         }
         if !pending.isEmpty { take(pending[...]) }
-        if let output, output != "-" {
-            let bytes = KeptIdsFile.wantsNPY(output) ? try KeptIdsFile.npy(fromLines: ids) : ids
-            try FileSystem.writeFileAtomically(bytes, toPath: output)
-            printToStandardError("kept ids: \(output) (\(count) kept records)\n")
-        } else {
-            try FileSystem.write(ids, to: 1, name: "stdout")
+        if let failure { throw failure }
+        if let text {
+            try text.finish()
+            if let target { try FileSystem.rename(target + ".tmp", to: target) }
+        } else if let target {
+            try FileSystem.writeFileAtomically(try KeptIdsFile.npy(fromLines: ids), toPath: target)
         }
+        if let target { printToStandardError("kept ids: \(target) (\(count) kept records)\n") }
     }
 }
