@@ -28,6 +28,14 @@ public struct DaemonConfiguration: Sendable {
     public var maxPendingRecords: Int = 4096
     /// Decision-log bytes waiting for the disk before reading pauses (about 40,000 lines).
     public var maxLogBacklog: Int = 8 << 20
+    /// Connections served at once (`--max-connections`); one more is accepted and closed at once, with a log line.
+    public var maxConnections: Int = 1024
+    /// Read buffer per connection, in bytes (`--connection-buffer`).
+    public var connectionBufferSize: Int = 64 * 1024
+    /// Reply bytes queued for one reply-mode client before its reading pauses (`--max-reply-backlog`).
+    public var maxReplyBacklog: Int = 4 << 20
+    /// Group given to unix listening sockets (mode 0660), or nil to keep the daemon's own group.
+    public var socketGroup: String?
     /// Listening sockets handed over by systemd (socket activation).
     public var activatedSockets: [ActivatedSocket] = []
     /// Unix socket answering `prunerd status`, or nil for none.
@@ -122,6 +130,12 @@ public final class Daemon: InputDelegate {
     private var signals: [SignalWatcher] = []
     private var pendingOpens = 0
     private var connectionCount = 0
+    /// Connections whose handle is still open (reading, or writing their last replies).
+    private var openConnections: [ObjectIdentifier: StreamInput] = [:]
+    /// Connections refused since the last log line about it (logged at most once a second).
+    private var refusedSinceLog = 0
+    private var refusedTotal = 0
+    private var lastRefusalLogAt: UInt64 = 0
     private var backpressure: Backpressure
     private var isStopping = false
     private var engineFinished = false
@@ -203,6 +217,7 @@ public final class Daemon: InputDelegate {
                 + "\(supported.isEmpty ? "none" : supported), PRUNERD_SCREEN=amx|vnni|none picks; "
                 + "PRUNERD_KERNEL=12x32|6x16 picks the tile)"
         logger.info("assignment: \(kernel)")
+        if !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty { raiseDescriptorLimit() }
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }
         try startServices()
@@ -255,10 +270,44 @@ public final class Daemon: InputDelegate {
 
     private func listen(_ listener: ListenerConfiguration) throws {
         let socket = try Listener(address: listener.address, replies: listener.replies, loop: loop,
+                                  group: try socketGroupID(),
             onConnection: { [unowned self] listener, handle in accept(handle, from: listener) },
             onError: { [unowned self] listener, error in logger.error("listener \(listener.name): \(error)") })
         listeners.append(socket)
         logger.info("listening on \(listener.address)\(listener.replies ? " (reply mode)" : "")")
+        warnIfReachable(listener.address, can: "send records")
+    }
+
+    /// TCP on anything but loopback lets every host that can route to it send
+    /// records (or read metrics): allowed when asked for, never silently.
+    private func warnIfReachable(_ address: ListenAddress, can action: String) {
+        guard !address.isLocalOnly else { return }
+        logger.warning("\(address) is not a loopback address: any host that can reach it can \(action); prunerd has no authentication (bind 127.0.0.1 or a unix socket unless this is meant)")
+    }
+
+    /// Every connection is a descriptor: the soft limit (often 1024) goes up to the
+    /// hard one, so `--max-connections` and not EMFILE is what refuses connections.
+    private func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let needed = rlim_t(configuration.maxConnections + 64)
+        if limit.rlim_cur < needed {
+            logger.warning("open-file limit \(limit.rlim_cur) is below --max-connections \(configuration.maxConnections) + 64: connections beyond it fail to be accepted (raise LimitNOFILE=)")
+        }
+    }
+
+    /// The gid of `--socket-group` (a name or a number), or nil when not given.
+    private func socketGroupID() throws(UVError) -> gid_t? {
+        guard let name = configuration.socketGroup else { return nil }
+        if let number = gid_t(name) { return number }
+        guard let entry = getgrnam(name) else {
+            throw UVError(code: UV_EINVAL.rawValue, operation: "--socket-group \(name): no such group")
+        }
+        return entry.pointee.gr_gid
     }
 
     private func adopt(_ socket: ActivatedSocket) throws {
@@ -274,12 +323,38 @@ public final class Daemon: InputDelegate {
             handle.close()
             return
         }
+        guard openConnections.count < configuration.maxConnections else {
+            // Accepted and closed at once: the client sees its connection end instead of
+            // hanging in the listen backlog, and the open ones keep their resources.
+            handle.close()
+            refusedTotal += 1
+            refusedSinceLog += 1
+            // The first refusal is logged at once; more within the second are counted by `tick()`.
+            if refusedSinceLog == 1 && uv_hrtime() - lastRefusalLogAt >= 1_000_000_000 { logRefusedConnections() }
+            return
+        }
         connectionCount += 1
         let name = "\(listener.name)#\(connectionCount)"
         let source = sources.register(name: name, replies: listener.replies)
         let input = StreamInput(name: name, source: source, handle: handle,
-                                maxRecordSize: configuration.maxRecordSize, replies: listener.replies)
+                                maxRecordSize: configuration.maxRecordSize, replies: listener.replies,
+                                bufferSize: configuration.connectionBufferSize,
+                                maxReplyBacklog: configuration.maxReplyBacklog)
+        let key = ObjectIdentifier(input)
+        openConnections[key] = input
+        input.onClosed = { [unowned self] in openConnections[key] = nil }
+        input.onReplyBacklogFull = { [unowned self] bytes in
+            logger.warning("input \(name): \(bytes) reply bytes not read by the client (--max-reply-backlog \(configuration.maxReplyBacklog)); reading it pauses until the client reads")
+        }
         start(input)
+    }
+
+    /// Logs refusals not logged yet (from the once-a-second tick).
+    private func logRefusedConnections() {
+        guard refusedSinceLog > 0 else { return }
+        logger.warning("\(refusedSinceLog) connection(s) refused (\(refusedTotal) since start): \(openConnections.count) connections open, the limit (--max-connections \(configuration.maxConnections))")
+        refusedSinceLog = 0
+        lastRefusalLogAt = uv_hrtime()
     }
 
     private func start(_ input: Input) {
@@ -442,6 +517,9 @@ public final class Daemon: InputDelegate {
     private func shutDown() {
         for input in endedInputs.values { input.close() }
         endedInputs = [:]
+        // Replies a client never read must not keep the loop (and the process) alive.
+        for connection in Array(openConnections.values) { connection.abort() }
+        openConnections = [:]
         for signal in signals { signal.close() }
         signals = []
         for timer in timers { timer.close() }
@@ -547,6 +625,7 @@ public final class Daemon: InputDelegate {
                 onError: { [unowned self] _, error in logger.error("metrics endpoint: \(error)") })
             services.append(server)
             logger.info("metrics on \(metrics)/metrics")
+            warnIfReachable(metrics, can: "read the metrics")
         }
     }
 
@@ -588,6 +667,7 @@ public final class Daemon: InputDelegate {
 
     /// Once a second: rate, STATUS=.
     private func tick() {
+        logRefusedConnections()
         let now = uv_hrtime()
         let seconds = Double(now - rateWindow.at) / 1e9
         if seconds > 0 { recentRate = Double(recordsDecided - rateWindow.decided) / seconds }

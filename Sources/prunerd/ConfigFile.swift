@@ -20,6 +20,7 @@ struct ConfigFile: Sendable {
         "kmeans-iterations", "warmup", "lookahead", "recompute-every", "update", "centroids", "save-centroids",
         "max-record-size", "log-level", "fresh", "threads", "append", "overwrite", "kept-ids",
         "dedup-threshold", "dedup-memory", "min-score", "half-life", "spawn-after", "drift-quantile",
+        "max-connections", "connection-buffer", "max-reply-backlog", "socket-group",
     ]
 
     let path: String

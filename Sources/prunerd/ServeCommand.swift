@@ -57,6 +57,7 @@ struct ServeCommand: ParsableCommand {
     var checkConfig = false
 
     @OptionGroup var pruning: PruningOptionGroup
+    @OptionGroup(title: "Limits and socket permissions") var connections: ConnectionOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -83,6 +84,7 @@ struct ServeCommand: ParsableCommand {
         configuration.progress = meter?.daemonCallback()
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
+        try connections.apply(over: file, to: &configuration)
         configuration.keptIdsPath = resolved.keptIds
         try resolved.checkDecisionLogLocation()
 
@@ -139,6 +141,8 @@ struct ServeCommand: ParsableCommand {
 
     /// `--check-config`: every setting after layering, one `key = value` per line.
     private func printEffectiveSettings(options: PruningOptions, resolved: ResolvedOutput, file: ConfigFile?) throws {
+        var limits = DaemonConfiguration()
+        try connections.apply(over: file, to: &limits)
         let addresses = try (listen.isEmpty ? (try file?.strings("listen") ?? []) : listen).map { try ListenAddress(parsing: $0) }
         let metricsAddress = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
         var lines = [
@@ -147,6 +151,8 @@ struct ServeCommand: ParsableCommand {
             "state-dir = \(resolved.stateDirectory)",
             "metrics = \(metricsAddress?.description ?? "off")",
             "max-record-size = \(resolved.maxRecordSize)",
+            "max-connections = \(limits.maxConnections)", "connection-buffer = \(limits.connectionBufferSize)",
+            "max-reply-backlog = \(limits.maxReplyBacklog)", "socket-group = \(limits.socketGroup ?? "(the daemon's)")",
             "log-level = \(resolved.logLevel)",
             "kept-ids = \(resolved.keptIds ?? "off")",
         ]

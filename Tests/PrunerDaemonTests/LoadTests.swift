@@ -26,6 +26,7 @@ struct LoadTests {
         let decided = waitForLines(in: daemon.logPath, atLeast: total - 20_000)
         #expect(decided != nil, "decisions stopped at \(countLines(daemon.logPath)) of \(total)")
         let peak = ProcessMemory.peakResidentKiB(daemon.daemon.process.processIdentifier) ?? 0
+        print("[measured] 48 clients x 10,000: peak RSS \(peak / 1024) MiB")
         #expect(daemon.daemon.process.isRunning)
         #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")
         let samples = sampler.stop()
@@ -55,6 +56,7 @@ struct LoadTests {
         let decided = waitForLines(in: reader.output.path, atLeast: total)
         #expect(decided == total, "decisions stopped at \(countLines(reader.output.path)) of \(total)")
         let peak = ProcessMemory.peakResidentKiB(daemon.daemon.process.processIdentifier) ?? 0
+        print("[measured] slow FIFO log: peak RSS \(peak / 1024) MiB")
         #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")
         #expect(reader.waitForEnd())
         let samples = sampler.stop()

@@ -103,6 +103,8 @@ class Input {
     func resume() {}
     /// Stops reading for good and releases the libuv side.
     func close() {}
+    /// Closes at once, dropping whatever is still to be sent (at shutdown).
+    func abort() { close() }
     /// Whether the input can take reply lines (reply mode on a connection).
     var acceptsReplies: Bool { false }
     /// Sends reply bytes back on the connection (reply mode).

@@ -29,6 +29,14 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether only this host can connect: a unix socket, or TCP on a loopback address.
+    public var isLocalOnly: Bool {
+        switch self {
+        case .unix: return true
+        case .tcp(let host, _): return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        }
+    }
+
     public var description: String {
         switch self {
         case .unix(let path): return "unix:" + path
@@ -57,8 +65,10 @@ final class Listener {
     private let onError: (Listener, UVError) -> Void
     private let unlinkOnClose: String?
 
-    /// Binds and listens on `address`.
-    init(address: ListenAddress, replies: Bool, loop: EventLoop, backlog: Int32 = 128,
+    /// Binds and listens on `address`. A unix socket file gets mode 0660 (owner and
+    /// group may connect, nobody else), and `group` as its group when given; both are
+    /// set before `listen`, so no connection can come in under other permissions.
+    init(address: ListenAddress, replies: Bool, loop: EventLoop, backlog: Int32 = 511, group: gid_t? = nil,
          onConnection: @escaping (Listener, StreamHandle) -> Void,
          onError: @escaping (Listener, UVError) -> Void) throws(UVError) {
         self.loop = loop
@@ -73,6 +83,12 @@ final class Listener {
             if Listener.isStaleSocket(path) { FileSystem.removeFile(atPath: path) }
             let status = uv_pipe_bind(pipe.pointer, path)
             if status != 0 { pipe.close(); throw UVError(code: status, operation: "bind \(address)") }
+            if chmod(path, 0o660) != 0 || (group.map { chown(path, uid_t.max, $0) } ?? 0) != 0 {
+                let code = -errno
+                pipe.close()
+                FileSystem.removeFile(atPath: path)
+                throw UVError(code: code, operation: "set mode 0660\(group.map { " and group \($0)" } ?? "") on \(path)")
+            }
             handle = StreamHandle(pipe)
             unlinkOnClose = path
             makeClient = Listener.clientFactory(tcp: false, loop: loop)

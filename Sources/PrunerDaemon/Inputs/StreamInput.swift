@@ -48,13 +48,31 @@ final class StreamInput: Input {
     /// Paused by backpressure; also before `start()`, which then waits for `resume()`.
     private var isPaused = false
     private var isClosed = false
+    private var isHandleClosed = false
     private let repliesEnabled: Bool
     private var pendingReplyBytes = 0
+    /// Reply bytes queued for a client at which its reading pauses (`--max-reply-backlog`):
+    /// a reply-mode client that does not read its replies gets no more records read,
+    /// so its replies cannot grow without bound, and it never holds back other inputs.
+    private let maxReplyBacklog: Int
+    /// Paused because the client does not read its replies; resumed below half the limit.
+    private(set) var isHeldByReplies = false
+    /// Called when the reply backlog reaches its limit (the daemon logs it).
+    var onReplyBacklogFull: ((Int) -> Void)?
+    /// Called once the handle is closed for good (the daemon counts open connections).
+    var onClosed: (() -> Void)?
 
-    init(name: String, source: UInt32, handle: StreamHandle, maxRecordSize: Int, replies: Bool = false) {
+    /// Default read buffer of a stream input (`--connection-buffer`).
+    static let defaultBufferSize = 64 * 1024
+    /// Default `--max-reply-backlog`.
+    static let defaultMaxReplyBacklog = 4 << 20
+
+    init(name: String, source: UInt32, handle: StreamHandle, maxRecordSize: Int, replies: Bool = false,
+         bufferSize: Int = StreamInput.defaultBufferSize, maxReplyBacklog: Int = StreamInput.defaultMaxReplyBacklog) {
         self.handle = handle
-        self.readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        self.readBuffer = .allocate(byteCount: max(4096, bufferSize), alignment: 16)
         self.repliesEnabled = replies
+        self.maxReplyBacklog = max(1, maxReplyBacklog)
         super.init(name: name, source: source, maxRecordSize: maxRecordSize)
         handle.attach(to: self)
     }
@@ -75,7 +93,7 @@ final class StreamInput: Input {
     }
 
     private func startReading() {
-        guard !isReading, !isClosed else { return }
+        guard !isReading, !isClosed, !isHeldByReplies else { return }
         isReading = true
         let status = uv_read_start(handle.stream, { handle, _, buffer in
             guard let input = UVOwner.of(handle, as: StreamInput.self) else {
@@ -96,6 +114,10 @@ final class StreamInput: Input {
 
     override func pause() {
         isPaused = true
+        stopReading()
+    }
+
+    private func stopReading() {
         guard isReading else { return }
         isReading = false
         uv_read_stop(handle.stream)
@@ -107,17 +129,46 @@ final class StreamInput: Input {
         guard !isClosed else { return }
         isClosed = true
         isReading = false
-        if pendingReplyBytes == 0 { handle.close() }
+        if pendingReplyBytes == 0 { closeHandle() }
+    }
+
+    /// Closes at once, cancelling replies not yet written (at shutdown: a client
+    /// that never reads must not keep the daemon from exiting).
+    override func abort() {
+        isClosed = true
+        isReading = false
+        closeHandle()
+    }
+
+    private func closeHandle() {
+        guard !isHandleClosed else { return }
+        isHandleClosed = true
+        guard let onClosed else {
+            handle.close()
+            return
+        }
+        self.onClosed = nil
+        handle.close()
+        onClosed()
     }
 
     override var acceptsReplies: Bool { repliesEnabled }
 
     override func reply(_ bytes: [UInt8]) {
-        guard acceptsReplies, !bytes.isEmpty else { return }
+        guard acceptsReplies, !bytes.isEmpty, !isHandleClosed else { return }
         pendingReplyBytes += bytes.count
+        if pendingReplyBytes >= maxReplyBacklog && !isHeldByReplies {
+            isHeldByReplies = true
+            stopReading()
+            onReplyBacklogFull?(pendingReplyBytes)
+        }
         uvWrite(bytes, to: handle.stream) { [self] _ in
             pendingReplyBytes -= bytes.count
-            if isClosed && pendingReplyBytes == 0 { handle.close() }
+            if isHeldByReplies && pendingReplyBytes < maxReplyBacklog / 2 {
+                isHeldByReplies = false
+                if !isPaused { startReading() }
+            }
+            if isClosed && pendingReplyBytes == 0 { closeHandle() }
         }
     }
 
