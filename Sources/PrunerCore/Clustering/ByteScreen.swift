@@ -10,7 +10,7 @@ import CMatrixTiles
 /// **Quantisation.** Each centroid is stored as q_c ∈ [−127, 127] with its own
 /// scale s_c (c̃ = s_c q_c, s_c = max|c|/127), each row as q_x ∈ [−128, 127]
 /// with s_x; the integer dot product q_x · q_c is exact (int32 cannot
-/// overflow below d ≈ 65,000), so the screen's only arithmetic error is the
+/// overflow up to `largestDimension`, 65,793), so the screen's only arithmetic error is the
 /// scaling fl(fl(I) · fl(s_x s_c)): three roundings, ≤ 4u‖x̃‖‖c̃‖ (u = 2⁻²⁴).
 ///
 /// **The bound.** With δx = x − x̃, δc = c − c̃ (their norms measured when
@@ -36,9 +36,13 @@ struct ByteScreen: CentroidScreen {
     /// γ_{d+1} for the float32 kernel's chain, padded for the bound's own arithmetic.
     private let accumulation: Float
 
-    /// Quantises `centroids` (`k × dimension`, row-major); nil when this CPU lacks AVX512-VNNI.
+    /// The largest dimension whose int32 sums cannot overflow: |Σ q_x (q_c + 128)| ≤ 128 · 255 · d.
+    static let largestDimension = Int(Int32.max) / (128 * 255)
+
+    /// Quantises `centroids` (`k × dimension`, row-major); nil when this CPU lacks AVX512-VNNI
+    /// or `d` exceeds `largestDimension` (the float32 kernel alone then runs).
     init?(centroids: [Float], dimension d: Int) {
-        guard pr_cpu_has_avx512vnni() != 0, d > 0, !centroids.isEmpty else { return nil }
+        guard pr_cpu_has_avx512vnni() != 0, d > 0, d <= Self.largestDimension, !centroids.isEmpty else { return nil }
         let k = centroids.count / d
         count = k
         dimension = d
