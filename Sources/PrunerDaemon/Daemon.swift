@@ -211,7 +211,7 @@ public final class Daemon: InputDelegate {
         let tile = NearestCentroid.RegisterTile.preferred.rawValue
         let supported = NearestCentroid.ScreenKind.supported.map(\.rawValue).joined(separator: ", ")
         let kernel = NearestCentroid.ScreenKind.preferred.map {
-            "\($0.summary), exact float32 (\(tile) register tile) for the candidates "
+            "\($0.summary), candidates in float32 on the \(tile) register tile "
                 + "(this CPU supports: \(supported); PRUNERD_SCREEN=amx|vnni|none picks)"
         } ?? "float32, \(tile) register tile (no screen: this CPU supports "
                 + "\(supported.isEmpty ? "none" : supported), PRUNERD_SCREEN=amx|vnni|none picks; "
