@@ -66,17 +66,35 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "PrunerConfig",
+            dependencies: ["PrunerDaemon", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        // The fuzz targets' entry points; the fuzz executables and the corpus replay test share them.
+        .target(name: "PrunerFuzzing", dependencies: ["PrunerConfig", "PrunerDaemon", "PrunerIO", "PrunerCore"]),
         .executableTarget(
             name: "prunerd",
             dependencies: [
-                "PrunerDaemon", "PrunerIO", "PrunerCore",
+                "PrunerConfig", "PrunerDaemon", "PrunerIO", "PrunerCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore"]),
         .testTarget(name: "PrunerIOTests", dependencies: ["PrunerIO", "PrunerCore"]),
         .testTarget(name: "PrunerDaemonTests", dependencies: ["PrunerDaemon", "PrunerIO", "PrunerCore"]),
+        .testTarget(name: "PrunerFuzzingTests", dependencies: ["PrunerFuzzing", "PrunerConfig", "PrunerIO", "PrunerCore"]),
     ]
 )
+
+// libFuzzer executables, one per target (Fuzz/Targets/NAME/main.swift), only in
+// the fuzz build (`scripts/fuzz`, PRUNERD_FUZZ=1, scratch path .build-fuzz): they
+// need `-sanitize=fuzzer` to link, and the normal build has no use for them.
+if ProcessInfo.processInfo.environment["PRUNERD_FUZZ"] == "1" {
+    package.targets.append(.systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"))
+    for name in ["lz4-stream", "prn1", "json-lines", "npy", "checkpoint", "config"] {
+        package.targets.append(.executableTarget(
+            name: "fuzz-\(name)", dependencies: ["CLibFuzzer", "PrunerFuzzing"], path: "Fuzz/Targets/\(name)"))
+        package.products.append(.executable(name: "fuzz-\(name)", targets: ["fuzz-\(name)"]))
+    }
+}

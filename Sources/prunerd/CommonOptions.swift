@@ -1,6 +1,7 @@
 // Options and helpers shared by the subcommands: paths, centroids files, logging.
 import ArgumentParser
 import Logging
+import PrunerConfig
 import PrunerCore
 import PrunerDaemon
 import PrunerIO

@@ -2,6 +2,7 @@
 // for each default in its help text. Every option is optional here so that a
 // configuration file can sit between the built-in default and the command line.
 import ArgumentParser
+import PrunerConfig
 import PrunerCore
 
 extension KeepMode: ExpressibleByArgument {}
@@ -88,7 +89,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
         options.neighbors = try neighbors ?? config?.int("neighbors") ?? options.neighbors
         options.minPerCluster = try minPerCluster ?? config?.double("min-per-cluster") ?? options.minPerCluster
         options.keep = try keep ?? config?.string("keep").map { try parse($0, as: KeepMode.self, key: "keep") } ?? options.keep
-        options.seed = try seed ?? config?.int("seed").map { UInt64($0) } ?? options.seed
+        options.seed = try seed ?? config?.unsigned("seed") ?? options.seed
         options.kmeansIterations = try kmeansIterations ?? config?.int("kmeans-iterations") ?? options.kmeansIterations
         options.warmup = try warmup ?? config?.int("warmup") ?? options.warmup
         options.recomputeEvery = try recomputeEvery ?? config?.int("recompute-every") ?? options.recomputeEvery

@@ -1,6 +1,7 @@
 // `prunerd serve`: the streaming daemon, as a filter or as a service.
 import ArgumentParser
 import Logging
+import PrunerConfig
 import PrunerCore
 import PrunerDaemon
 #if canImport(Glibc)

@@ -1,20 +1,30 @@
 // The configuration file (`--config /etc/prunerd/prunerd.toml`): TOML whose keys
 // are the long command-line options without their dashes. Values there replace
 // built-in defaults; options given on the command line replace both.
+//
+// A library of its own (not in the executable) so that the fuzz target
+// `fuzz-config` links exactly the parser the daemon runs.
 import PrunerDaemon
 import TOMLKit
 
 /// A parsed configuration file, as plain Sendable values.
-struct ConfigFile: Sendable {
-    enum Value: Sendable {
-        case number(Double, isInteger: Bool)
+///
+/// Why values and not the TOML table: the daemon reads a key only when the
+/// command line did not give it, long after parsing, on any thread.
+public struct ConfigFile: Sendable {
+    /// A value as written in the file, before it is read as a particular option.
+    public enum Value: Sendable {
+        /// A TOML integer, kept exact (a 64-bit seed must not pass through Double).
+        case integer(Int)
+        /// A TOML float.
+        case number(Double)
         case string(String)
         case bool(Bool)
         case strings([String])
     }
 
     /// Every key the file may hold: the options of `prunerd serve`.
-    static let knownKeys: Set<String> = [
+    public static let knownKeys: Set<String> = [
         "listen", "reply", "decisions", "state-dir", "checkpoint-every", "metrics", "control",
         "keep-ratio", "clusters", "temperature", "neighbors", "min-per-cluster", "keep", "seed",
         "kmeans-iterations", "warmup", "lookahead", "recompute-every", "update", "centroids", "save-centroids",
@@ -23,16 +33,18 @@ struct ConfigFile: Sendable {
         "max-connections", "connection-buffer", "max-reply-backlog", "socket-group",
     ]
 
-    let path: String
+    /// The file's path, named in every error about it.
+    public let path: String
     private let values: [String: Value]
 
-    init(path: String, values: [String: Value]) {
+    /// A configuration from values already read (tests, and `parse`).
+    public init(path: String, values: [String: Value]) {
         self.path = path
         self.values = values
     }
 
     /// Reads and validates the file; unknown keys are errors (a typo must not pass silently).
-    static func load(path: String) throws -> ConfigFile {
+    public static func load(path: String) throws(ConfigError) -> ConfigFile {
         let bytes: [UInt8]
         do {
             bytes = try FileSystem.readFile(atPath: path)
@@ -40,6 +52,13 @@ struct ConfigFile: Sendable {
             // A directory, a missing or unreadable file: say so with the path, not a bare errno.
             throw ConfigError(path: path, reason: "cannot be read: \(error.reason)")
         }
+        return try parse(bytes, path: path)
+    }
+
+    /// Parses and validates the bytes of a file at `path` (named in errors only).
+    /// Throws ``ConfigError`` for anything but UTF-8 TOML text holding a table of
+    /// known keys with supported values.
+    public static func parse(_ bytes: [UInt8], path: String) throws(ConfigError) -> ConfigFile {
         // The TOML parser reads a C string: a NUL would silently end the file there.
         if let nul = bytes.firstIndex(of: 0) {
             throw ConfigError(path: path, reason: "byte offset \(nul): a NUL byte; a configuration file is TOML text")
@@ -52,6 +71,8 @@ struct ConfigFile: Sendable {
             table = try TOMLTable(string: String(decoding: bytes, as: UTF8.self))
         } catch let error as TOMLParseError {
             throw ConfigError(path: path, reason: "line \(error.source.begin.line): \(error.description)")
+        } catch {
+            throw ConfigError(path: path, reason: "\(error)")
         }
         var values: [String: Value] = [:]
         for key in table.keys {
@@ -62,9 +83,9 @@ struct ConfigFile: Sendable {
             if let flag = item.bool {
                 values[key] = .bool(flag)
             } else if let integer = item.int {
-                values[key] = .number(Double(integer), isInteger: true)
+                values[key] = .integer(integer)
             } else if let number = item.double {
-                values[key] = .number(number, isInteger: false)
+                values[key] = .number(number)
             } else if let text = item.string {
                 values[key] = .string(text)
             } else if let array = item.array {
@@ -83,32 +104,46 @@ struct ConfigFile: Sendable {
         return ConfigFile(path: path, values: values)
     }
 
-    func double(_ key: String) throws -> Double? {
-        guard let value = values[key] else { return nil }
-        guard case .number(let number, _) = value else { throw mistyped(key, "a number") }
-        return number
+    /// The number at `key` (an integer counts); `nil` when absent.
+    public func double(_ key: String) throws(ConfigError) -> Double? {
+        switch values[key] {
+        case nil: return nil
+        case .number(let number)?: return number
+        case .integer(let integer)?: return Double(integer)
+        default: throw mistyped(key, "a number")
+        }
     }
 
-    func int(_ key: String) throws -> Int? {
+    /// The integer at `key`; `nil` when absent.
+    public func int(_ key: String) throws(ConfigError) -> Int? {
         guard let value = values[key] else { return nil }
-        guard case .number(let number, true) = value else { throw mistyped(key, "an integer") }
-        return Int(number)
+        guard case .integer(let integer) = value else { throw mistyped(key, "an integer") }
+        return integer
     }
 
-    func string(_ key: String) throws -> String? {
+    /// The non-negative integer at `key` (a seed); `nil` when absent.
+    public func unsigned(_ key: String) throws(ConfigError) -> UInt64? {
+        guard let integer = try int(key) else { return nil }
+        guard integer >= 0 else { throw mistyped(key, "a non-negative integer") }
+        return UInt64(integer)
+    }
+
+    /// The string at `key`; `nil` when absent.
+    public func string(_ key: String) throws(ConfigError) -> String? {
         guard let value = values[key] else { return nil }
         guard case .string(let text) = value else { throw mistyped(key, "a string") }
         return text
     }
 
-    func bool(_ key: String) throws -> Bool? {
+    /// The boolean at `key`; `nil` when absent.
+    public func bool(_ key: String) throws(ConfigError) -> Bool? {
         guard let value = values[key] else { return nil }
         guard case .bool(let flag) = value else { throw mistyped(key, "true or false") }
         return flag
     }
 
     /// A list of strings; a single string counts as a list of one.
-    func strings(_ key: String) throws -> [String]? {
+    public func strings(_ key: String) throws(ConfigError) -> [String]? {
         guard let value = values[key] else { return nil }
         switch value {
         case .strings(let list): return list
@@ -123,8 +158,15 @@ struct ConfigFile: Sendable {
 }
 
 /// A configuration file that cannot be used; names the file and the reason.
-struct ConfigError: Error, CustomStringConvertible {
-    var path: String
-    var reason: String
-    var description: String { "configuration \(path): \(reason)" }
+public struct ConfigError: Error, CustomStringConvertible {
+    /// The configuration file.
+    public var path: String
+    /// What is wrong with it, phrased for the operator.
+    public var reason: String
+    public var description: String { "configuration \(path): \(reason)" }
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
