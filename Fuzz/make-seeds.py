@@ -104,6 +104,18 @@ write("npy", "1d", npy(np.zeros(4, dtype=np.float32)))
 write("npy", "big-endian", npy(vectors(2, 2).astype(">f4")))
 write("npy", "int", npy(np.arange(6, dtype=np.int32).reshape(2, 3)))
 
+
+def npz(name, save, **arrays):
+    import io
+    buf = io.BytesIO()
+    save(buf, **arrays)
+    write("npy", name, buf.getvalue())
+
+
+npz("npz-stored", np.savez, emb=vectors(3, 4))
+npz("npz-deflated", np.savez_compressed, emb=vectors(4, 3).astype(np.float16), ids=np.arange(4))
+npz("npz-two", np.savez, a=vectors(2, 2), b=np.zeros((1, 5), dtype=np.float64))
+
 # Config: the shipped file uncommented, and small files of every value type.
 shipped = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "systemd", "prunerd.toml"), "rb").read()
 uncommented = b"\n".join(line[1:] if line.startswith(b"#") and b" = " in line[:40] else line for line in shipped.split(b"\n"))

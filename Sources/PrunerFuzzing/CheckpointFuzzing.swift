@@ -17,19 +17,64 @@ enum CheckpointFuzzing {
     /// The largest dimension the target drives records through after a restore (time per input).
     static let driveDimensionLimit = 64
 
-    /// Control byte bit 0: rewrite the trailing CRC-32 (and bit 1: the payload length)
-    /// so that mutations reach the payload parser instead of stopping at the checksum.
+    /// Control byte bit 0: rewrite the CRC-32s (bit 1: the length fields) so that
+    /// mutations reach the payload parsers instead of stopping at the checksum.
+    /// The rest is a checkpoint file: a resume point (`PRNRESM`) wrapping an
+    /// engine checkpoint, or a bare engine checkpoint (`PRNCKPT`), read as
+    /// `prunerd serve` reads its state directory.
     static func run(_ input: UnsafeRawBufferPointer) throws(FuzzFailure) {
         guard let control = input.first else { return }
         var bytes = Array(payload(input))
-        if control & 2 != 0, bytes.count >= 24 {
-            let length = UInt64(bytes.count - 24)
-            for i in 0..<8 { bytes[12 + i] = UInt8(truncatingIfNeeded: length >> (8 * UInt64(i))) }
+        var engineBytes = bytes
+        if ResumePoint.isResumePoint(bytes) {
+            fixResumePoint(&bytes, control: control)
+            guard let point = try? ResumePoint(decoding: bytes) else { return }
+            guard (try? ResumePoint(decoding: point.encoded())) == point else {
+                throw FuzzFailure("resume point round trip is not exact")
+            }
+            engineBytes = point.engine
+            guard !engineBytes.isEmpty else { return }
+        } else {
+            fixEngineCheckpoint(&engineBytes, control: control)
         }
+        try restore(engineBytes)
+    }
+
+    /// Rewrites a resume point's section CRC and engine length, then its engine's own fields.
+    static func fixResumePoint(_ bytes: inout [UInt8], control: UInt8) {
+        guard bytes.count >= 20 else { return }
+        let length = readU64(bytes, at: 12)
+        guard length <= UInt64(bytes.count), 20 + Int(length) + 12 <= bytes.count else { return }
+        let end = 20 + Int(length)
+        if control & 1 != 0 { writeU32(CRC32.checksum(bytes[0..<end]), into: &bytes, at: end) }
+        if control & 2 != 0 { writeU64(UInt64(bytes.count - end - 12), into: &bytes, at: end + 4) }
+        var engine = Array(bytes[(end + 12)...])
+        fixEngineCheckpoint(&engine, control: control)
+        bytes.replaceSubrange((end + 12)..., with: engine)
+    }
+
+    /// Rewrites an engine checkpoint's payload length (bit 1) and trailing CRC-32 (bit 0).
+    static func fixEngineCheckpoint(_ bytes: inout [UInt8], control: UInt8) {
+        if control & 2 != 0, bytes.count >= 24 { writeU64(UInt64(bytes.count - 24), into: &bytes, at: 12) }
         if control & 1 != 0, bytes.count >= 4 {
-            let crc = CRC32.checksum(bytes[0..<(bytes.count - 4)])
-            for i in 0..<4 { bytes[bytes.count - 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+            writeU32(CRC32.checksum(bytes[0..<(bytes.count - 4)]), into: &bytes, at: bytes.count - 4)
         }
+    }
+
+    static func readU64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+        (0..<8).reduce(0) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+    }
+
+    static func writeU64(_ value: UInt64, into bytes: inout [UInt8], at offset: Int) {
+        for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+    }
+
+    static func writeU32(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {
+        for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
+    }
+
+    /// Restores an engine; it must re-save the same bytes and go on deciding.
+    static func restore(_ bytes: [UInt8]) throws(FuzzFailure) {
         guard var engine = try? StreamingPruner(checkpoint: bytes, options: options) else { return }
         let saved = engine.checkpoint()
         guard let again = try? StreamingPruner(checkpoint: saved, options: options) else {

@@ -13,10 +13,18 @@ public enum CheckpointSeeds {
     public static func inputs(controls: [UInt8] = [0, 3]) -> [(name: String, bytes: [UInt8])] {
         var out: [(String, [UInt8])] = []
         for (name, bytes) in checkpoints() {
+            let point = ResumePoint(
+                log: .init(path: "/var/log/prunerd/decisions.jsonl", device: 2049, inode: 77, length: 4096),
+                sources: [.init(name: "file:/data/a.lz4", replies: false), .init(name: "unix:/run/in.sock", replies: true)],
+                files: [.init(name: "file:/data/a.lz4", device: 2049, inode: 12, size: 1 << 20, fingerprint: 0xfeed, records: 40)],
+                engine: bytes)
             for control in controls {
                 out.append(("\(name)-\(control)", [control] + bytes))
+                out.append(("resume-\(name)-\(control)", [control] + point.encoded()))
             }
         }
+        let empty = ResumePoint(log: nil, sources: [], files: [], engine: [])
+        out.append(("resume-empty-0", [0] + empty.encoded()))
         return out
     }
 

@@ -189,4 +189,32 @@ struct PRN1DecoderTests {
         let empty = decodeRecords(Array(" \n\n".utf8), sizes: [1])
         #expect(empty.error == nil && empty.events.isEmpty && empty.encoding == nil)
     }
+    /// Found by fuzz-prn1: the error naming unreadable content used to depend on
+    /// how the stream was cut into reads (the whole first read was classified, so
+    /// the same bytes were "unrecognised data" from a file and "text" from a socket
+    /// sending them one by one; a read ending after a `P` made PAR1 a PRN1 error).
+    @Test("unreadable content gets the same error however the stream is cut")
+    func detectionIsIndependentOfReadSizes() throws {
+        let streams: [[UInt8]] = [
+            [0xEE, 0xEE, 0xEE, 0xC7, 0xFF, 0x00, 0x01] + Array("{{{{{{{{{{{{{{{{{{{{{{;{{{".utf8),
+            Array("PAR1 and then some more bytes".utf8),
+            Array("PK\u{3}\u{4}zip".utf8),
+            Array("  hello, world".utf8),
+            [0x00, 0x01, 0x02],
+            Array("\n  xyz".utf8),
+        ]
+        for stream in streams {
+            let whole = try #require(decodeRecords(stream, sizes: [stream.count]).error)
+            for sizes in [[1], [2], [3], [5, 1], [15, 1, 100]] {
+                let cut = try #require(decodeRecords(stream, sizes: sizes).error)
+                #expect(cut == whole, "\(stream.prefix(4)) in pieces \(sizes)")
+            }
+        }
+        #expect(try #require(decodeRecords(Array("PAR1xxxx".utf8), sizes: [1]).error).reason.contains("Parquet"))
+        // A lone `P` is still a truncated PRN1 stream, and a `P` read alone still starts PRN1.
+        #expect(try #require(decodeRecords(Array("P".utf8), sizes: [1]).error).reason.contains("truncated PRN1"))
+        let good = RecordEncoder.prn1(id: "a", vector: [1, 2, 3], dtype: .float32, score: nil)
+        let split = decodeRecords(good, sizes: [1])
+        #expect(split.error == nil && split.events.count == 1 && split.encoding == .prn1)
+    }
 }

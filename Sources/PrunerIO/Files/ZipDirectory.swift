@@ -45,7 +45,9 @@ public enum ZipDirectory {
         if end >= 20, le32(tail, end - 20) == 0x0706_4B50 {
             let recordOffset = le64(tail, end - 20 + 8)
             let tailStart = fileSize - UInt64(tail.count)
-            guard recordOffset >= tailStart, Int(recordOffset - tailStart) + 56 <= tail.count else {
+            // Checked before converting: a forged offset near 2^64 must not trap.
+            guard recordOffset >= tailStart, recordOffset - tailStart <= UInt64(tail.count),
+                  Int(recordOffset - tailStart) + 56 <= tail.count else {
                 throw NPYError("zip64 end record outside the file's tail")
             }
             let record = Int(recordOffset - tailStart)
@@ -54,7 +56,7 @@ public enum ZipDirectory {
             size = le64(tail, record + 40)
             offset = le64(tail, record + 48)
         }
-        guard offset + size <= fileSize else { throw NPYError("central directory outside the file") }
+        guard offset <= fileSize, size <= fileSize - offset else { throw NPYError("central directory outside the file") }
         return (offset, size, entries)
     }
 
@@ -103,7 +105,10 @@ public enum ZipDirectory {
         guard localHeader.count >= 30, le32(localHeader, 0) == 0x0403_4B50 else {
             throw NPYError("bad local header of member '\(member.name)'")
         }
-        return member.localHeaderOffset + 30 + UInt64(le16(localHeader, 26)) + UInt64(le16(localHeader, 28))
+        let (start, overflow) = member.localHeaderOffset.addingReportingOverflow(
+            30 + UInt64(le16(localHeader, 26)) + UInt64(le16(localHeader, 28)))
+        guard !overflow else { throw NPYError("member '\(member.name)' starts beyond any file") }
+        return start
     }
 
     private static func le16(_ bytes: [UInt8], _ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }

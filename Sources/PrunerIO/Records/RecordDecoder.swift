@@ -49,8 +49,13 @@ public struct RecordDecoder {
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ sink: (RecordEvent) -> Void) throws(StreamError) {
         var bytes = bytes
         if encoding == nil {
-            guard let chosen = try detect(&bytes) else { return }
-            encoding = chosen
+            guard bytes.count > 0 else { return }
+            if !head.isEmpty {
+                guard try completeHead(&bytes, sink) else { return }
+            } else {
+                guard let chosen = try detect(&bytes) else { return }
+                encoding = chosen
+            }
         }
         let offset = consumedBytes
         consumedBytes += UInt64(bytes.count)
@@ -64,12 +69,76 @@ public struct RecordDecoder {
     /// Declares the end of input. A JSON line without a final newline is
     /// delivered to `sink`; a partial PRN1 record throws (truncated input).
     public mutating func finish(_ sink: (RecordEvent) -> Void) throws(StreamError) {
+        if encoding == nil && !head.isEmpty {
+            if head == [UInt8(ascii: "P")] && consumedBytes == 0 {
+                // A lone `P`: a PRN1 stream cut after its first byte, as when it arrives whole.
+                encoding = .prn1
+                try feedHeadToPRN1(sink)
+            } else {
+                throw unreadable(head)
+            }
+        }
         switch encoding {
         case nil: return
         case .prn1: try prn1.finish(at: consumedBytes)
         case .jsonLines: jsonLines.finish(sink)
         case .npy: try npy.finish(at: consumedBytes)
         }
+    }
+
+    /// How many bytes, from the first one that is not whitespace, name content that
+    /// is not records. A fixed window, so that the error is the same however the
+    /// stream is cut into reads (a socket's 1-byte read and a file's 64 KiB one).
+    static let detectionWindow = 16
+
+    /// Bytes from the first non-whitespace one on, held while the encoding cannot
+    /// be told from them yet (a lone `P`, or the start of unreadable content);
+    /// at most ``detectionWindow``, not yet counted in `consumedBytes`.
+    private var head: [UInt8] = []
+
+    /// The error for unreadable content starting at `consumedBytes`, named from its first bytes.
+    private func unreadable(_ prefix: UnsafeRawBufferPointer) -> StreamError {
+        StreamError(
+            offset: consumedBytes, layer: .record,
+            reason: ContentKind(prefix: UnsafeRawBufferPointer(rebasing: prefix.prefix(Self.detectionWindow))).unreadableReason)
+    }
+
+    private func unreadable(_ prefix: [UInt8]) -> StreamError {
+        prefix.withUnsafeBytes { unreadable($0) }
+    }
+
+    /// Adds `bytes` to the held head. Returns true once PRN1 is chosen (the head
+    /// has been fed and `bytes` is left to feed); false while still held; throws
+    /// once the window is full of unreadable content.
+    private mutating func completeHead(_ bytes: inout UnsafeRawBufferPointer, _ sink: (RecordEvent) -> Void) throws(StreamError) -> Bool {
+        if head == [UInt8(ascii: "P")] && consumedBytes == 0
+            && bytes[0] != UInt8(ascii: "A") && bytes[0] != UInt8(ascii: "K") {
+            encoding = .prn1
+            try feedHeadToPRN1(sink)
+            return true
+        }
+        let take = min(Self.detectionWindow - head.count, bytes.count)
+        head.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
+        if head.count >= Self.detectionWindow { throw unreadable(head) }
+        return false
+    }
+
+    private mutating func feedHeadToPRN1(_ sink: (RecordEvent) -> Void) throws(StreamError) {
+        let held = head
+        head = []
+        consumedBytes += UInt64(held.count)
+        try held.withUnsafeBytes { buffer in
+            Result { () throws(StreamError) in try prn1.feed(buffer, at: 0, sink) }
+        }.get()
+    }
+
+    /// Holds the rest of `bytes` (from `index`) as the head, or throws if it already fills the window.
+    private mutating func holdOrThrow(_ bytes: UnsafeRawBufferPointer, from index: Int) throws(StreamError) -> RecordEncoding? {
+        consumedBytes += UInt64(index)
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[index...])
+        if rest.count >= Self.detectionWindow { throw unreadable(rest) }
+        head = Array(rest)
+        return nil
     }
 
     /// Skips leading whitespace and picks the encoding from the first other byte.
@@ -82,7 +151,9 @@ public struct RecordDecoder {
                 if byte == 0x93 { return .npy }
                 // `P` is PRN1, unless the next byte (when already here) says Parquet's PAR1 or zip's PK.
                 if byte == UInt8(ascii: "P") {
-                    guard bytes.count > 1, bytes[1] == UInt8(ascii: "A") || bytes[1] == UInt8(ascii: "K") else { return .prn1 }
+                    // Wait for the second byte when this read ends after the `P`.
+                    guard bytes.count > 1 else { return try holdOrThrow(bytes, from: 0) }
+                    guard bytes[1] == UInt8(ascii: "A") || bytes[1] == UInt8(ascii: "K") else { return .prn1 }
                 }
             }
             switch byte {
@@ -93,9 +164,7 @@ public struct RecordDecoder {
                 bytes = UnsafeRawBufferPointer(rebasing: bytes[index...])
                 return .jsonLines
             default:
-                throw StreamError(
-                    offset: consumedBytes + UInt64(index), layer: .record,
-                    reason: ContentKind(prefix: UnsafeRawBufferPointer(rebasing: bytes[index...])).unreadableReason)
+                return try holdOrThrow(bytes, from: index)
             }
         }
         consumedBytes += UInt64(index)
