@@ -2,6 +2,7 @@
 // may connect: each an option (and a config key) with a documented default, so
 // an operator can size them and a hostile client cannot exceed them.
 import ArgumentParser
+import PrunerConfig
 import PrunerDaemon
 
 /// Connection limits and socket permissions of `prunerd serve`.
