@@ -30,7 +30,7 @@ public struct ConfigFile: Sendable {
         "kmeans-iterations", "warmup", "lookahead", "recompute-every", "update", "centroids", "save-centroids",
         "max-record-size", "log-level", "fresh", "threads", "append", "overwrite", "kept-ids",
         "dedup-threshold", "dedup-memory", "min-score", "half-life", "spawn-after", "drift-quantile",
-        "max-connections", "connection-buffer", "max-reply-backlog", "socket-group",
+        "max-connections", "connection-buffer", "max-reply-backlog", "socket-group", "max-hold",
     ]
 
     /// The file's path, named in every error about it.

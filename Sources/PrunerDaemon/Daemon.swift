@@ -36,6 +36,9 @@ public struct DaemonConfiguration: Sendable {
     public var maxReplyBacklog: Int = 4 << 20
     /// Group given to unix listening sockets (mode 0660), or nil to keep the daemon's own group.
     public var socketGroup: String?
+    /// `--max-hold`: seconds a record may wait undecided while the engine is idle (look-ahead,
+    /// warm-up) before everything held is decided against the quotas of that moment; nil: no limit.
+    public var maxHold: Double?
     /// Listening sockets handed over by systemd (socket activation).
     public var activatedSockets: [ActivatedSocket] = []
     /// Unix socket answering `prunerd status`, or nil for none.
@@ -139,6 +142,10 @@ public final class Daemon: InputDelegate {
     private var backpressure: Backpressure
     private var isStopping = false
     private var engineFinished = false
+    /// When records were read: (records read in all, loop time in ns), one entry per 10 ms
+    /// at most; entries whose records are all decided are dropped (see `releaseHeldIfDue`).
+    private var readTimes: [(total: UInt64, at: UInt64)] = []
+    private var readTimesHead = 0
     private var isShuttingDown = false
     private var tally = DecisionTally()
     private var inputErrors = 0
@@ -401,7 +408,15 @@ public final class Daemon: InputDelegate {
     private func noteRead(_ count: UInt64) {
         guard count > 0 else { return }
         recordsRead += count
-        latency.recordRead(total: recordsRead, at: uv_hrtime())
+        let now = uv_hrtime()
+        latency.recordRead(total: recordsRead, at: now)
+        if configuration.maxHold != nil {
+            if readTimes.count > readTimesHead, now - readTimes[readTimes.count - 1].at < 10_000_000 {
+                readTimes[readTimes.count - 1].total = recordsRead
+            } else {
+                readTimes.append((recordsRead, now))
+            }
+        }
     }
 
     /// Retires an input: logs why if it failed, and closes it once it needs nothing more.
@@ -427,7 +442,11 @@ public final class Daemon: InputDelegate {
     private func applyBackpressure() {
         switch backpressure.update(pendingRecords: batcher.pendingCount, logBacklog: log.backlog) {
         case .pause?: for input in inputs.values { input.pause() }
-        case .resume?: for input in inputs.values { input.resume() }
+        case .resume?:
+            // In a new random order each time: the kernel reports readable sockets roughly in
+            // the order reading was resumed, and reading pauses again after ~4,096 records, so
+            // a fixed order starved the same connections every round (a 25 s send at 64 clients).
+            for input in inputs.values.shuffled() { input.resume() }
         case nil: break
         }
     }
@@ -498,6 +517,27 @@ public final class Daemon: InputDelegate {
         }
         applyBackpressure()
         pump()
+    }
+
+    /// `--max-hold`: when the oldest undecided record was read more than `maxHold`
+    /// seconds ago and the engine is idle with nothing waiting for it (so the record
+    /// is held by the look-ahead or the warm-up, not queued), the engine decides
+    /// everything it holds now, as at the end of input, and carries on. Which
+    /// records this reaches depends on when input went quiet: a replay timed alike
+    /// decides alike.
+    private func releaseHeldIfDue() {
+        guard let maxHold = configuration.maxHold else { return }
+        while readTimesHead < readTimes.count && readTimes[readTimesHead].total <= recordsDecided { readTimesHead += 1 }
+        if readTimesHead > 1024 && readTimesHead * 2 > readTimes.count {
+            readTimes.removeFirst(readTimesHead)
+            readTimesHead = 0
+        }
+        guard readTimesHead < readTimes.count,
+              Double(uv_hrtime() - readTimes[readTimesHead].at) / 1e9 >= maxHold,
+              !isStopping, !engineFinished, checkpoint == .none, worker.isReady, !worker.isBusy,
+              !worker.hasPendingOutput, batcher.pendingCount == 0 else { return }
+        logger.debug("max-hold: a record waited \(maxHold) s while input was quiet; deciding the \(recordsRead - recordsDecided) undecided now")
+        worker.run(.finish, done: didWork)
     }
 
     /// Once no input can bring more records: decide what the engine still holds, flush, stop.
@@ -641,6 +681,13 @@ public final class Daemon: InputDelegate {
         }
         if let timer = try? LoopTimer(on: loop, action: { [unowned self] in tick() }) {
             timer.start(after: 1000, every: 1000)
+            timer.unref()
+            timers.append(timer)
+        }
+        if let maxHold = configuration.maxHold, maxHold > 0,
+           let timer = try? LoopTimer(on: loop, action: { [unowned self] in releaseHeldIfDue() }) {
+            let interval = UInt64(min(1000, max(20, maxHold * 250)))
+            timer.start(after: interval, every: interval)
             timer.unref()
             timers.append(timer)
         }

@@ -23,6 +23,10 @@ struct ConnectionOptions: ParsableArguments, Sendable {
             help: "Group (name or number) of the unix sockets prunerd creates; they get mode 0660 (default: the daemon's group).")
     var socketGroup: String?
 
+    @Option(name: .customLong("max-hold"),
+            help: "Seconds a record may wait undecided (look-ahead, warm-up) while input is quiet; then everything held is decided against the quotas of that moment (default 5; 0: wait for more input or the stop).")
+    var maxHold: Double?
+
     /// Copies the settings (command line, else configuration file, else default) into `configuration`.
     func apply(over file: ConfigFile?, to configuration: inout DaemonConfiguration) throws {
         let maxConnections = try maxConnections ?? file?.int("max-connections") ?? configuration.maxConnections
@@ -35,5 +39,8 @@ struct ConnectionOptions: ParsableArguments, Sendable {
         configuration.connectionBufferSize = buffer
         configuration.maxReplyBacklog = replies
         configuration.socketGroup = try socketGroup ?? file?.string("socket-group")
+        let hold = try maxHold ?? file?.double("max-hold") ?? 5
+        guard hold >= 0, hold.isFinite else { throw ValidationError("--max-hold must be 0 or more seconds") }
+        configuration.maxHold = hold > 0 ? hold : nil
     }
 }

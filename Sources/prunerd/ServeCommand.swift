@@ -153,7 +153,7 @@ struct ServeCommand: ParsableCommand {
             "metrics = \(metricsAddress?.description ?? "off")",
             "max-record-size = \(resolved.maxRecordSize)",
             "max-connections = \(limits.maxConnections)", "connection-buffer = \(limits.connectionBufferSize)",
-            "max-reply-backlog = \(limits.maxReplyBacklog)", "socket-group = \(limits.socketGroup ?? "(the daemon's)")",
+            "max-reply-backlog = \(limits.maxReplyBacklog)", "socket-group = \(limits.socketGroup ?? "(the daemon's)")", "max-hold = \(limits.maxHold.map { "\($0)" } ?? "off")",
             "log-level = \(resolved.logLevel)",
             "kept-ids = \(resolved.keptIds ?? "off")",
         ]
