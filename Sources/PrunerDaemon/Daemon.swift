@@ -194,7 +194,10 @@ public final class Daemon: InputDelegate {
         self.logger = logger
         self.loop = try EventLoop()
         self.worker = EngineWorker(engine: engine, sources: sources, loop: loop)
-        for source in configuration.resume?.sources ?? [] { _ = sources.register(name: source.name, replies: source.replies) }
+        for source in configuration.resume?.sources ?? [] {
+            let index = sources.register(name: source.name, replies: source.replies)
+            if let seqs = configuration.startPlan.alreadyLogged[source.name] { worker.alreadyLogged[index] = seqs }
+        }
         self.batcher = RecordBatcher(dimension: engine.dimension,
                                      batchCapacity: configuration.maxPendingRecords + Self.batchHeadroom)
         self.backpressure = Backpressure(maxPendingRecords: configuration.maxPendingRecords,

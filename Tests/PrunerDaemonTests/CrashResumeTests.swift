@@ -162,4 +162,42 @@ struct CrashResumeTests {
         #expect(anew.status == 0, "\(anew.stderr)")
         #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 3000)
     }
+
+    @Test("a connection's records held at the checkpoint and decided before a SIGKILL get no second line after the restart")
+    func heldConnectionRecordsAreNotDecidedTwice() throws {
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let socketPath = work.appendingPathComponent("in.sock").path
+        let log = work.appendingPathComponent("d.jsonl").path
+        let command = ["serve", "--listen", "unix:\(socketPath)", "--decisions", log,
+                       "--state-dir", work.appendingPathComponent("state").path, "--checkpoint-every", "1",
+                       "--clusters", "4", "--warmup", "500", "--lookahead", "2000"]
+        func records(_ prefix: String, _ range: Range<Int>) -> Data {
+            var data = Data()
+            for i in range { data += Handmade.prn1("\(prefix)\(i)", Handmade.randomVector(i, dimension: 16)) }
+            return data
+        }
+        let first = try BackgroundDaemon(arguments: command)
+        #expect(first.waitForLog("listening on"))
+        // 3,000 records: 1,000 decided, 2,000 held by the look-ahead; a checkpoint then holds them.
+        _ = try SocketClient.sendUnix(path: socketPath, data: records("a", 0..<3000))
+        // 1,000 decided means all 3,000 had arrived: that checkpoint holds the other 2,000.
+        #expect(first.waitForLog("1000 records decided"))
+        // 2,000 more: they decide the held ones; then SIGKILL before the next checkpoint (1 s later).
+        _ = try SocketClient.sendUnix(path: socketPath, data: records("b", 3000..<5000))
+        let deadline = Date().addingTimeInterval(20)
+        while (try? String(contentsOfFile: log, encoding: .utf8))?.contains("\"a2999\"") != true && Date() < deadline { usleep(2_000) }
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+
+        let second = try BackgroundDaemon(arguments: command)
+        #expect(second.waitForLog("listening on"))
+        #expect(second.terminate() == 0)
+        #expect(second.stderr.contains("lines of connections kept"), "\(second.stderr)")
+        let lines = parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log)))
+        var count: [String: Int] = [:]
+        for line in lines { count[line.id, default: 0] += 1 }
+        #expect(count.values.allSatisfy { $0 == 1 }, "\(count.filter { $0.value > 1 }.count) ids have two lines")
+        #expect((0..<3000).allSatisfy { count["a\($0)"] == 1 }, "every record of the first connection has its line")
+    }
 }

@@ -174,9 +174,11 @@ enum InputOpener {
             if ownsDescriptor { FileSystem.closeFile(fd) }
             throw .system(path: path, error)
         }
-        let isTerminal = uv_guess_handle(fd) == UV_TTY
+        // Character devices are files (/dev/null, /dev/zero), except terminals, which are streams.
+        let readsLikeFile = kind == .regular || kind == .blockDevice
+            || (kind == .characterDevice && uv_guess_handle(fd) != UV_TTY)
         switch kind {
-        case .regular, .blockDevice, .characterDevice where !isTerminal:
+        case _ where readsLikeFile:
             let input = FileInput(name: name, source: source, fd: fd, ownsDescriptor: ownsDescriptor, loop: loop,
                                   maxRecordSize: maxRecordSize)
             if kind == .regular { input.identity = FileIdentity.of(descriptor: fd) }

@@ -139,6 +139,11 @@ final class EngineWorker {
         })
     }
 
+    /// Records of a restored engine whose lines the killed run already wrote (a
+    /// connection's held records, decided after the checkpoint): by source index and
+    /// `seq`. Set before the first job, read by formatting jobs only.
+    var alreadyLogged: [UInt32: Set<UInt64>] = [:]
+
     /// No engine job running or waiting and every output delivered: the engine's
     /// state then reflects exactly the decisions handed to the log so far.
     var isIdle: Bool { !isBusy && !hasPendingOutput }
@@ -178,7 +183,8 @@ final class EngineWorker {
     }
 
     private func format(_ decided: DecidedRecords, sequence: Int) {
-        let state = FormatJob(decided: decided, sources: sources, collectsKeptIds: collectsKeptIds)
+        let state = FormatJob(decided: decided, sources: sources, collectsKeptIds: collectsKeptIds,
+                              alreadyLogged: alreadyLogged)
         loop.queueWork({ state.execute() }, then: { [self] in
             finished[sequence] = state.output
             while let output = finished.removeValue(forKey: nextToDeliver) {
@@ -241,12 +247,14 @@ final class EngineWorker {
         let decided: DecidedRecords
         let sources: SourceTable
         let collectsKeptIds: Bool
+        let alreadyLogged: [UInt32: Set<UInt64>]
         var output = WorkerOutput()
 
-        init(decided: DecidedRecords, sources: SourceTable, collectsKeptIds: Bool) {
+        init(decided: DecidedRecords, sources: SourceTable, collectsKeptIds: Bool, alreadyLogged: [UInt32: Set<UInt64>]) {
             self.decided = decided
             self.sources = sources
             self.collectsKeptIds = collectsKeptIds
+            self.alreadyLogged = alreadyLogged
         }
 
         func execute() {
@@ -257,6 +265,7 @@ final class EngineWorker {
             output.lines.reserveCapacity(decided.count * 200)
             for index in 0..<decided.count {
                 let entry = decided.entries[index]
+                if !alreadyLogged.isEmpty, alreadyLogged[entry.origin.source]?.contains(entry.origin.seq) == true { continue }
                 let decision = decided.decisions[index]
                 let source = names[Int(entry.origin.source)]
                 let start = output.lines.count

@@ -16,12 +16,16 @@ enum LogTail {
         var keptLines = 0
         var tornBytes = 0
         var newLength: UInt64 = 0
+        /// The `seq` of each kept line, by source name (of `heldSources`): records the
+        /// checkpoint's engine may still hold, whose lines must not be written twice.
+        var keptSeqs: [String: Set<UInt64>] = [:]
     }
 
     /// Rewrites the log after `mark` in place (reading 1 MiB at a time, writing behind the
     /// read position), dropping the lines whose `src` is one of `rereadSources` and an
     /// unterminated last line, then truncates and fsyncs.
-    static func cut(_ path: String, after mark: UInt64, rereadSources: Set<String>) throws(UVError) -> Outcome {
+    static func cut(_ path: String, after mark: UInt64, rereadSources: Set<String>,
+                    heldSources: [String]) throws(UVError) -> Outcome {
         var request = uv_fs_t()
         let fd = uv_fs_open(nil, &request, path, O_RDWR | O_CLOEXEC, 0, nil)
         uv_fs_req_cleanup(&request)
@@ -29,6 +33,7 @@ enum LogTail {
         defer { FileSystem.closeFile(fd) }
         let prefixes = rereadSources.map { Array(#","src":""#.utf8) + DecisionLineFormatter.jsonEscaped($0) + Array(#"","seq":"#.utf8) }
         var outcome = Outcome()
+        let held = heldSources.map { (name: $0, prefix: Array(#","src":""#.utf8) + DecisionLineFormatter.jsonEscaped($0) + Array(#"","seq":"#.utf8)) }
         var readAt = mark, writeAt = mark
         var pending: [UInt8] = []     // a line begun in the previous chunk
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
@@ -46,6 +51,12 @@ enum LogTail {
                 } else {
                     outcome.keptLines += 1
                     kept.append(contentsOf: line)
+                    for source in held {
+                        if let seq = seq(in: line, after: source.prefix) {
+                            outcome.keptSeqs[source.name, default: []].insert(seq)
+                            break
+                        }
+                    }
                 }
                 start = newline + 1
             }
@@ -65,16 +76,34 @@ enum LogTail {
         return outcome
     }
 
+    /// The number right after `prefix` (`…"src":"NAME","seq":`), when the line has it.
+    private static func seq(in line: ArraySlice<UInt8>, after prefix: [UInt8]) -> UInt64? {
+        guard let at = find(line, prefix) else { return nil }
+        var value: UInt64 = 0
+        var index = at + prefix.count
+        var digits = 0
+        while index < line.endIndex, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9") {
+            value = value &* 10 &+ UInt64(line[index] - UInt8(ascii: "0"))
+            index += 1
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+
     /// Whether `line` holds `needle` (the `src` field comes right after `ts`, near the start).
     private static func contains(_ line: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard line.count >= needle.count else { return false }
+        find(line, needle) != nil
+    }
+
+    private static func find(_ line: ArraySlice<UInt8>, _ needle: [UInt8]) -> Int? {
+        guard line.count >= needle.count else { return nil }
         let limit = min(line.endIndex - needle.count, line.startIndex + 64)
         var index = line.startIndex
         while index <= limit {
-            if line[index] == needle[0] && line[index..<(index + needle.count)].elementsEqual(needle) { return true }
+            if line[index] == needle[0] && line[index..<(index + needle.count)].elementsEqual(needle) { return index }
             index += 1
         }
-        return false
+        return nil
     }
 
     private static func read(_ fd: Int32, into buffer: inout [UInt8], at offset: UInt64, name: String) throws(UVError) -> Int {

@@ -58,6 +58,9 @@ public struct StartPlan: Sendable {
     public var notices: [String] = []
     /// Lines for the daemon log (warning).
     public var warnings: [String] = []
+    /// Per source name: `seq`s whose lines survived the cut (connections' records decided
+    /// after the checkpoint). The restored engine may still hold them; their second line is not written.
+    public var alreadyLogged: [String: Set<UInt64>] = [:]
 
     public init() {}
 }
@@ -102,7 +105,8 @@ public enum StartPreparation {
                 let reread = Set(inputs.map { InputOpener.inputName(forPath: $0) })
                 let outcome: LogTail.Outcome
                 do throws(UVError) {
-                    outcome = try LogTail.cut(decisionsPath, after: mark.length, rereadSources: reread)
+                    let held = (resume?.sources ?? []).map(\.name).filter { !reread.contains($0) }
+                    outcome = try LogTail.cut(decisionsPath, after: mark.length, rereadSources: reread, heldSources: held)
                 } catch {
                     throw .system("decision log \(decisionsPath): cannot cut it back to the checkpoint's \(mark.length) bytes: \(error)")
                 }
@@ -111,6 +115,7 @@ public enum StartPreparation {
                 if outcome.keptLines > 0 { notice += ", \(outcome.keptLines) lines of connections kept (nobody sends those records again)" }
                 if outcome.tornBytes > 0 { notice += ", a torn last line of \(outcome.tornBytes) bytes removed" }
                 plan.notices.append(notice)
+                plan.alreadyLogged = outcome.keptSeqs
             } else if current.size < mark.length {
                 plan.warnings.append("decision log \(decisionsPath) is shorter (\(current.size) bytes) than at the checkpoint "
                     + "(\(mark.length) bytes): truncated or rotated in place since; appending")
