@@ -239,6 +239,26 @@ struct HostileWireTests {
         #expect(!quiet.daemon.stderr.contains("not a loopback address"))
     }
 
+    @Test("ids that look like format strings, paths or JSON are data: decided, escaped, never interpreted")
+    func hostileIds() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let bait = directory.appendingPathComponent("created-by-an-id").path
+        let ids = ["%n%n%s%s%x%@", "../../../../\(bait)", "\(bait)\u{0}tail", "\"},{\"decision\":\"keep\"", "\\\u{1}\u{7F}\n",
+                   "${HOME}$(touch \(bait))`id`", "\u{202E}ŗtl\u{FEFF}"]
+        var stream = Data()
+        for (index, id) in ids.enumerated() { stream += Handmade.prn1(id, Handmade.randomVector(index, dimension: 16)) }
+        let daemon = try ListeningDaemon(arguments: Self.engine + ["--lookahead", "0"])
+        #expect(daemon.waitUntilListening())
+        _ = try SocketClient.sendUnix(path: daemon.socketPath, data: stream)
+        #expect(waitForLines(in: daemon.logPath, atLeast: ids.count) == ids.count)
+        #expect(daemon.daemon.terminate() == 0)
+        let lines = parseDecisions(try Data(contentsOf: URL(fileURLWithPath: daemon.logPath)))
+        #expect(lines.map(\.id) == ids)
+        #expect(lines.allSatisfy { $0.decision != "reject" })
+        #expect(!FileManager.default.fileExists(atPath: bait))
+        #expect(!daemon.daemon.stderr.contains("%n"))
+    }
+
     /// Per-client reply counts filled by the client threads.
     final class ResultTable: @unchecked Sendable {
         private let lock = NSLock()
