@@ -194,7 +194,12 @@ public final class Daemon: InputDelegate {
         self.logger = logger
         self.loop = try EventLoop()
         self.worker = EngineWorker(engine: engine, sources: sources, loop: loop)
+        connectionCount = configuration.startPlan.connectionsBefore
         for source in configuration.resume?.sources ?? [] {
+            // Connections are numbered on from the restored ones, so that (src, seq) names one record across restarts.
+            if let hash = source.name.lastIndex(of: "#"), let number = Int(source.name[source.name.index(after: hash)...]) {
+                connectionCount = max(connectionCount, number)
+            }
             let index = sources.register(name: source.name, replies: source.replies)
             if let seqs = configuration.startPlan.alreadyLogged[source.name] { worker.alreadyLogged[index] = seqs }
         }

@@ -190,8 +190,10 @@ struct CrashResumeTests {
         kill(first.process.processIdentifier, SIGKILL)
         first.process.waitUntilExit()
 
+        let sourcesBefore = Set(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).map(\.src))
         let second = try BackgroundDaemon(arguments: command)
         #expect(second.waitForLog("listening on"))
+        _ = try SocketClient.sendUnix(path: socketPath, data: records("c", 0..<10))
         #expect(second.terminate() == 0)
         #expect(second.stderr.contains("lines of connections kept"), "\(second.stderr)")
         let lines = parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log)))
@@ -199,5 +201,9 @@ struct CrashResumeTests {
         for line in lines { count[line.id, default: 0] += 1 }
         #expect(count.values.allSatisfy { $0 == 1 }, "\(count.filter { $0.value > 1 }.count) ids have two lines")
         #expect((0..<3000).allSatisfy { count["a\($0)"] == 1 }, "every record of the first connection has its line")
+        // Connections after the restart are numbered on: (src, seq) still names one record.
+        let newSources = Set(lines.filter { $0.id.hasPrefix("c") }.map(\.src))
+        #expect(newSources.count == 1 && newSources.isDisjoint(with: sourcesBefore), "\(newSources) \(sourcesBefore)")
+        #expect(lines.filter { $0.src == "unix:\(socketPath)#1" }.count == 3000)
     }
 }

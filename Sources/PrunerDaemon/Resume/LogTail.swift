@@ -19,6 +19,8 @@ enum LogTail {
         /// The `seq` of each kept line, by source name (of `heldSources`): records the
         /// checkpoint's engine may still hold, whose lines must not be written twice.
         var keptSeqs: [String: Set<UInt64>] = [:]
+        /// The highest connection number (`src` ending in `#N`) among the kept lines.
+        var highestConnection = 0
     }
 
     /// Rewrites the log after `mark` in place (reading 1 MiB at a time, writing behind the
@@ -51,6 +53,7 @@ enum LogTail {
                 } else {
                     outcome.keptLines += 1
                     kept.append(contentsOf: line)
+                    outcome.highestConnection = max(outcome.highestConnection, connectionNumber(in: line))
                     for source in held {
                         if let seq = seq(in: line, after: source.prefix) {
                             outcome.keptSeqs[source.name, default: []].insert(seq)
@@ -74,6 +77,19 @@ enum LogTail {
         try uvCheck(status, "ftruncate \(path)")
         _ = try FileSystem.syncAndStat(fd, name: path)
         return outcome
+    }
+
+    /// N of a `src` ending in `#N` (a connection), else 0.
+    private static func connectionNumber(in line: ArraySlice<UInt8>) -> Int {
+        guard let end = find(line, Array(#"","seq":"#.utf8)) else { return 0 }
+        var index = end - 1
+        var number = 0, scale = 1
+        while index > line.startIndex, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9"), scale < 1_000_000_000 {
+            number += Int(line[index] - UInt8(ascii: "0")) * scale
+            scale *= 10
+            index -= 1
+        }
+        return scale > 1 && line[index] == UInt8(ascii: "#") ? number : 0
     }
 
     /// The number right after `prefix` (`…"src":"NAME","seq":`), when the line has it.

@@ -61,6 +61,8 @@ public struct StartPlan: Sendable {
     /// Per source name: `seq`s whose lines survived the cut (connections' records decided
     /// after the checkpoint). The restored engine may still hold them; their second line is not written.
     public var alreadyLogged: [String: Set<UInt64>] = [:]
+    /// The highest connection number in the log's lines after the checkpoint: new connections are numbered on from it.
+    public var connectionsBefore = 0
 
     public init() {}
 }
@@ -116,6 +118,7 @@ public enum StartPreparation {
                 if outcome.tornBytes > 0 { notice += ", a torn last line of \(outcome.tornBytes) bytes removed" }
                 plan.notices.append(notice)
                 plan.alreadyLogged = outcome.keptSeqs
+                plan.connectionsBefore = outcome.highestConnection
             } else if current.size < mark.length {
                 plan.warnings.append("decision log \(decisionsPath) is shorter (\(current.size) bytes) than at the checkpoint "
                     + "(\(mark.length) bytes): truncated or rotated in place since; appending")
