@@ -35,3 +35,25 @@ import Testing
         }
     }
 }
+
+/// Unknown keys are named, next to known ones and as table headers; a file of
+/// known keys reads every one of them (the shapes fuzz-config starts from).
+@Suite struct ConfigFileKeyTests {
+    @Test func anUnknownKeyIsNamedEvenNextToKnownOnes() {
+        #expect { try ConfigFile.parse(Array("keep = 'easy'\nkep-ratio = 0.2\nseed = 3\n".utf8), path: "t.toml") } throws: { error in
+            "\(error)" == "configuration t.toml: unknown key 'kep-ratio' (keys are the long options of prunerd serve)"
+        }
+        #expect { try ConfigFile.parse(Array("[serve]\nseed = 3\n".utf8), path: "t.toml") } throws: { error in
+            "\(error)".contains("unknown key 'serve'")
+        }
+    }
+
+    @Test func everyKnownKeyIsRead() throws {
+        let file = try ConfigFile.parse(Array("keep = 'easy'\nseed = 3\nlisten = ['unix:/tmp/a', 'tcp:7070']\nfresh = true\n".utf8), path: "t.toml")
+        #expect(try file.string("keep") == "easy")
+        #expect(try file.unsigned("seed") == 3)
+        #expect(try file.strings("listen") == ["unix:/tmp/a", "tcp:7070"])
+        #expect(try file.bool("fresh") == true)
+        #expect(try file.double("keep-ratio") == nil)
+    }
+}
