@@ -66,6 +66,9 @@ public struct ConfigFile: Sendable {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw ConfigError(path: path, reason: "not UTF-8 text; a configuration file is TOML text")
         }
+        if let line = malformedDateTimeLine(bytes) {
+            throw ConfigError(path: path, reason: "line \(line): a date-time needs HH:MM after its 'T'")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: String(decoding: bytes, as: UTF8.self))
@@ -102,6 +105,34 @@ public struct ConfigFile: Sendable {
             }
         }
         return ConfigFile(path: path, values: values)
+    }
+
+    /// The line of a value `YYYY-MM-DDT` not followed by a digit, if any.
+    ///
+    /// Why: toml++ (inside TOMLKit) classifies such a token as a date-time and
+    /// then asserts that a digit follows the `T`: `seed = 1979-05-27Tx` aborted
+    /// prunerd (and a SIGHUP reload of such a file, the running daemon); in a
+    /// build without assertions it is undefined behaviour (found by fuzz-config).
+    /// Only tokens that start a value (after `=`, `[` or `,`) are checked.
+    static func malformedDateTimeLine(_ bytes: [UInt8]) -> Int? {
+        func isDigit(_ i: Int) -> Bool { i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39 }
+        var line = 1
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 0x0A { line += 1 }
+            let datePattern = [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy { isDigit(index + $0) }
+                && index + 10 < bytes.count && bytes[index + 4] == 0x2D && bytes[index + 7] == 0x2D
+                && (bytes[index + 10] == UInt8(ascii: "T") || bytes[index + 10] == UInt8(ascii: "t"))
+            if datePattern && !isDigit(index + 11) {
+                var before = index - 1
+                while before >= 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[before]) { before -= 1 }
+                if before >= 0, [UInt8(ascii: "="), UInt8(ascii: "["), UInt8(ascii: ",")].contains(bytes[before]) {
+                    return line
+                }
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// The number at `key` (an integer counts); `nil` when absent.

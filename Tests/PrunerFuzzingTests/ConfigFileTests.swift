@@ -57,3 +57,23 @@ import Testing
         #expect(try file.double("keep-ratio") == nil)
     }
 }
+
+/// Found by fuzz-config: `seed = 1979-05-27Tx…` tripped an assertion inside
+/// toml++ (TOMLKit's parser) and aborted `prunerd serve --config` (SIGABRT);
+/// a SIGHUP reload of such a file would have aborted the running daemon.
+@Suite struct ConfigFileDateTimeTests {
+    @Test func aDateTimeWithoutItsTimeIsAnErrorNotAnAbort() throws {
+        for text in ["seed = 1979-05-27Ts7:\u{1}N:00Z\n L\u{FEFF}=-'\nep-ratio = nan\n", "seed = 1979-05-27Tx\n",
+                     "listen = [\n  1979-05-27t:00\n]\n", "keep = 'easy'\nseed = 2024-01-01T\n"] {
+            #expect { try ConfigFile.parse(Array(text.utf8), path: "t.toml") } throws: { error in
+                "\(error)".contains("a date-time needs HH:MM after its 'T'")
+            }
+        }
+        // A well-formed date-time still reaches the parser (an unsupported type), and a string holding one is text.
+        #expect { try ConfigFile.parse(Array("seed = 1979-05-27T07:32:00Z\n".utf8), path: "t.toml") } throws: { error in
+            "\(error)".contains("'seed' has an unsupported type")
+        }
+        let file = try ConfigFile.parse(Array("decisions = '/logs/2024-01-01Tuesday.jsonl'\n".utf8), path: "t.toml")
+        #expect(try file.string("decisions") == "/logs/2024-01-01Tuesday.jsonl")
+    }
+}
