@@ -69,6 +69,9 @@ public struct ConfigFile: Sendable {
         if let line = malformedDateTimeLine(bytes) {
             throw ConfigError(path: path, reason: "line \(line): a date-time needs HH:MM after its 'T'")
         }
+        if let (line, what) = tableLine(bytes) {
+            throw ConfigError(path: path, reason: "line \(line): \(what) are not supported (keys are the long options of prunerd serve, at the top level)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: String(decoding: bytes, as: UTF8.self))
@@ -131,6 +134,34 @@ public struct ConfigFile: Sendable {
                 }
             }
             index += 1
+        }
+        return nil
+    }
+
+    /// The line of a table header (`[…]` starting a line) or an inline table
+    /// (`{` starting a value), if any. prunerd's keys are all top-level, so
+    /// either is an error anyway; they are refused before toml++ sees them
+    /// because malformed headers (`[,]`) trip its assertions and abort the
+    /// process (found by fuzz-config).
+    static func tableLine(_ bytes: [UInt8]) -> (Int, String)? {
+        var line = 1
+        var atLineStart = true
+        var previous: UInt8 = 0x0A
+        for byte in bytes {
+            switch byte {
+            case 0x0A:
+                line += 1; atLineStart = true; continue
+            case 0x20, 0x09, 0x0D:
+                continue
+            case UInt8(ascii: "[") where atLineStart:
+                return (line, "tables")
+            case UInt8(ascii: "{") where [UInt8(ascii: "="), UInt8(ascii: "["), UInt8(ascii: ",")].contains(previous):
+                return (line, "inline tables")
+            default:
+                break
+            }
+            atLineStart = false
+            previous = byte
         }
         return nil
     }

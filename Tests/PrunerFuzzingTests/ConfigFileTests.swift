@@ -44,7 +44,7 @@ import Testing
             "\(error)" == "configuration t.toml: unknown key 'kep-ratio' (keys are the long options of prunerd serve)"
         }
         #expect { try ConfigFile.parse(Array("[serve]\nseed = 3\n".utf8), path: "t.toml") } throws: { error in
-            "\(error)".contains("unknown key 'serve'")
+            "\(error)".contains("line 1: tables are not supported")
         }
     }
 
@@ -75,5 +75,26 @@ import Testing
         }
         let file = try ConfigFile.parse(Array("decisions = '/logs/2024-01-01Tuesday.jsonl'\n".utf8), path: "t.toml")
         #expect(try file.string("decisions") == "/logs/2024-01-01Tuesday.jsonl")
+    }
+}
+
+/// Found by fuzz-config: a malformed table header (`[,]`) tripped another toml++
+/// assertion (parse_key) and aborted the process. Tables and inline tables are
+/// refused before the TOML parser runs (prunerd has no table keys).
+@Suite struct ConfigFileTableTests {
+    @Test func tablesAreAnErrorNotAnAbort() {
+        for (text, reason) in [("[,]0 2\n[taleX\nx =ke1\n", "line 1: tables"), ("seed = 1\n  [serve]\n", "line 2: tables"),
+                               ("[[x]]\n", "line 1: tables"), ("keep = {,}\n", "line 1: inline tables"),
+                               ("listen = [\n  {a = 1},\n]\n", "line 2: inline tables")] {
+            #expect { try ConfigFile.parse(Array(text.utf8), path: "t.toml") } throws: { error in
+                "\(error)".contains(reason + " are not supported")
+            }
+        }
+    }
+
+    @Test func bracketsAndBracesInsideValuesAreFine() throws {
+        let file = try ConfigFile.parse(Array("listen = [\n  \"unix:/tmp/{a}[b]\",\n  'tcp:7070',\n]\ndecisions = \"/x/{y}\"\n".utf8), path: "t.toml")
+        #expect(try file.strings("listen") == ["unix:/tmp/{a}[b]", "tcp:7070"])
+        #expect(try file.string("decisions") == "/x/{y}")
     }
 }
