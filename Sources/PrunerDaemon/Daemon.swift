@@ -169,6 +169,8 @@ public final class Daemon: InputDelegate {
     /// File inputs of this run, by source, for the checkpoint's positions.
     private var fileInputs: [(source: UInt32, name: String, identity: FileIdentity)] = []
     private var resumedRecords: UInt64 = 0
+    /// The id filter was reported holding more ids than `--expected-records`.
+    private var warnedIDFilterOverfilled = false
 
     /// A checkpoint is taken when the engine is idle and the log written, so that
     /// engine state, input positions and log length agree.
@@ -188,7 +190,12 @@ public final class Daemon: InputDelegate {
     /// The kept set of this run (`--kept-ids`), published on SIGHUP here and by the caller after `run()`.
     public private(set) var keptIds: KeptIdsWriter?
 
-    public init(configuration: DaemonConfiguration, engine: DecisionEngine, logger: Logger) throws {
+    /// - Parameter uniqueIDs: `--unique-ids`: the filter of ids already seen (restored from the
+    ///   checkpoint, or new, sized by `--expected-records`); a record with a seen id is answered
+    ///   `drop`/`duplicate_id`. nil: ids are not checked. Taken, not copied: pass it with
+    ///   `consume`, or its tens of MB are copied when the first batch's ids join it.
+    public init(configuration: DaemonConfiguration, engine: DecisionEngine, logger: Logger,
+                uniqueIDs: consuming IDFilter? = nil) throws {
         if getenv("PRUNERD_MALLOC_DEFAULTS") == nil { _ = prunerd_apply_allocator_policy() }
         self.configuration = configuration
         self.logger = logger
@@ -204,7 +211,8 @@ public final class Daemon: InputDelegate {
             if let seqs = configuration.startPlan.alreadyLogged[source.name] { worker.alreadyLogged[index] = seqs }
         }
         self.batcher = RecordBatcher(dimension: engine.dimension,
-                                     batchCapacity: configuration.maxPendingRecords + Self.batchHeadroom)
+                                     batchCapacity: configuration.maxPendingRecords + Self.batchHeadroom,
+                                     uniqueIDs: uniqueIDs.map(UniqueIDs.init(filter:)))
         self.backpressure = Backpressure(maxPendingRecords: configuration.maxPendingRecords,
                                          maxLogBacklog: configuration.maxLogBacklog)
         worker.onSpentBatch = { [batcher] batch in batcher.recycle(batch) }
@@ -484,6 +492,11 @@ public final class Daemon: InputDelegate {
             return
         } else if let batch = batcher.takeBatch() {
             noteHanded(batch.entries)
+            if let uniqueIDs = batcher.uniqueIDs, uniqueIDs.isOverfilled, !warnedIDFilterOverfilled {
+                warnedIDFilterOverfilled = true
+                let filter = uniqueIDs.filter
+                logger.warning("--unique-ids: the id filter now holds \(filter.insertedCount) ids, more than the \(filter.expectedRecords) it was sized for (--expected-records): new records are dropped as duplicate_id more often than 1 in \(Int((1 / filter.designRate).rounded())) (now about 1 in \(Int((1 / max(filter.expectedRate, 1e-12)).rounded()))) and the rate keeps growing; start anew (--fresh) with a larger --expected-records")
+            }
             worker.run(.submit(batch), done: didWork)
             applyBackpressure()
         } else {
@@ -787,8 +800,13 @@ public final class Daemon: InputDelegate {
         let engine = worker.engine
         let decided = recordsDecided
         let job = CheckpointJob()
+        // The filter's value shares its storage (tens of MB) with the batcher's until the
+        // job lets go of it, which it does before the engine may take the next batch (whose
+        // ids join the filter): no copy.
+        job.idFilter = batcher.uniqueIDs?.filter
         worker.runExclusively({
-            job.run(path: path, logPath: logPath, logDescriptor: logDescriptor, sources: sourceTable, files: files, engine: engine)
+            job.run(path: path, logPath: logPath, logDescriptor: logDescriptor, sources: sourceTable, files: files,
+                    engine: engine)
         }, then: { [self] in
             checkpoint = .none
             switch job.result {
@@ -813,9 +831,13 @@ public final class Daemon: InputDelegate {
     private final class CheckpointJob: @unchecked Sendable {
         var result: Result<Int, UVError>?
         var seconds = 0.0
+        /// `--unique-ids`: the filter to write; released once serialised.
+        var idFilter: IDFilter?
 
         func run(path: String, logPath: String, logDescriptor: Int32?, sources: [ResumePoint.Source],
                  files: [ResumePoint.FileInput], engine: DecisionEngine) {
+            let filter = idFilter
+            idFilter = nil
             let started = uv_hrtime()
             defer { seconds = Double(uv_hrtime() - started) / 1e9 }
             result = Result { () throws(UVError) -> Int in
@@ -826,10 +848,12 @@ public final class Daemon: InputDelegate {
                     let state = try FileSystem.syncAndStat(fd, name: logPath)
                     mark = ResumePoint.LogMark(path: logPath, device: state.device, inode: state.inode, length: state.size)
                 }
-                let point = ResumePoint(log: mark, sources: sources, files: files, engine: engine.checkpoint() ?? [])
-                let bytes = point.encoded()
-                try FileSystem.writeFileAtomically(bytes, toPath: path)
-                return bytes.count
+                let filterBytes = filter?.checkpoint()
+                let point = ResumePoint(log: mark, sources: sources, files: files, engine: engine.checkpoint() ?? [],
+                                        idFilter: filterBytes)
+                let parts = point.encodedParts()
+                try FileSystem.writeFileAtomically(parts: parts, toPath: path)
+                return parts.reduce(0) { $0 + $1.count }
             }
         }
     }
@@ -854,6 +878,11 @@ public final class Daemon: InputDelegate {
         json.field("latency_ms_p99", latency.histogram.quantileMilliseconds(0.99))
         json.field("checkpoint_age_seconds", lastCheckpointAt.map { Double(uv_hrtime() - $0) / 1e9 })
         json.field("decision_log", configuration.decisionsPath)
+        if let filter = batcher.uniqueIDs?.filter {
+            json.field("unique_ids", filter.insertedCount)
+            json.field("unique_ids_expected", filter.expectedRecords)
+            json.field("unique_ids_false_positive_rate", filter.expectedRate)
+        }
         worker.engine.writeStatus(into: &json)
         history.write(into: &json, now: Double(uv_hrtime() - startedAt) / 1e9, tally: tally)
         json.close()

@@ -59,12 +59,14 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var pruning: PruningOptionGroup
     @OptionGroup(title: "Limits and socket permissions") var connections: ConnectionOptions
+    @OptionGroup(title: "Repeated ids") var uniqueIDs: UniqueIDOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let file = try config.map { try ConfigFile.load(path: $0) }
         let resolved = try output.resolve(over: file)
         let options = try pruning.options(over: file)
+        let unique = try uniqueIDs.resolve(over: file)
         if checkConfig {
             try printEffectiveSettings(options: options, resolved: resolved, file: file)
             return
@@ -110,7 +112,7 @@ struct ServeCommand: ParsableCommand {
         }
 
         let configuredFresh = try file?.bool("fresh") ?? false
-        let (engine, resume, restoredEngine) = try makeEngine(
+        let (engine, resume, restoredEngine, restoredFilter) = try makeEngine(
             options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
             fresh: fresh || configuredFresh, logger: logger)
         // Inputs checked against the checkpoint, the log cut back to it (or the existing-log rule applied).
@@ -118,13 +120,15 @@ struct ServeCommand: ParsableCommand {
             resume: resume, restoredEngine: restoredEngine, inputs: configuration.inputs,
             decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
         configuration.resume = resume
+        let idFilter = chooseIDFilter(unique, restored: consume restoredFilter, resume: resume,
+                                      restoredEngine: restoredEngine, plan: &configuration.startPlan)
         if resume != nil, configuration.matrixStream != nil {
             configuration.startPlan.warnings.append(
                 "matrix inputs (.npy/.npz) are not resumed: they are read again from their start, so their records get a second line")
         }
         engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let warmupAtStart = engine.warmupProgress != nil
-        let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
+        let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger, uniqueIDs: consume idFilter)
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
         if let meter {
@@ -156,6 +160,8 @@ struct ServeCommand: ParsableCommand {
             "max-reply-backlog = \(limits.maxReplyBacklog)", "socket-group = \(limits.socketGroup ?? "(the daemon's)")", "max-hold = \(limits.maxHold.map { "\($0)" } ?? "off")",
             "log-level = \(resolved.logLevel)",
             "kept-ids = \(resolved.keptIds ?? "off")",
+            "unique-ids = \(try uniqueIDs.resolve(over: file).enabled)",
+            "expected-records = \(try uniqueIDs.resolve(over: file).expectedRecords)",
         ]
         lines += [
             "keep-ratio = \(options.keepRatio)", "clusters = \(options.clusters)", "temperature = \(options.temperature)",
@@ -168,24 +174,51 @@ struct ServeCommand: ParsableCommand {
         print("configuration OK" + (file.map { " (\($0.path))" } ?? ""))
     }
 
+    /// `--unique-ids`: the checkpoint's filter when there is one (it describes the records
+    /// the restored state counts), else a new one sized by `--expected-records`.
+    private func chooseIDFilter(_ unique: (enabled: Bool, expectedRecords: Int), restored: consuming IDFilter?,
+                                resume: ResumePoint?, restoredEngine: Bool, plan: inout StartPlan) -> IDFilter? {
+        guard unique.enabled else {
+            if restored != nil {
+                plan.notices.append("the checkpoint's id filter is not used (no --unique-ids): repeated ids are decided like any record, and the next checkpoint no longer holds the filter")
+            }
+            return nil
+        }
+        if let restored {
+            var notice = "--unique-ids: the checkpoint's id filter holds \(restored.insertedCount) ids (sized for \(restored.expectedRecords))"
+            if restored.expectedRecords != unique.expectedRecords {
+                notice += "; it keeps its size, --expected-records \(unique.expectedRecords) applies to a fresh start (--fresh)"
+            }
+            plan.notices.append(notice)
+            return restored
+        }
+        if resume != nil || restoredEngine {
+            plan.warnings.append("--unique-ids: the checkpoint holds no id filter (it was written without --unique-ids): ids decided before it are not recognised as repeats")
+        }
+        return IDFilter(expectedRecords: unique.expectedRecords)
+    }
+
     /// The streaming engine, restored from the state directory's checkpoint when one is there,
-    /// with the checkpoint's resume point (nil for a bare engine checkpoint of an older prunerd).
+    /// with the checkpoint's resume point (nil for a bare engine checkpoint of an older prunerd)
+    /// and its `--unique-ids` filter.
     private func makeEngine(options: PruningOptions, resolved: ResolvedOutput, checkpoint: String?, fresh: Bool,
-                            logger: Logger) throws -> (StreamingEngine, ResumePoint?, restored: Bool) {
+                            logger: Logger) throws -> (StreamingEngine, ResumePoint?, restored: Bool, idFilter: IDFilter?) {
         if let checkpoint, !fresh, FileSystem.fileExists(atPath: checkpoint) {
             do {
                 let bytes = try FileSystem.readFile(atPath: checkpoint)
                 if ResumePoint.isResumePoint(bytes) {
-                    let point = try ResumePoint(decoding: bytes)
+                    var point = try ResumePoint(decoding: bytes)
                     let engine = point.engine.isEmpty
                         ? try StreamingEngine(options: options, centroids: try resolved.loadCentroids())
                         : try StreamingEngine(restoringCheckpoint: point.engine, options: options)
+                    let filter = try point.idFilter.map { bytes throws(CheckpointError) in try IDFilter(checkpoint: bytes) }
+                    point.idFilter = nil   // decoded; the bytes (tens of MB) are not kept twice
                     logger.info("restored checkpoint \(checkpoint)")
-                    return (engine, point, !point.engine.isEmpty)
+                    return (engine, point, !point.engine.isEmpty, filter)
                 }
                 let engine = try StreamingEngine(restoringCheckpoint: bytes, options: options)
                 logger.info("restored checkpoint \(checkpoint) (an engine checkpoint without input positions: inputs are read from their start)")
-                return (engine, nil, true)
+                return (engine, nil, true, nil)
             } catch {
                 // Never half-load: keep the file for inspection, start from scratch.
                 let aside = checkpoint + ".rejected"
@@ -193,6 +226,6 @@ struct ServeCommand: ParsableCommand {
                 try? FileSystem.rename(checkpoint, to: aside)
             }
         }
-        return (try StreamingEngine(options: options, centroids: try resolved.loadCentroids()), nil, false)
+        return (try StreamingEngine(options: options, centroids: try resolved.loadCentroids()), nil, false, nil)
     }
 }

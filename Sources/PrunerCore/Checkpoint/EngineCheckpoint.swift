@@ -236,9 +236,13 @@ extension StreamingPruner {
     static func write(entry e: RecordBatch.Entry, to w: inout ByteWriter) {
         w.u32(e.origin.source); w.u64(e.origin.seq); w.string(e.id)
         w.bool(e.score != nil); w.f32(e.score ?? 0)
-        w.u8(e.rejection.map { UInt8(RejectReason.allCases.firstIndex(of: $0)! + 1) } ?? 0)
+        w.u8(e.isDuplicateID ? duplicateIDCode : e.rejection.map { UInt8(RejectReason.allCases.firstIndex(of: $0)! + 1) } ?? 0)
         w.u32(UInt32(bitPattern: e.row))
     }
+
+    /// The entry's reason byte for a repeated id (`--unique-ids`); 1…9 are reject reasons,
+    /// 0 a valid record. A new code, not a new version: older checkpoints never hold it.
+    static let duplicateIDCode: UInt8 = 255
 
     static func write(entries: [RecordBatch.Entry], to w: inout ByteWriter) {
         w.int(entries.count)
@@ -249,10 +253,12 @@ extension StreamingPruner {
         let source = try r.u32(), seq = try r.u64(), id = try r.string()
         let hasScore = try r.bool(), score = try r.f32()
         let rej = Int(try r.u8())
-        guard rej <= RejectReason.allCases.count else { throw CheckpointError.malformed("reject reason \(rej)") }
+        let isDuplicateID = rej == Int(duplicateIDCode)
+        guard rej <= RejectReason.allCases.count || isDuplicateID else { throw CheckpointError.malformed("reject reason \(rej)") }
         let row = Int32(bitPattern: try r.u32())
         return RecordBatch.Entry(origin: RecordOrigin(source: source, seq: seq), id: id, score: hasScore ? score : nil,
-                                 rejection: rej == 0 ? nil : RejectReason.allCases[rej - 1], row: row)
+                                 rejection: rej == 0 || isDuplicateID ? nil : RejectReason.allCases[rej - 1], row: row,
+                                 isDuplicateID: isDuplicateID)
     }
 
     static func readEntries(_ r: inout ByteReader) throws -> [RecordBatch.Entry] {

@@ -5,12 +5,14 @@
 //
 // Layout (little-endian):
 //   "PRNRESM\0"  8 bytes magic
-//   version      u32 (1)
+//   version      u32 (1; 2 when an id filter follows the engine)
 //   length       u64, bytes of the resume section
 //   section      log mark, source table, file inputs
 //   crc32        u32 over every byte before it
 //   engine       u64 length, then the engine's own checkpoint (its own magic,
 //                version and CRC; length 0 when no record had reached the engine)
+//   id filter    version 2 only: u64 length, then the `--unique-ids` filter's own
+//                section (`IDFilter.checkpoint()`: its magic, version and CRC)
 //
 // A file holding a bare engine checkpoint ("PRNCKPT\0", written before resume
 // points existed) is still restored, without a resume section.
@@ -69,13 +71,18 @@ public struct ResumePoint: Sendable, Equatable {
     public var files: [FileInput]
     /// The engine's checkpoint (`StreamingPruner.checkpoint()`); empty before the engine existed.
     public var engine: [UInt8]
+    /// `--unique-ids`: the filter of ids handed to the engine (`IDFilter.checkpoint()`),
+    /// consistent with the file positions; nil when the run did not check ids.
+    public var idFilter: [UInt8]?
 
-    public init(log: LogMark?, sources: [Source], files: [FileInput], engine: [UInt8]) {
-        self.log = log; self.sources = sources; self.files = files; self.engine = engine
+    public init(log: LogMark?, sources: [Source], files: [FileInput], engine: [UInt8], idFilter: [UInt8]? = nil) {
+        self.log = log; self.sources = sources; self.files = files; self.engine = engine; self.idFilter = idFilter
     }
 
     static let magic: [UInt8] = Array("PRNRESM".utf8) + [0]
-    public static let version: UInt32 = 1
+    /// The newest version written (and read); a resume point without an id filter is
+    /// still written as version 1, which every earlier build reads.
+    public static let version: UInt32 = 2
 
     /// Whether `bytes` start like a resume point (else they may be a bare engine checkpoint).
     public static func isResumePoint(_ bytes: [UInt8]) -> Bool {
@@ -84,6 +91,13 @@ public struct ResumePoint: Sendable, Equatable {
 
     /// The bytes of the checkpoint file.
     public func encoded() -> [UInt8] {
+        let parts = encodedParts()
+        return parts.count == 1 ? parts[0] : Array(parts.joined())
+    }
+
+    /// The bytes of the checkpoint file in parts to be written one after the other:
+    /// the id filter (tens of MB) is its own part, so it is not copied once more.
+    public func encodedParts() -> [[UInt8]] {
         var w = ByteWriter()
         w.bool(log != nil)
         w.string(log?.path ?? ""); w.u64(log?.device ?? 0); w.u64(log?.inode ?? 0); w.u64(log?.length ?? 0)
@@ -96,13 +110,16 @@ public struct ResumePoint: Sendable, Equatable {
         }
         var out = ByteWriter()
         out.bytes = Self.magic
-        out.u32(Self.version)
+        out.bytes.reserveCapacity(32 + w.bytes.count + engine.count)
+        out.u32(idFilter == nil ? 1 : 2)
         out.u64(UInt64(w.bytes.count))
         out.bytes.append(contentsOf: w.bytes)
         out.u32(CRC32.checksum(out.bytes))
         out.u64(UInt64(engine.count))
         out.bytes.append(contentsOf: engine)
-        return out.bytes
+        guard let idFilter else { return [out.bytes] }
+        out.u64(UInt64(idFilter.count))
+        return [out.bytes, idFilter]
     }
 
     /// Reads `encoded()` bytes. Never half-loads: a resume point or a `CheckpointError`.
@@ -111,7 +128,7 @@ public struct ResumePoint: Sendable, Equatable {
         do {
             var header = ByteReader(bytes, from: Self.magic.count)
             let version = try header.u32()
-            guard version == Self.version else { throw CheckpointError.unsupportedVersion(version) }
+            guard version == 1 || version == 2 else { throw CheckpointError.unsupportedVersion(version) }
             let length = try header.u64()
             let start = header.offset
             guard length <= UInt64(bytes.count - start) else { throw CheckpointError.truncated }
@@ -121,11 +138,27 @@ public struct ResumePoint: Sendable, Equatable {
             let actual = CRC32.checksum(bytes[0..<end])
             guard stored == actual else { throw CheckpointError.checksumMismatch(expected: stored, actual: actual) }
             let engineLength = try trailer.u64()
-            guard engineLength == UInt64(bytes.count - trailer.offset) else {
-                throw engineLength > UInt64(bytes.count - trailer.offset) ? CheckpointError.truncated
-                    : .malformed("\(UInt64(bytes.count - trailer.offset) - engineLength) bytes after the engine's checkpoint")
+            let afterEngine = UInt64(bytes.count - trailer.offset)
+            if version == 1 {
+                guard engineLength == afterEngine else {
+                    throw engineLength > afterEngine ? CheckpointError.truncated
+                        : .malformed("\(afterEngine - engineLength) bytes after the engine's checkpoint")
+                }
+                engine = Array(bytes[trailer.offset...])
+                idFilter = nil
+            } else {
+                guard engineLength <= afterEngine else { throw CheckpointError.truncated }
+                let engineEnd = trailer.offset + Int(engineLength)
+                engine = Array(bytes[trailer.offset..<engineEnd])
+                var filterTrailer = ByteReader(bytes, from: engineEnd)
+                let filterLength = try filterTrailer.u64()
+                let afterFilter = UInt64(bytes.count - filterTrailer.offset)
+                guard filterLength == afterFilter else {
+                    throw filterLength > afterFilter ? CheckpointError.truncated
+                        : .malformed("\(afterFilter - filterLength) bytes after the id filter")
+                }
+                idFilter = Array(bytes[filterTrailer.offset...])
             }
-            engine = Array(bytes[trailer.offset...])
 
             var r = ByteReader(bytes, from: start, to: end)
             let hasLog = try r.bool()

@@ -206,12 +206,13 @@ public struct StreamingPruner: Sendable {
     /// During warm-up records are buffered and nothing is returned; the batch
     /// that completes warm-up returns the buffered records' decisions (those
     /// not held back by `lookahead`). Rejected entries get `Decision.reject`
-    /// in their place in the order.
+    /// in their place in the order, and so do repeated ids (`--unique-ids`), which
+    /// the engine's statistics do not count.
     public mutating func submit(_ batch: RecordBatch) -> DecidedRecords {
         precondition(batch.dimension == dimension, "batch dimension \(batch.dimension) ≠ engine dimension \(dimension)")
         var out = DecidedRecords()
         var index = 0
-        totalSeen += batch.count
+        totalSeen += batch.count - batch.duplicateIDCount
         let target = centroidValues.isEmpty ? max(options.warmup, 1) : options.warmup
         while warming {
             if warmupBuffer.rowCount >= target { endWarmup(into: &out); break }
@@ -545,11 +546,13 @@ public struct StreamingPruner: Sendable {
         }
     }
 
+    /// Emits an entry without a vector: a rejection (counted per reason) or, with
+    /// `--unique-ids`, a repeated id (counted by the daemon, not in the engine's statistics).
     mutating func emitRejection(_ entry: RecordBatch.Entry, into out: inout DecidedRecords) {
-        let reason = entry.rejection ?? .badDimension
-        rejected[RejectReason.allCases.firstIndex(of: reason)!] += 1
+        let decision = Decision.passThrough(entry)
+        if case .rejected(let reason) = decision.reason { rejected[RejectReason.allCases.firstIndex(of: reason)!] += 1 }
         out.entries.append(entry)
-        out.decisions.append(.reject(reason))
+        out.decisions.append(decision)
     }
 
     /// The offline recipe on the held records: concept j keeps its quota's remainder `N_j − kept_j`,

@@ -21,6 +21,8 @@ public enum DecisionReason: Sendable, Hashable {
     case duplicate
     /// The record's `score` is below `--min-score`.
     case lowScore
+    /// `--unique-ids`: a record with this id was already decided (or was waiting for the engine).
+    case duplicateID
     /// The record could not be used.
     case rejected(RejectReason)
 
@@ -33,6 +35,7 @@ public enum DecisionReason: Sendable, Hashable {
         case .notSampled: return "not_sampled"
         case .duplicate: return "duplicate"
         case .lowScore: return "low_score"
+        case .duplicateID: return "duplicate_id"
         case .rejected(let reason): return reason.rawValue
         }
     }
@@ -60,6 +63,15 @@ public struct Decision: Sendable, Equatable {
     /// The decision for a record that could not be used.
     public static func reject(_ reason: RejectReason) -> Decision {
         Decision(verdict: .reject, reason: .rejected(reason), cluster: nil, distance: nil, threshold: nil)
+    }
+
+    /// The answer to a record whose id was already seen (`--unique-ids`): dropped
+    /// without the engine, so a sender's retry never adds a second copy to the kept set.
+    public static let duplicateID = Decision(verdict: .drop, reason: .duplicateID, cluster: nil, distance: nil, threshold: nil)
+
+    /// The decision for an entry that carries no vector: a rejection or a repeated id.
+    public static func passThrough(_ entry: RecordBatch.Entry) -> Decision {
+        entry.isDuplicateID ? .duplicateID : .reject(entry.rejection ?? .badDimension)
     }
 }
 

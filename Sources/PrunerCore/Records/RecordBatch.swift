@@ -30,15 +30,21 @@ public struct RecordBatch: Sendable {
         public var score: Float?
         /// Set when the record cannot be decided.
         public var rejection: RejectReason?
-        /// Row of this record in `vectors`, or -1 when rejected.
+        /// Row of this record in `vectors`, or -1 when rejected or a repeated id.
         public var row: Int32
+        /// `--unique-ids`: the id was already handed to the engine (or is waiting for it
+        /// in this batch), so the record passes through the engine, like a rejection,
+        /// to be answered `drop`/`duplicate_id` in its input's order. It has no row.
+        public var isDuplicateID: Bool
 
-        public init(origin: RecordOrigin, id: String, score: Float?, rejection: RejectReason?, row: Int32) {
+        public init(origin: RecordOrigin, id: String, score: Float?, rejection: RejectReason?, row: Int32,
+                    isDuplicateID: Bool = false) {
             self.origin = origin
             self.id = id
             self.score = score
             self.rejection = rejection
             self.row = row
+            self.isDuplicateID = isDuplicateID
         }
     }
 
@@ -145,6 +151,18 @@ public struct RecordBatch: Sendable {
     /// Appends a record that cannot be decided.
     public mutating func appendRejection(origin: RecordOrigin, id: String, score: Float? = nil, reason: RejectReason) {
         entries.append(Entry(origin: origin, id: id, score: score, rejection: reason, row: -1))
+    }
+
+    /// Appends a record whose id was seen before (`--unique-ids`); its vector is not kept.
+    public mutating func appendDuplicateID(origin: RecordOrigin, id: String, score: Float? = nil) {
+        entries.append(Entry(origin: origin, id: id, score: score, rejection: nil, row: -1, isDuplicateID: true))
+    }
+
+    /// Entries that are repeated ids (`--unique-ids`).
+    public var duplicateIDCount: Int {
+        var count = 0
+        for entry in entries where entry.isDuplicateID { count += 1 }
+        return count
     }
 
     /// Appends every entry of `other` (same dimension), renumbering rows.

@@ -33,13 +33,19 @@ public enum FileSystem {
     /// Writes `bytes` so that a crash leaves either the old file or the new one:
     /// write a temporary file, fsync it, rename it over `path`, fsync the directory.
     public static func writeFileAtomically(_ bytes: [UInt8], toPath path: String) throws(UVError) {
+        try writeFileAtomically(parts: [bytes], toPath: path)
+    }
+
+    /// `writeFileAtomically(_:toPath:)` for a file given in parts, written one after the
+    /// other (a large part is then not copied into one array first).
+    public static func writeFileAtomically(parts: [[UInt8]], toPath path: String) throws(UVError) {
         let temporary = path + ".tmp"
         var request = uv_fs_t()
         let fd = uv_fs_open(nil, &request, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640, nil)
         uv_fs_req_cleanup(&request)
         try uvCheck(fd, "open \(temporary)")
         do throws(UVError) {
-            try writeAll(bytes, to: fd, name: temporary)
+            for part in parts { try writeAll(part, to: fd, name: temporary) }
             var sync = uv_fs_t()
             let status = uv_fs_fsync(nil, &sync, fd, nil)
             uv_fs_req_cleanup(&sync)

@@ -161,7 +161,7 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
         var decided = DecidedRecords()
         decided.entries = all.entries
         decided.decisions = all.entries.map { entry in
-            if let rejection = entry.rejection { return .reject(rejection) }
+            if entry.row < 0 { return .passThrough(entry) }
             return result.decision(forRow: Int(entry.row))
         }
         self.all = nil

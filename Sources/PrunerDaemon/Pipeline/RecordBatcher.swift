@@ -1,6 +1,8 @@
 // Gathers decoded records from all inputs into the next batch for the engine,
 // fixing the engine's dimension on the first valid record (or from given
-// centroids) and rejecting records of any other dimension.
+// centroids) and rejecting records of any other dimension. With
+// `--unique-ids`, a record whose id was seen before becomes a pass-through
+// entry (answered `drop`/`duplicate_id` in its input's order, see `UniqueIDs`).
 import PrunerCore
 import PrunerIO
 
@@ -26,11 +28,15 @@ final class RecordBatcher {
     /// come (which made peak RSS creep up with stream length).
     private let batchCapacity: Int
 
+    /// `--unique-ids`: the ids seen so far, or nil when repeated ids are decided like any record.
+    let uniqueIDs: UniqueIDs?
+
     /// - Parameter batchCapacity: rows to reserve per batch (the backpressure
     ///   threshold plus what the reads in progress may still add).
-    init(dimension: Int?, batchCapacity: Int) {
+    init(dimension: Int?, batchCapacity: Int, uniqueIDs: UniqueIDs? = nil) {
         self.dimension = dimension
         self.batchCapacity = batchCapacity
+        self.uniqueIDs = uniqueIDs
         if let dimension { pending = RecordBatch(dimension: dimension, reservingCapacity: batchCapacity) }
     }
 
@@ -45,7 +51,16 @@ final class RecordBatcher {
                 dimension = vector.count
                 pending = RecordBatch(dimension: vector.count, reservingCapacity: batchCapacity)
             }
-            pending!.append(origin: origin, id: id, score: score, vector: vector)
+            guard let uniqueIDs else {
+                pending!.append(origin: origin, id: id, score: score, vector: vector)
+                return
+            }
+            if uniqueIDs.isRepeated(id) {
+                pending!.appendDuplicateID(origin: origin, id: id, score: score)
+            } else if pending!.append(origin: origin, id: id, score: score, vector: vector) == nil {
+                // Only a decided id counts: a rejected record's retry (fixed) is decided.
+                uniqueIDs.noteWaiting(id)
+            }
         case .rejected(let id, let reason):
             if pending != nil {
                 pending!.appendRejection(origin: origin, id: id, reason: reason)
@@ -65,8 +80,10 @@ final class RecordBatcher {
     }
 
     /// Takes the filled batch, leaving an empty one (a spare, when there is one).
+    /// With `--unique-ids`, its ids join the filter now: it goes to the engine.
     func takeBatch() -> RecordBatch? {
         guard let batch = pending, !batch.isEmpty else { return nil }
+        uniqueIDs?.handWaitingToEngine()
         if var reused = spares.popLast() {
             reused.removeAll()
             pending = reused

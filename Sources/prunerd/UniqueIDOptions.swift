@@ -1,0 +1,31 @@
+// `prunerd serve --unique-ids`: answering a repeated id `drop`/`duplicate_id`
+// (a crawler's retry must not double a kept set), in memory fixed by the
+// number of records expected (docs/reliability.md, "Duplicate ids").
+import ArgumentParser
+import PrunerConfig
+import PrunerCore
+
+/// Whether and how ids are checked for repeats.
+struct UniqueIDOptions: ParsableArguments, Sendable {
+    @Flag(name: .customLong("unique-ids"),
+          help: "Answer a record whose id was already decided (or is waiting, in this run or a run resumed from the state directory) drop with reason duplicate_id, without the engine. A Bloom filter, checkpointed with the state: about 1 in 10,000 new records is dropped as duplicate_id by mistake once --expected-records ids are held, more beyond.")
+    var uniqueIDs = false
+
+    @Option(name: .customLong("expected-records"),
+            help: "Distinct ids the --unique-ids filter is sized for: 19.2 bits each, so the default 10000000 takes 24 MB at a false-positive rate of 1e-4. A filter restored from a checkpoint keeps its size.")
+    var expectedRecords: Int?
+
+    /// Largest `--expected-records` accepted (a 9.6 GiB filter).
+    static let maximumExpectedRecords = 1 << 32
+
+    /// `--unique-ids` resolved over the configuration file: the records the filter is
+    /// sized for, or nil when ids are not checked.
+    func resolve(over file: ConfigFile?) throws -> (enabled: Bool, expectedRecords: Int) {
+        let enabled = try uniqueIDs || (file?.bool("unique-ids") ?? false)
+        let expected = try expectedRecords ?? file?.int("expected-records") ?? IDFilter.defaultExpectedRecords
+        guard expected >= 1, expected <= Self.maximumExpectedRecords else {
+            throw ValidationError("--expected-records must be between 1 and \(Self.maximumExpectedRecords) (got \(expected))")
+        }
+        return (enabled, expected)
+    }
+}
