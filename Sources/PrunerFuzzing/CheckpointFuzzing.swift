@@ -32,6 +32,11 @@ enum CheckpointFuzzing {
             guard (try? ResumePoint(decoding: point.encoded())) == point else {
                 throw FuzzFailure("resume point round trip is not exact")
             }
+            // `--unique-ids`: the id filter section restores exactly, or not at all.
+            if let section = point.idFilter, let filter = try? IDFilter(checkpoint: section) {
+                guard filter.checkpoint() == section else { throw FuzzFailure("id filter round trip is not exact") }
+                _ = filter.contains("fuzz-0")
+            }
             engineBytes = point.engine
             guard !engineBytes.isEmpty else { return }
         } else {

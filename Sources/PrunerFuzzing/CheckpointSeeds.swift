@@ -25,6 +25,13 @@ public enum CheckpointSeeds {
         }
         let empty = ResumePoint(log: nil, sources: [], files: [], engine: [])
         out.append(("resume-empty-0", [0] + empty.encoded()))
+        // A version-2 resume point: `--unique-ids`' filter after the engine.
+        var filter = IDFilter(expectedRecords: 20)
+        for i in 0..<12 { filter.insert("fuzz-\(i)") }
+        if let (_, engine) = checkpoints().first {
+            let withFilter = ResumePoint(log: nil, sources: [], files: [], engine: engine, idFilter: filter.checkpoint())
+            out.append(("resume-idfilter-0", [0] + withFilter.encoded()))
+        }
         return out
     }
 

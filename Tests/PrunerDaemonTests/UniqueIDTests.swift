@@ -24,20 +24,28 @@ struct UniqueIDTests {
         parseDecisions(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    @Test("the same shard on two connections: the second copy is all drop/duplicate_id, the kept set is not doubled")
+    @Test("the same shard on two reply-mode connections: the second copy is all drop/duplicate_id, the kept set is not doubled")
     func twoConnections() throws {
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let socket = work.appendingPathComponent("in.sock").path
         let log = work.appendingPathComponent("log.jsonl").path
-        let daemon = try BackgroundDaemon(arguments: ["serve", "--listen", "unix:\(socket)", "--decisions", log,
-            "--state-dir", work.appendingPathComponent("state").path, "--max-hold", "0.2", "--unique-ids"] + Self.options)
+        let state = work.appendingPathComponent("state").path
+        let daemon = try BackgroundDaemon(arguments: ["serve", "--listen", "unix:\(socket)", "--reply", "--decisions", log,
+            "--state-dir", state, "--max-hold", "0.2", "--unique-ids"] + Self.options)
         #expect(daemon.waitForLog("listening on unix:\(socket)"))
         let shard = Self.shard(0..<1500)
-        _ = try SocketClient.sendUnix(path: socket, data: shard)
-        #expect(waitForLines(in: log, atLeast: 1500) == 1500)
-        _ = try SocketClient.sendUnix(path: socket, data: shard)
+        let firstReply = parseDecisions(try SocketClient.sendUnix(path: socket, data: shard, readReply: true))
+        #expect(firstReply.count == 1500 && firstReply.allSatisfy { $0.reason != "duplicate_id" })
+        // The retry's answers come back on its own connection: every record a repeat.
+        let secondReply = parseDecisions(try SocketClient.sendUnix(path: socket, data: shard, readReply: true))
+        #expect(secondReply.count == 1500 && secondReply.allSatisfy { $0.reason == "duplicate_id" })
         #expect(waitForLines(in: log, atLeast: 3000) == 3000)
+        let status = try runProcess(TestPaths.prunerd, ["status", "--state-dir", state])
+        let document = try JSONSerialization.jsonObject(with: status.stdout) as? [String: Any]
+        #expect(document?["unique_ids"] as? Int == 1500, "\(status.stdout)")
+        #expect(document?["unique_ids_expected"] as? Int == 100_000)
+        #expect((document?["dropped_by_reason"] as? [String: Int])?["duplicate_id"] == 1500)
         #expect(daemon.terminate() == 0, "\(daemon.stderr)")
 
         let decided = try Self.lines(log)
@@ -153,6 +161,19 @@ struct UniqueIDTests {
         #expect(decided.count == CrashResumeTests.records)
         #expect(Set(decided.map(\.id)).count == CrashResumeTests.records)
         #expect(decided.filter { $0.reason == "duplicate_id" }.count == 0, "records taken for their own repeat")
+    }
+
+    @Test("more ids than --expected-records: a warning naming the rate and the way out")
+    func overfilled() throws {
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let a = work.appendingPathComponent("a.prn1")
+        try Self.shard(0..<1500).write(to: a)
+        let result = try runProcess(TestPaths.prunerd, ["serve", a.path, "--decisions", work.appendingPathComponent("d.jsonl").path,
+                                                        "--unique-ids"] + Self.options + ["--expected-records", "1000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("more than the 1000 it was sized for (--expected-records)"), "\(result.stderr)")
+        #expect(result.stderr.contains("with a larger --expected-records"))
     }
 
     @Test("--unique-ids and --expected-records in the TOML file and --check-config")
