@@ -914,6 +914,12 @@ public final class Daemon: InputDelegate {
                       latency.histogram.quantileMilliseconds(0.99) / 1000)
         metrics.gauge("prunerd_checkpoint_age_seconds", "Seconds since the last checkpoint (-1: none yet).",
                       lastCheckpointAt.map { Double(uv_hrtime() - $0) / 1e9 } ?? -1)
+        if let filter = batcher.uniqueIDs?.filter {
+            metrics.gauge("prunerd_unique_ids", "Ids in the --unique-ids filter.", Double(filter.insertedCount))
+            metrics.gauge("prunerd_unique_ids_false_positive_rate",
+                          "Share of new records the --unique-ids filter now drops as duplicate_id by mistake (expected).",
+                          filter.expectedRate)
+        }
         let body = metrics.text
         return Array(("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
             + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body).utf8)

@@ -8,18 +8,18 @@ import PrunerCore
 /// Whether and how ids are checked for repeats.
 struct UniqueIDOptions: ParsableArguments, Sendable {
     @Flag(name: .customLong("unique-ids"),
-          help: "Answer a record whose id was already decided (or is waiting, in this run or a run resumed from the state directory) drop with reason duplicate_id, without the engine. A Bloom filter, checkpointed with the state: about 1 in 10,000 new records is dropped as duplicate_id by mistake once --expected-records ids are held, more beyond.")
+          help: "A record whose id was already decided (in this run, or before the checkpoint it resumed from) or is waiting for the engine is answered drop with reason duplicate_id, without the engine. A Bloom filter, checkpointed with the state: about 1 in 10,000 new records is dropped as duplicate_id by mistake once --expected-records ids are held, more beyond.")
     var uniqueIDs = false
 
     @Option(name: .customLong("expected-records"),
-            help: "Distinct ids the --unique-ids filter is sized for: 19.2 bits each, so the default 10000000 takes 24 MB at a false-positive rate of 1e-4. A filter restored from a checkpoint keeps its size.")
+            help: ArgumentHelp("Distinct ids the --unique-ids filter is sized for: 19.2 bits each, so the default 10000000 takes 24 MB at a false-positive rate of 1e-4. A filter restored from a checkpoint keeps its size.", valueName: "n"))
     var expectedRecords: Int?
 
     /// Largest `--expected-records` accepted (a 9.6 GiB filter).
     static let maximumExpectedRecords = 1 << 32
 
-    /// `--unique-ids` resolved over the configuration file: the records the filter is
-    /// sized for, or nil when ids are not checked.
+    /// `--unique-ids` and `--expected-records` resolved over the configuration file
+    /// (the command line wins), the size checked.
     func resolve(over file: ConfigFile?) throws -> (enabled: Bool, expectedRecords: Int) {
         let enabled = try uniqueIDs || (file?.bool("unique-ids") ?? false)
         let expected = try expectedRecords ?? file?.int("expected-records") ?? IDFilter.defaultExpectedRecords

@@ -31,8 +31,9 @@ struct UniqueIDTests {
         let socket = work.appendingPathComponent("in.sock").path
         let log = work.appendingPathComponent("log.jsonl").path
         let state = work.appendingPathComponent("state").path
+        let port = SocketClient.freePort()
         let daemon = try BackgroundDaemon(arguments: ["serve", "--listen", "unix:\(socket)", "--reply", "--decisions", log,
-            "--state-dir", state, "--max-hold", "0.2", "--unique-ids"] + Self.options)
+            "--state-dir", state, "--max-hold", "0.2", "--unique-ids", "--metrics", "tcp:127.0.0.1:\(port)"] + Self.options)
         #expect(daemon.waitForLog("listening on unix:\(socket)"))
         let shard = Self.shard(0..<1500)
         let firstReply = parseDecisions(try SocketClient.sendUnix(path: socket, data: shard, readReply: true))
@@ -46,6 +47,10 @@ struct UniqueIDTests {
         #expect(document?["unique_ids"] as? Int == 1500, "\(status.stdout)")
         #expect(document?["unique_ids_expected"] as? Int == 100_000)
         #expect((document?["dropped_by_reason"] as? [String: Int])?["duplicate_id"] == 1500)
+        let metrics = String(decoding: try SocketClient.sendTCP(port: port, data: Data("GET /metrics HTTP/1.1\r\n\r\n".utf8), readReply: true),
+                             as: UTF8.self)
+        #expect(metrics.contains("\nprunerd_unique_ids 1500\n"), "\(metrics)")
+        #expect(metrics.contains("prunerd_unique_ids_false_positive_rate "))
         #expect(daemon.terminate() == 0, "\(daemon.stderr)")
 
         let decided = try Self.lines(log)
