@@ -159,6 +159,9 @@ extension DaemonSummary {
             text += "rejected by reason: " + tally.rejectedByReason.sorted { $0.key < $1.key }
                 .map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
         }
+        if let repeats = tally.droppedByReason["duplicate_id"], repeats > 0 {
+            text += "dropped as duplicate_id (--unique-ids: the id was already decided): \(repeats)\n"
+        }
         if inputErrors > 0 { text += "inputs closed on error: \(inputErrors) (see the log above)\n" }
         if latency.total > 0 {
             text += "latency (read → decision written): p50 \(String(format1: latency.quantileMilliseconds(0.5))) ms, "
@@ -177,8 +180,12 @@ extension DaemonSummary {
     func outcome(options: PruningOptions, warmupAtStart: Bool?) -> (notes: [String], failed: Bool) {
         var notes: [String] = []
         var failed = false
-        let valid = tally.kept + tally.dropped
-        if tally.total == 0 && resumedRecords > 0 {
+        // Repeated ids (`--unique-ids`) never reached the engine: they are not records it clustered.
+        let repeats = tally.droppedByReason["duplicate_id"] ?? 0
+        let valid = tally.kept + tally.dropped - repeats
+        if tally.total > 0 && repeats == tally.total {
+            notes.append("every record's id was already decided (--unique-ids): all \(repeats) were answered drop/duplicate_id, nothing new was decided")
+        } else if tally.total == 0 && resumedRecords > 0 {
             notes.append("nothing left to decide: the \(resumedRecords) records of the inputs were all decided or held before the checkpoint")
         } else if tally.total == 0 {
             notes.append("no records: the input was empty" + (inputErrors > 0 ? " or could not be read (see above)" : ""))

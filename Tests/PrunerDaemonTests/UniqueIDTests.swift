@@ -102,6 +102,7 @@ struct UniqueIDTests {
         let second = try runProcess(TestPaths.prunerd, ["serve", more.path] + common)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stderr.contains("--unique-ids: the checkpoint's id filter holds 1500 ids"), "\(second.stderr)")
+        #expect(second.stderr.contains("dropped as duplicate_id (--unique-ids: the id was already decided): 1500"), "\(second.stderr)")
         let decided = try Self.lines(log)
         #expect(decided.count == 3500)
         let run2 = decided.filter { $0.src.hasSuffix("more.prn1") }
@@ -113,6 +114,10 @@ struct UniqueIDTests {
         // Without --unique-ids the restored filter is left alone, and said so.
         let third = work.appendingPathComponent("third.prn1")
         try Self.shard(0..<10).write(to: third)
+        // The same records once more: every one a repeat, said so, and not a failed run.
+        let again = try runProcess(TestPaths.prunerd, ["serve", copy.path] + common)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("every record's id was already decided (--unique-ids): all 1500"), "\(again.stderr)")
         let without = try runProcess(TestPaths.prunerd, ["serve", third.path, "--decisions", log, "--state-dir", state,
                                                          "--checkpoint-every", "0"] + Self.options)
         #expect(without.status == 0, "\(without.stderr)")
