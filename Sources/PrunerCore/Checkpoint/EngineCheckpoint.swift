@@ -41,6 +41,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
 extension StreamingPruner {
     static let checkpointMagic: [UInt8] = Array("PRNCKPT".utf8) + [0]
     public static let checkpointVersion: UInt32 = 4
+    /// The largest embedding dimension a checkpoint may claim (a 1 MiB JSON line holds at most ~2^19 numbers).
+    public static let maxCheckpointDimension = 1 << 20
     /// The oldest version this build still restores.
     static let oldestReadableVersion: UInt32 = 3
 
@@ -125,7 +127,10 @@ extension StreamingPruner {
             throw CheckpointError.incompatible("update \(saved.update.rawValue) in checkpoint, \(options.update.rawValue) configured")
         }
         if let expectedDimension, expectedDimension != d { throw CheckpointError.incompatible("dimension \(d) in checkpoint, \(expectedDimension) configured") }
-        guard d > 0, saved.validationError() == nil else { throw CheckpointError.malformed("invalid stored options or dimension") }
+        // A forged dimension must not size allocations (fuzz-checkpoint: d ≈ 2^48 trapped in SignSketch).
+        guard d > 0, d <= StreamingPruner.maxCheckpointDimension, saved.validationError() == nil else {
+            throw CheckpointError.malformed("invalid stored options or dimension")
+        }
         var engine: StreamingPruner
         do { engine = try StreamingPruner(options: saved, dimension: d) } catch { throw CheckpointError.malformed("\(error)") }
         let k = saved.clusters
