@@ -153,6 +153,8 @@ public struct StreamingPruner: Sendable {
     public internal(set) var movesCentroids: Bool
     /// With `update` auto: the warm-up's order divergence (nil before the end of warm-up or without auto).
     public internal(set) var orderDivergence: Double?
+    /// The bar `orderDivergence` was compared with (see `chooseCentroidUpdate`), for status and fidelity output.
+    public internal(set) var orderDivergenceBar: Double?
 
     /// - Parameters:
     ///   - centroids: optional `clusters × dimension` centroids (normalised here); without them k-means runs on the warm-up buffer.

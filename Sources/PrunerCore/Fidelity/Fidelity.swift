@@ -34,6 +34,8 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
     /// Whether the stream's centroids moved (`update` online, or auto's choice) and auto's measure.
     public var movesCentroids: Bool = false
     public var orderDivergence: Double? = nil
+    /// The bar it was compared with (a shuffle's expectation × 1.5).
+    public var orderDivergenceBar: Double? = nil
     /// Kept / non-duplicate records: the ratio the engine aims at ρ.
     public var keepRatioOfNonDuplicates: Double { Double(streamingKept) / Double(max(rows - streamingDuplicates, 1)) }
 
@@ -48,7 +50,8 @@ public struct FidelityReport: Sendable, CustomStringConvertible {
         var update = o.update.rawValue
         if o.update == .auto {
             update += " (\(movesCentroids ? "online" : "frozen")"
-                + (orderDivergence.map { ", order divergence \(f($0))" } ?? "") + ")"
+                + (orderDivergence.map { ", order divergence \(f($0))" } ?? "")
+                + (orderDivergenceBar.map { " against \(f($0))" } ?? "") + ")"
         }
         var dedupLines = ""
         if o.dedupThreshold > 0 {
@@ -113,6 +116,7 @@ public enum Fidelity {
         report.spawned = run.spawned
         report.movesCentroids = run.movesCentroids
         report.orderDivergence = run.orderDivergence
+        report.orderDivergenceBar = run.orderDivergenceBar
         if options.dedupThreshold > 0 {
             let exact = DedupEvaluation.exactDuplicates(vectors: vectors, dimension: d, concepts: run.clusters,
                                                         epsilon: options.dedupThreshold)
@@ -137,6 +141,7 @@ public enum Fidelity {
         public var spawned: Int
         public var movesCentroids = false
         public var orderDivergence: Double?
+        public var orderDivergenceBar: Double?
     }
 
     /// Runs the engine over the rows and returns every row's outcome.
@@ -170,6 +175,7 @@ public enum Fidelity {
         run.spawned = engine.snapshot().spawned
         run.movesCentroids = engine.movesCentroids
         run.orderDivergence = engine.orderDivergence
+        run.orderDivergenceBar = engine.orderDivergenceBar
         return run
     }
 

@@ -59,10 +59,10 @@ enum TestData {
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/docstrings-minilm384.f16.npy") }
     }
 
-    /// The shared real embeddings (40,000 × 384), or nil when the folder is absent.
-    static func realEmbeddings() -> (vectors: [Float], dimension: Int)? {
+    /// The shared real embeddings (`docstrings`: 40,000 × 384; `pypi`: 80,000 × 384), or nil when the folder is absent.
+    static func realEmbeddings(_ set: String = "docstrings") -> (vectors: [Float], dimension: Int)? {
         guard let directory = sharedDataDirectory(),
-              let data = FileManager.default.contents(atPath: directory + "/docstrings-minilm384.f16.npy"),
+              let data = FileManager.default.contents(atPath: directory + "/\(set)-minilm384.f16.npy"),
               var (vectors, d) = parseNpyFloat16(data) else { return nil }
         // Renormalised as prunerd's loader does (float16 rows are ~1e-4 off unit length), so that
         // the offline reference sees the rows the streaming engine sees.
@@ -70,10 +70,11 @@ enum TestData {
         return (vectors, d)
     }
 
-    /// One label per row of the real embeddings (the top-level package).
-    static func realLabels() -> [Substring]? {
+    /// One label per row of the real embeddings (`docstrings-labels`: the top-level package;
+    /// `pypi-labels`: the name's first word; `pypi-months`: the first release month).
+    static func realLabels(_ file: String = "docstrings-labels") -> [Substring]? {
         guard let directory = sharedDataDirectory(),
-              let text = try? String(contentsOfFile: directory + "/docstrings-labels.txt", encoding: .utf8) else { return nil }
+              let text = try? String(contentsOfFile: directory + "/\(file).txt", encoding: .utf8) else { return nil }
         return text.split(separator: "\n", omittingEmptySubsequences: false)
     }
 
