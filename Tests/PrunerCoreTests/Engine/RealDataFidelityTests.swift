@@ -34,7 +34,7 @@ struct RealDataFidelityTests {
         #expect(report.overlapFinalCentroids >= minimumOverlap)
         // Target: end-to-end ≥ offline-vs-offline(seed+1). On this fixed shuffle: 0.778 frozen and
         // 0.780 online vs 0.759 (seeds +1…+3: 0.759–0.780); on the CLI's shuffles 0.772–0.801 vs 0.760
-        // (README, "How close streaming is").
+        // (docs/fidelity.md, "Kept sets").
         let seeds = report.overlapOfflineSeedRange
         #expect(report.overlapOffline >= report.overlapOfflineSeeds)
         #expect(report.overlapOffline >= report.overlapCentroidsOnly - 0.01,
@@ -87,7 +87,7 @@ struct RealDataFidelityTests {
         // overlap with the batch recipe on the final centroids 0.906 → 0.935, end to end 0.729 → 0.745.
         #expect(inOrder.overlapFinalCentroids >= 0.925, "regression guard at the measured 0.935")
         // The target. On this shuffle 0.745 against 0.95 × 0.778 = 0.739; on the CLI's, against
-        // 0.733; on the CLI's order seed 2 it is short (README, concept drift).
+        // 0.733; on the CLI's order seed 2 it is short (docs/fidelity.md, "Concept drift").
         #expect(inOrder.overlapOffline >= 0.95 * reference.overlapOffline)
         // Spawning concepts from pooled far records (the late `transformers` records, which the
         // warm-up never saw): 0.745 → 0.750.
