@@ -17,7 +17,7 @@ extension NearestCentroid {
     /// differs: the wide tile's 24 accumulators of 16 floats need AVX-512's 32
     /// registers; on AVX2 each is two registers and the tile spills to memory
     /// (measured on an AMD EPYC without AVX-512: ~30 GFLOP/s per core, against
-    /// the narrow tile's figure in README "Performance").
+    /// the narrow tile's figure in docs/performance.md).
     public enum RegisterTile: String, Sendable, CaseIterable {
         /// 12 rows × 32 centroids in 24 16-float accumulators: for AVX-512.
         case wide = "12x32"
