@@ -42,23 +42,12 @@ struct FileIdentity: Equatable {
     /// (positioned reads: the descriptor's offset is not moved).
     static func fingerprint(of fd: Int32, size: UInt64) -> UInt64? {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        var buffer = [UInt8](repeating: 0, count: window)
         let head = Int(min(UInt64(window), size))
         let tailStart = size > UInt64(window) ? size - UInt64(window) : 0
         for (offset, count) in [(UInt64(0), head), (tailStart, Int(size - tailStart))] {
-            var done = 0
-            while done < count {
-                let got = buffer.withUnsafeMutableBytes { raw -> Int in
-                    var slice = uv_buf_init(raw.baseAddress!.advanced(by: done).assumingMemoryBound(to: CChar.self),
-                                            UInt32(count - done))
-                    var request = uv_fs_t()
-                    defer { uv_fs_req_cleanup(&request) }
-                    return Int(uv_fs_read(nil, &request, fd, &slice, 1, Int64(offset) + Int64(done), nil))
-                }
-                guard got > 0 else { return nil }
-                done += got
-            }
-            for byte in buffer[0..<count] { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            guard let bytes = try? FileSystem.readBytes(fd, count: count, at: offset, path: "fd \(fd)"),
+                  bytes.count == count else { return nil }
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         }
         return hash
     }

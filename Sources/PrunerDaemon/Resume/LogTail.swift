@@ -38,12 +38,11 @@ enum LogTail {
         let held = heldSources.map { (name: $0, prefix: Array(#","src":""#.utf8) + DecisionLineFormatter.jsonEscaped($0) + Array(#"","seq":"#.utf8)) }
         var readAt = mark, writeAt = mark
         var pending: [UInt8] = []     // a line begun in the previous chunk
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let count = try read(fd, into: &chunk, at: readAt, name: path)
-            if count == 0 { break }
-            readAt += UInt64(count)
-            pending.append(contentsOf: chunk[0..<count])
+            let chunk = try FileSystem.readBytes(fd, count: 1 << 20, at: readAt, path: path)
+            if chunk.isEmpty { break }
+            readAt += UInt64(chunk.count)
+            pending.append(contentsOf: chunk)
             var kept: [UInt8] = []
             var start = 0
             while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
@@ -120,17 +119,6 @@ enum LogTail {
             index += 1
         }
         return nil
-    }
-
-    private static func read(_ fd: Int32, into buffer: inout [UInt8], at offset: UInt64, name: String) throws(UVError) -> Int {
-        let count = buffer.withUnsafeMutableBytes { raw -> Int in
-            var slice = uv_buf_init(raw.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(raw.count))
-            var request = uv_fs_t()
-            defer { uv_fs_req_cleanup(&request) }
-            return Int(uv_fs_read(nil, &request, fd, &slice, 1, Int64(offset), nil))
-        }
-        try uvCheck(Int32(clamping: count), "read \(name)")
-        return count
     }
 
     private static func write(_ fd: Int32, _ bytes: [UInt8], at offset: UInt64, name: String) throws(UVError) {
