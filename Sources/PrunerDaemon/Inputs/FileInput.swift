@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// An input read with `uv_fs_read` from an open file descriptor.
-final class FileInput: Input {
+final class FileInput: Input, FileReadCompletion {
     private let loop: EventLoop
     private let fd: Int32
     private let ownsDescriptor: Bool
@@ -47,22 +47,14 @@ final class FileInput: Input {
     private func readNext() {
         guard !isPaused, !readInFlight, !isDone else { return }
         readInFlight = true
-        let request = UVRequest<uv_fs_t>.make(context: self)
-        var buffer = uv_buf_init(readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(readBuffer.count))
-        let status = uv_fs_read(loop.loop, request, fd, &buffer, 1, -1) { request in
-            let result = request!.pointee.result
-            uv_fs_req_cleanup(request)
-            let input = UVRequest<uv_fs_t>.complete(request, as: FileInput.self)
-            input.didRead(result: result)
-        }
+        let status = loop.startRead(fd, into: readBuffer, at: -1, for: self)
         if status != 0 {
-            UVRequest<uv_fs_t>.abandon(request)
             readInFlight = false
             end(error: UVError(code: status, operation: "uv_fs_read").description)
         }
     }
 
-    private func didRead(result: Int) {
+    func didRead(result: Int) {
         readInFlight = false
         if isDone {
             if ownsDescriptor { FileSystem.closeFile(fd) }

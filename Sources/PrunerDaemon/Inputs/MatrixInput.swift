@@ -6,7 +6,7 @@ import CLibUV
 import PrunerIO
 
 /// The shards of a `MatrixStream`, in order, as one input.
-final class MatrixInput: Input {
+final class MatrixInput: Input, FileReadCompletion {
     private let loop: EventLoop
     private let stream: MatrixStream
     private let registerSource: (String) -> UInt32
@@ -85,22 +85,15 @@ final class MatrixInput: Input {
         // Deflated bytes expand several-fold: smaller reads keep what one read releases near the batch size.
         let limit = inflater == nil ? readBuffer.count : 32 * 1024
         let want = Int(min(UInt64(limit), end - offset))
-        let request = UVRequest<uv_fs_t>.make(context: self)
-        var buffer = uv_buf_init(readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(want))
-        let status = uv_fs_read(loop.loop, request, fd, &buffer, 1, Int64(offset)) { request in
-            let result = request!.pointee.result
-            uv_fs_req_cleanup(request)
-            let input = UVRequest<uv_fs_t>.complete(request, as: MatrixInput.self)
-            input.didRead(result: result)
-        }
+        let status = loop.startRead(fd, into: UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<want]),
+                                    at: Int64(offset), for: self)
         if status != 0 {
-            UVRequest<uv_fs_t>.abandon(request)
             readInFlight = false
             end(error: UVError(code: status, operation: "uv_fs_read").description)
         }
     }
 
-    private func didRead(result: Int) {
+    func didRead(result: Int) {
         readInFlight = false
         if isDone {
             if fd >= 0 { FileSystem.close(fd) }

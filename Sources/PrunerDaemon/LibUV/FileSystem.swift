@@ -147,3 +147,31 @@ extension FileSystem {
         try uvCheck(status, "rename \(source) → \(destination)")
     }
 }
+
+/// What an asynchronous file read (`EventLoop.startRead`) reports back to, on the loop thread.
+protocol FileReadCompletion: AnyObject {
+    /// Bytes read, 0 at end of file, or a negative libuv error code.
+    func didRead(result: Int)
+}
+
+extension EventLoop {
+    /// Starts reading up to `buffer.count` bytes of `fd` at `offset` (-1: the
+    /// descriptor's position) into `buffer`, which must outlive the read; `reader`
+    /// is kept alive until its `didRead` has run. The corresponding C function is
+    /// `uv_fs_read`. Why here: the request's lifetime rules live in one place.
+    ///
+    /// - Returns: 0, or the libuv error that kept the read from starting (then `didRead` never runs).
+    func startRead(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64,
+                   for reader: FileReadCompletion) -> Int32 {
+        let request = UVRequest<uv_fs_t>.make(context: reader)
+        var uvBuffer = uv_buf_init(buffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(buffer.count))
+        let status = uv_fs_read(loop, request, fd, &uvBuffer, 1, offset) { request in
+            let result = request!.pointee.result
+            uv_fs_req_cleanup(request)
+            let reader = UVRequest<uv_fs_t>.complete(request, as: AnyObject.self) as! FileReadCompletion
+            reader.didRead(result: result)
+        }
+        if status != 0 { UVRequest<uv_fs_t>.abandon(request) }
+        return status
+    }
+}
