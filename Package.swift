@@ -80,9 +80,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore"]),
+        .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore"], exclude: ["Checkpoint/Fixtures"]),
         .testTarget(name: "PrunerIOTests", dependencies: ["PrunerIO", "PrunerCore"]),
-        .testTarget(name: "PrunerDaemonTests", dependencies: ["PrunerDaemon", "PrunerIO", "PrunerCore"]),
+        .testTarget(name: "PrunerDaemonTests", dependencies: ["PrunerDaemon", "PrunerIO", "PrunerCore"],
+                    exclude: ["Fixtures", "Golden/digests.txt", "Golden/make_inputs.py"]),
         .testTarget(name: "PrunerFuzzingTests", dependencies: ["PrunerFuzzing", "PrunerConfig", "PrunerIO", "PrunerCore"]),
     ]
 )
