@@ -155,6 +155,11 @@ public struct StreamingPruner: Sendable {
     public internal(set) var orderDivergence: Double?
     /// The bar `orderDivergence` was compared with (see `chooseCentroidUpdate`), for status and fidelity output.
     public internal(set) var orderDivergenceBar: Double?
+    /// Cluster mode: the other shards' latest statistics, added to this engine's own in every
+    /// recompute (`StreamingPruner+Cluster.swift`); nil for a daemon on its own.
+    var remote: ShardStatistics?
+    /// Cluster mode: the warm-up waits for centroids from the cluster instead of fitting its own.
+    var waitsForCentroids = false
 
     /// - Parameters:
     ///   - centroids: optional `clusters × dimension` centroids (normalised here); without them k-means runs on the warm-up buffer.
@@ -217,7 +222,7 @@ public struct StreamingPruner: Sendable {
         totalSeen += batch.count - batch.duplicateIDCount
         let target = centroidValues.isEmpty ? max(options.warmup, 1) : options.warmup
         while warming {
-            if warmupBuffer.rowCount >= target { endWarmup(into: &out); break }
+            if warmupBuffer.rowCount >= target && !waitsForCentroids { endWarmup(into: &out); break }
             guard index < batch.count else { break }
             warmupBuffer.appendEntry(index, of: batch)
             index += 1
@@ -435,8 +440,19 @@ public struct StreamingPruner: Sendable {
             dInterDeferrable = false
             dInterAt = arrivals
         }
-        let sizes = stats.map(\.count)
+        // In a cluster the quotas are global: sizes, d_intra, the budget and the thresholds'
+        // histograms are this shard's plus the others' (their latest snapshots).
+        var sizes = stats.map(\.count)
+        var dIntra = stats.map(\.meanDistance)
         var m = Int((options.keepRatio * Double(arrivals)).rounded())
+        if let remote {
+            for j in 0..<k where remote.concepts[j].count > 0 {
+                sizes[j] += remote.concepts[j].count
+                dIntra[j] = Double(stats[j].distanceSum &+ remote.concepts[j].distanceSum)
+                    / ConceptStatistics.sumScale / Double(sizes[j])
+            }
+            m = Int((options.keepRatio * Double(arrivals + remote.arrivals)).rounded())
+        }
         if liveQuotas {
             // Retired concepts or decayed counts: the budget is ρ of the live statistics plus
             // the global keep deficit so far, so the realised ratio still tracks ρ.
@@ -444,15 +460,17 @@ public struct StreamingPruner: Sendable {
             let deficit = options.keepRatio * Double(totalKept + totalDropped) - Double(totalKept)
             m = min(max(Int((options.keepRatio * Double(live) + deficit).rounded()), 0), live)
         }
-        let summaries = ConceptComplexity.summaries(sizes: sizes, dIntra: stats.map(\.meanDistance), dInter: dInter,
+        let summaries = ConceptComplexity.summaries(sizes: sizes, dIntra: dIntra, dInter: dInter,
                                                     total: m, options: options)
         for j in 0..<k {
             quotas[j] = summaries[j].quota
             let n = sizes[j]
             guard n > 0 else { rates[j] = 0; thresholds[j] = 0; continue }
             let r = Double(quotas[j]) / Double(n)
+            // Each shard repays its own deficit at the global rate (over its own members):
+            // every shard then tracks ρ, and so does their union, with no shard repaying another's.
             let deficit = r * Double(decided[j]) - Double(stats[j].kept)
-            let rate = min(max(r + deficitGain * deficit / Double(max(n, deficitHorizon)), 0), 1)
+            let rate = min(max(r + deficitGain * deficit / Double(max(stats[j].count, deficitHorizon)), 0), 1)
             rates[j] = rate
             // Thresholds are quantiles over every member so far, warm-up included, as the
             // offline recipe ranks all members together. (Warm-up members sit closer to
@@ -462,10 +480,10 @@ public struct StreamingPruner: Sendable {
             switch options.keep {
             case .hard:
                 thresholds[j] = rate <= 0 ? .infinity : (rate >= 1 ? -.infinity
-                    : stats[j].quantile(1 - rate))
+                    : quantile(1 - rate, of: j))
             case .easy:
                 thresholds[j] = rate <= 0 ? -.infinity : (rate >= 1 ? .infinity
-                    : stats[j].quantile(rate))
+                    : quantile(rate, of: j))
             case .random: thresholds[j] = 0
             }
         }
@@ -577,7 +595,9 @@ public struct StreamingPruner: Sendable {
         let fixedKept = pending.reduce(0) { $0 + ($1.kind == Held.fixedKeep ? 1 : 0) }
         let budget = mTotal - totalKept - fixedKept
         let sizes = members.map(\.count)
-        let wanted = (0..<k).map { j in liveQuotas ? rates[j] * Double(sizes[j]) : Double(quotas[j] - stats[j].kept) }
+        // In a cluster, quotas are global and kept counts this shard's: the shard wants its rate of its held members.
+        let byRate = liveQuotas || remote != nil
+        let wanted = (0..<k).map { j in byRate ? rates[j] * Double(sizes[j]) : Double(quotas[j] - stats[j].kept) }
         var need = [Int](repeating: 0, count: k)
         let room = sizes.reduce(0, +)
         if budget >= room {

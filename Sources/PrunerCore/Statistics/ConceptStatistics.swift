@@ -131,6 +131,34 @@ public struct ConceptStatistics: Sendable, Equatable {
         return 2
     }
 
+    /// The quantile of `self` and `other` together (the same concept seen by other
+    /// engines, e.g. the rest of a cluster), as `quantile` of their merge would give,
+    /// without building the merge: a cluster shard asks this k times per recompute.
+    public func quantile(_ q: Double, together other: ConceptStatistics) -> Float {
+        let total = count + other.count
+        guard total > 0 else { return 0 }
+        let target = min(max(q, 0), 1) * Double(total)
+        let width = 2.0 / Double(Self.binCount)
+        var cumulative = 0
+        for block in blockCounts.indices {
+            let blockSum = Int(blockCounts[block]) + Int(other.blockCounts[block])
+            if Double(cumulative + blockSum) < target {
+                cumulative += blockSum
+                continue
+            }
+            let start = block * Self.quantileBlock
+            for b in start..<(start + Self.quantileBlock) {
+                let c = Int(bins[b]) + Int(other.bins[b])
+                if c > 0 && Double(cumulative + c) >= target {
+                    let frac = (target - Double(cumulative)) / Double(c)
+                    return Float((Double(b) + frac) * width)
+                }
+                cumulative += c
+            }
+        }
+        return 2
+    }
+
     /// Bins summed at once by `quantile` (divides `binCount`).
     static let quantileBlock = 64
 

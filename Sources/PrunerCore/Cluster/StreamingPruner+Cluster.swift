@@ -1,0 +1,113 @@
+// The engine as one shard of a cluster: what it publishes, how it takes in the
+// others' statistics, and how it waits for and adopts common centroids.
+
+extension StreamingPruner {
+    /// This engine's own mergeable statistics (what a shard publishes each sync).
+    public var shardStatistics: ShardStatistics {
+        var own = ShardStatistics(clusters: options.clusters, dimension: dimension)
+        own.concepts = stats.map { $0.withoutReservoir() }
+        own.arrivals = arrivals
+        own.kept = totalKept
+        own.dropped = totalDropped
+        return own
+    }
+
+    /// Concept j's distance quantile over every member the cluster has seen (this engine's alone without one).
+    func quantile(_ q: Double, of j: Int) -> Float {
+        guard let remote, remote.concepts[j].count > 0 else { return stats[j].quantile(q) }
+        return stats[j].quantile(q, together: remote.concepts[j])
+    }
+
+    /// The other shards' statistics in the last global view (nil when on its own or before the first sync).
+    public var remoteStatistics: ShardStatistics? { remote }
+
+    /// Takes the sum of the other shards' latest statistics: from now on quotas, the
+    /// budget and thresholds come from them plus this engine's own live statistics,
+    /// recomputed at once. nil returns to this engine's own statistics only.
+    public mutating func adoptRemote(_ others: ShardStatistics?) {
+        if let others {
+            precondition(others.clusters == options.clusters, "remote statistics of \(others.clusters) concepts, engine has \(options.clusters)")
+        }
+        remote = others
+        if !warming { recompute() }
+    }
+
+    /// Cluster mode: while true, the warm-up does not end by fitting its own centroids;
+    /// the records wait until `adoptCentroids` (a follower) or until this is set back to
+    /// false (the leader, whose next `submit` then fits them on its buffer as usual).
+    public var waitsForClusterCentroids: Bool {
+        get { waitsForCentroids }
+        set { waitsForCentroids = newValue }
+    }
+
+    /// True while warming up with the warm-up's records all buffered: the moment a shard
+    /// asks to lead the cluster's first epoch.
+    public var warmupIsFull: Bool {
+        warming && warmupBuffer.rowCount >= max(options.warmup, 1)
+    }
+
+    /// Ends the warm-up with the cluster's centroids (`clusters × dimension`), whatever
+    /// has been buffered so far: the buffered records enter the statistics against them
+    /// and those beyond `lookahead` are decided (returned, in arrival order).
+    /// - Throws: [`EngineError.centroidShape`] for a matrix of the wrong shape; nothing changes then.
+    public mutating func adoptCentroids(_ centroids: [Float]) throws(EngineError) -> DecidedRecords {
+        guard centroids.count == options.clusters * dimension else {
+            throw .centroidShape(expectedClusters: options.clusters, dimension: dimension, valueCount: centroids.count)
+        }
+        var out = DecidedRecords()
+        guard warming else { return out }
+        var c = centroids
+        VectorMath.normaliseRows(&c, dimension)
+        centroidValues = c
+        waitsForCentroids = false
+        endWarmup(into: &out)
+        return out
+    }
+}
+
+extension PruningOptions {
+    /// Why these options cannot run as a cluster shard, or nil. Centroids are fitted once,
+    /// by the leader, and frozen (docs/scale-out.md, "Leases and epochs"): online moves,
+    /// spawned concepts and decayed statistics would make the shards' concepts diverge.
+    public func clusterValidationError() -> String? {
+        if update == .online { return "--update online is not supported with --cluster: centroids are frozen in cluster mode (docs/scale-out.md)" }
+        if spawnAfter > 0 { return "--spawn-after is not supported with --cluster: concepts are common and fixed in cluster mode" }
+        if halfLife > 0 { return "--half-life is not supported with --cluster: statistics must add exactly across shards" }
+        return nil
+    }
+}
+
+/// What one shard knows of the others: the latest snapshot of each, by sequence.
+public struct ClusterView: Sendable {
+    /// This shard's id (its own snapshots are never counted as another's).
+    public let own: String
+    /// The latest snapshot of every other shard that published one.
+    public private(set) var latest: [String: ShardSnapshot] = [:]
+
+    public init(own: String) { self.own = own }
+
+    /// Keeps `snapshot` if it is another shard's and newer than what is known of it.
+    /// Returns whether it was taken.
+    @discardableResult
+    public mutating func offer(_ snapshot: ShardSnapshot) -> Bool {
+        guard snapshot.shard != own else { return false }
+        if let known = latest[snapshot.shard], known.sequence >= snapshot.sequence { return false }
+        latest[snapshot.shard] = snapshot
+        return true
+    }
+
+    /// Forgets the shards not in `present` (their lease expired: they left the cluster).
+    public mutating func retain(only present: Set<String>) {
+        latest = latest.filter { present.contains($0.key) }
+    }
+
+    /// The sum of the other shards' latest statistics measured against `epoch`.
+    public func others(epoch: UInt32, clusters: Int, dimension: Int) -> ShardStatistics {
+        var sum = ShardStatistics(clusters: clusters, dimension: dimension)
+        for snapshot in latest.values.sorted(by: { $0.shard < $1.shard })
+        where snapshot.epoch == epoch && snapshot.statistics.clusters == clusters && snapshot.dimension == dimension {
+            sum.add(snapshot.statistics)
+        }
+        return sum
+    }
+}

@@ -1,0 +1,97 @@
+// Two engines, each fed half of a shuffled stream and exchanging statistics,
+// decide like one engine on the whole stream with the same centroids.
+import Testing
+@testable import PrunerCore
+
+@Suite struct ShardedEngineTests {
+    static let d = 32
+    static let data = TestData.shuffled(TestData.mixture(rows: 24_000, dimension: d, concepts: 20, seed: 77).vectors,
+                                        dimension: d, seed: 3)
+
+    static func options() -> PruningOptions {
+        var o = PruningOptions()
+        o.clusters = 20; o.warmup = 2000; o.lookahead = 1000; o.recomputeEvery = 200
+        o.update = .frozen; o.kmeansIterations = 20
+        return o
+    }
+
+    /// Row i as a one-record slice of batch `b`.
+    static func batch(rows: [Int]) -> RecordBatch {
+        var b = RecordBatch(dimension: d)
+        for i in rows {
+            b.append(origin: RecordOrigin(source: 0, seq: UInt64(i)), id: "\(i)", score: nil, vector: data[(i * d)..<(i * d + d)])
+        }
+        return b
+    }
+
+    /// Kept flags by row, from decided records.
+    static func kept(_ decided: DecidedRecords, rows: Int) -> [Bool] {
+        var keep = [Bool](repeating: false, count: rows)
+        for (entry, decision) in zip(decided.entries, decided.decisions) where decision.verdict == .keep {
+            keep[Int(entry.origin.seq)] = true
+        }
+        return keep
+    }
+
+    /// Shard s of `shards` gets rows i with i % shards == s, in batches of 250, round robin;
+    /// they exchange statistics every `syncEvery` batches (0: never).
+    static func runShards(_ shards: Int, syncEvery: Int) throws -> (kept: [Bool], decided: Int, centroids: [Float]) {
+        let n = data.count / d
+        var engines = try (0..<shards).map { _ in try StreamingPruner(options: options(), dimension: d) }
+        for s in 1..<shards { engines[s].waitsForClusterCentroids = true }
+        let parts = (0..<shards).map { s in Array(stride(from: s, to: n, by: shards)) }
+        var out = DecidedRecords()
+        var adopted = false
+        var round = 0
+        while round * 250 < parts[0].count {
+            for s in 0..<shards {
+                let rows = Array(parts[s].dropFirst(round * 250).prefix(250))
+                if !rows.isEmpty { out.append(contentsOf: engines[s].submit(batch(rows: rows))) }
+            }
+            if !adopted && !engines[0].isWarmingUp {
+                // The leader's epoch 1 reaches the followers, whatever they buffered.
+                for s in 1..<shards { out.append(contentsOf: try engines[s].adoptCentroids(engines[0].centroids)) }
+                adopted = true
+            }
+            round += 1
+            if syncEvery > 0 && round % syncEvery == 0 {
+                let published = engines.map(\.shardStatistics)
+                for s in 0..<shards {
+                    var others = ShardStatistics(clusters: 20, dimension: d)
+                    for t in 0..<shards where t != s { others.add(published[t]) }
+                    engines[s].adoptRemote(others)
+                }
+            }
+        }
+        for s in 0..<shards { out.append(contentsOf: engines[s].finish()) }
+        return (kept(out, rows: n), out.count, engines[0].centroids)
+    }
+
+    /// One engine on the whole stream with the given centroids.
+    static func reference(centroids: [Float]) throws -> [Bool] {
+        let n = data.count / d
+        var single = try StreamingPruner(options: options(), dimension: d, centroids: centroids)
+        var whole = DecidedRecords()
+        for start in stride(from: 0, to: n, by: 500) {
+            whole.append(contentsOf: single.submit(batch(rows: Array(start..<min(start + 500, n)))))
+        }
+        whole.append(contentsOf: single.finish())
+        return kept(whole, rows: n)
+    }
+
+    @Test(arguments: [2, 4])
+    func shardsWithMergedStatisticsDecideLikeOneEngine(shards: Int) throws {
+        let n = Self.data.count / Self.d
+        let synced = try Self.runShards(shards, syncEvery: 2)
+        #expect(synced.decided == n, "every record decided exactly once")
+        let reference = try Self.reference(centroids: synced.centroids)
+        let alone = try Self.runShards(shards, syncEvery: 0)
+        let overlap = Fidelity.overlap(synced.kept, reference)
+        let overlapAlone = Fidelity.overlap(alone.kept, reference)
+        let ratio = Double(synced.kept.filter { $0 }.count) / Double(n)
+        print("\(shards) shards, merged statistics: kept-set overlap with one engine \(overlap), keep ratio \(ratio); each on its own statistics: \(overlapAlone)")
+        #expect(abs(ratio - 0.3) <= 0.005)
+        #expect(overlap >= 0.95)
+        #expect(overlap > overlapAlone, "merging brings the shards closer to one engine")
+    }
+}
