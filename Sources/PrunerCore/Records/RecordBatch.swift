@@ -74,39 +74,23 @@ public struct RecordBatch: Sendable {
     /// validated (finite, non-zero) and normalised into the batch; a failing
     /// vector becomes a rejection instead, so callers never check twice.
     ///
+    /// One path for every caller: a collection that is not contiguous is copied and
+    /// goes through the contiguous form, so the norm is summed in the same order
+    /// and an overflowing finite vector is rescaled, not rejected, whoever calls.
+    ///
     /// - Returns: the rejection reason, or `nil` when the record was accepted.
     @discardableResult
     public mutating func append<C: Collection>(
         origin: RecordOrigin, id: String, score: Float?, vector: C
     ) -> RejectReason? where C.Element == Float {
-        guard vector.count == dimension else {
-            appendRejection(origin: origin, id: id, score: score, reason: .badDimension)
-            return .badDimension
+        if let reason = vector.withContiguousStorageIfAvailable({ append(origin: origin, id: id, score: score, vector: $0) }) {
+            return reason
         }
-        var sumOfSquares: Float = 0
-        var finite = true
-        for x in vector {
-            finite = finite && x.isFinite
-            sumOfSquares += x * x
-        }
-        if !finite || !sumOfSquares.isFinite {
-            appendRejection(origin: origin, id: id, score: score, reason: .nonFinite)
-            return .nonFinite
-        }
-        guard sumOfSquares > 0 else {
-            appendRejection(origin: origin, id: id, score: score, reason: .zeroVector)
-            return .zeroVector
-        }
-        let scale = 1 / sumOfSquares.squareRoot()
-        let row = Int32(rowCount)
-        for x in vector { vectors.append(x * scale) }
-        entries.append(Entry(origin: origin, id: id, score: score, rejection: nil, row: row))
-        return nil
+        return Array(vector).withUnsafeBufferPointer { append(origin: origin, id: id, score: score, vector: $0) }
     }
 
-    /// The hot-path form of `append(origin:id:score:vector:)` for a contiguous vector
+    /// The contiguous form of `append(origin:id:score:vector:)`, which every append ends in
     /// (what the decoders produce): one vectorised pass for the norm, one to scale.
-    /// A generic `Collection` version called from another module runs unspecialised.
     @discardableResult
     public mutating func append(
         origin: RecordOrigin, id: String, score: Float?, vector: UnsafeBufferPointer<Float>
