@@ -27,7 +27,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -68,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "PrunerConfig",
-            dependencies: ["PrunerDaemon", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["PrunerDaemon"]
         ),
         // The fuzz targets' entry points; the fuzz executables and the corpus replay test share them.
         .target(name: "PrunerFuzzing", dependencies: ["PrunerConfig", "PrunerDaemon", "PrunerIO", "PrunerCore"]),

@@ -1,11 +1,11 @@
-// The configuration file (`--config /etc/prunerd/prunerd.toml`): TOML whose keys
-// are the long command-line options without their dashes. Values there replace
-// built-in defaults; options given on the command line replace both.
+// The configuration file (`--config /etc/prunerd/prunerd.toml`): flat TOML
+// (FlatTOMLParser) whose keys are the long command-line options without their
+// dashes. Values there replace built-in defaults; options given on the command
+// line replace both.
 //
 // A library of its own (not in the executable) so that the fuzz target
 // `fuzz-config` links exactly the parser the daemon runs.
 import PrunerDaemon
-import TOMLKit
 
 /// A parsed configuration file, as plain Sendable values.
 ///
@@ -57,114 +57,34 @@ public struct ConfigFile: Sendable {
     }
 
     /// Parses and validates the bytes of a file at `path` (named in errors only).
-    /// Throws ``ConfigError`` for anything but UTF-8 TOML text holding a table of
-    /// known keys with supported values.
+    /// Throws ``ConfigError`` for anything but UTF-8 text of top-level
+    /// `key = value` lines (the flat subset of TOML that ``FlatTOMLParser``
+    /// reads) whose keys are known; a syntax error names its line and column.
     public static func parse(_ bytes: [UInt8], path: String) throws(ConfigError) -> ConfigFile {
-        // The TOML parser reads a C string: a NUL would silently end the file there.
+        // Named by its byte offset: a NUL usually means a binary file given by mistake.
         if let nul = bytes.firstIndex(of: 0) {
-            throw ConfigError(path: path, reason: "byte offset \(nul): a NUL byte; a configuration file is TOML text")
+            let (line, column) = FlatTOMLParser.lineAndColumn(of: nul, in: bytes)
+            throw ConfigError(path: path, reason: "a NUL byte (byte offset \(nul)); a configuration file is TOML text", line: line, column: column)
         }
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw ConfigError(path: path, reason: "not UTF-8 text; a configuration file is TOML text")
         }
-        if let line = malformedDateTimeLine(bytes) {
-            throw ConfigError(path: path, reason: "line \(line): a date-time needs HH:MM after its 'T'")
-        }
-        if let (line, what) = tableLine(bytes) {
-            throw ConfigError(path: path, reason: "line \(line): \(what) are not supported (keys are the long options of prunerd serve, at the top level)")
-        }
-        let table: TOMLTable
+        var parser = FlatTOMLParser(bytes)
+        let entries: [FlatTOMLEntry]
         do {
-            table = try TOMLTable(string: String(decoding: bytes, as: UTF8.self))
-        } catch let error as TOMLParseError {
-            throw ConfigError(path: path, reason: "line \(error.source.begin.line): \(error.description)")
+            entries = try parser.parse()
         } catch {
-            throw ConfigError(path: path, reason: "\(error)")
+            let (line, column) = FlatTOMLParser.lineAndColumn(of: error.offset, in: bytes)
+            throw ConfigError(path: path, reason: error.reason, line: line, column: column)
         }
         var values: [String: Value] = [:]
-        for key in table.keys {
-            guard knownKeys.contains(key) else {
-                throw ConfigError(path: path, reason: "unknown key '\(key)' (keys are the long options of prunerd serve)")
+        for entry in entries {
+            guard knownKeys.contains(entry.key) else {
+                throw ConfigError(path: path, reason: "unknown key '\(entry.key)' (keys are the long options of prunerd serve)")
             }
-            let item = table[key]!
-            if let flag = item.bool {
-                values[key] = .bool(flag)
-            } else if let integer = item.int {
-                values[key] = .integer(integer)
-            } else if let number = item.double {
-                values[key] = .number(number)
-            } else if let text = item.string {
-                values[key] = .string(text)
-            } else if let array = item.array {
-                var strings: [String] = []
-                for element in array {
-                    guard let text = element.string else {
-                        throw ConfigError(path: path, reason: "'\(key)' must be a list of strings")
-                    }
-                    strings.append(text)
-                }
-                values[key] = .strings(strings)
-            } else {
-                throw ConfigError(path: path, reason: "'\(key)' has an unsupported type")
-            }
+            values[entry.key] = entry.value
         }
         return ConfigFile(path: path, values: values)
-    }
-
-    /// The line of a value `YYYY-MM-DDT` not followed by a digit, if any.
-    ///
-    /// Why: toml++ (inside TOMLKit) classifies such a token as a date-time and
-    /// then asserts that a digit follows the `T`: `seed = 1979-05-27Tx` aborted
-    /// prunerd (and a SIGHUP reload of such a file, the running daemon); in a
-    /// build without assertions it is undefined behaviour (found by fuzz-config).
-    /// Only tokens that start a value (after `=`, `[` or `,`) are checked.
-    static func malformedDateTimeLine(_ bytes: [UInt8]) -> Int? {
-        func isDigit(_ i: Int) -> Bool { i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39 }
-        var line = 1
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == 0x0A { line += 1 }
-            let datePattern = [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy { isDigit(index + $0) }
-                && index + 10 < bytes.count && bytes[index + 4] == 0x2D && bytes[index + 7] == 0x2D
-                && (bytes[index + 10] == UInt8(ascii: "T") || bytes[index + 10] == UInt8(ascii: "t"))
-            if datePattern && !isDigit(index + 11) {
-                var before = index - 1
-                while before >= 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[before]) { before -= 1 }
-                if before >= 0, [UInt8(ascii: "="), UInt8(ascii: "["), UInt8(ascii: ",")].contains(bytes[before]) {
-                    return line
-                }
-            }
-            index += 1
-        }
-        return nil
-    }
-
-    /// The line of a table header (`[…]` starting a line) or an inline table
-    /// (`{` starting a value), if any. prunerd's keys are all top-level, so
-    /// either is an error anyway; they are refused before toml++ sees them
-    /// because malformed headers (`[,]`) trip its assertions and abort the
-    /// process (found by fuzz-config).
-    static func tableLine(_ bytes: [UInt8]) -> (Int, String)? {
-        var line = 1
-        var atLineStart = true
-        var previous: UInt8 = 0x0A
-        for byte in bytes {
-            switch byte {
-            case 0x0A:
-                line += 1; atLineStart = true; continue
-            case 0x20, 0x09, 0x0D:
-                continue
-            case UInt8(ascii: "[") where atLineStart:
-                return (line, "tables")
-            case UInt8(ascii: "{") where [UInt8(ascii: "="), UInt8(ascii: "["), UInt8(ascii: ",")].contains(previous):
-                return (line, "inline tables")
-            default:
-                break
-            }
-            atLineStart = false
-            previous = byte
-        }
-        return nil
     }
 
     /// The number at `key` (an integer counts); `nil` when absent.
@@ -220,16 +140,29 @@ public struct ConfigFile: Sendable {
     }
 }
 
-/// A configuration file that cannot be used; names the file and the reason.
+/// A configuration file that cannot be used; names the file, where in it
+/// (for a syntax error) and the reason.
 public struct ConfigError: Error, CustomStringConvertible {
     /// The configuration file.
     public var path: String
     /// What is wrong with it, phrased for the operator.
     public var reason: String
-    public var description: String { "configuration \(path): \(reason)" }
+    /// Line of a syntax error, from 1; `nil` for errors about the file as a whole or a key's type.
+    public var line: Int?
+    /// Column (characters, from 1) of a syntax error.
+    public var column: Int?
+    /// "configuration PATH: line L: REASON (column C)": the line first, so
+    /// that it reads like a compiler's message.
+    public var description: String {
+        guard let line else { return "configuration \(path): \(reason)" }
+        return "configuration \(path): line \(line): \(reason)" + (column.map { " (column \($0))" } ?? "")
+    }
 
-    public init(path: String, reason: String) {
+    /// An error; `line` and `column` when the reason is about one place in the file.
+    public init(path: String, reason: String, line: Int? = nil, column: Int? = nil) {
         self.path = path
         self.reason = reason
+        self.line = line
+        self.column = column
     }
 }
