@@ -49,6 +49,8 @@ public struct DaemonConfiguration: Sendable {
     public var checkpointPath: String?
     /// Seconds between checkpoints while running (0: only at stop).
     public var checkpointEvery: Double = 0
+    /// The assignment kernel the engine was given (for the startup log; the CLI reads PRUNERD_SCREEN and friends).
+    public var kernel = KernelChoice.fastest
     /// Called on the loop thread about five times a second with the run's figures (the
     /// progress line on a terminal), and once more when the run ends; nil for none.
     public var progress: (@Sendable (DaemonProgress) -> Void)?
@@ -231,9 +233,9 @@ public final class Daemon: InputDelegate {
         }
         log.onBacklogShrank = { [unowned self] in applyBackpressure() }
         try installSignals()
-        let tile = NearestCentroid.RegisterTile.preferred.rawValue
+        let tile = configuration.kernel.registerTile.rawValue
         let supported = NearestCentroid.ScreenKind.supported.map(\.rawValue).joined(separator: ", ")
-        let kernel = NearestCentroid.ScreenKind.preferred.map {
+        let kernel = configuration.kernel.screen.map {
             "\($0.summary), candidates in float32 on the \(tile) register tile "
                 + "(this CPU supports: \(supported); PRUNERD_SCREEN=amx|vnni|none picks)"
         } ?? "float32, \(tile) register tile (no screen: this CPU supports "

@@ -31,6 +31,15 @@ enum DefaultPaths {
     }
 }
 
+/// The environment's measurement overrides of the assignment kernel.
+enum KernelOverrides {
+    /// The assignment kernel as the measurement overrides say, read once here so the
+    /// core reads no environment: PRUNERD_TILES=0 (no screen), PRUNERD_SCREEN=amx|vnni|none,
+    /// PRUNERD_KERNEL=12x32|6x16 (every choice decides alike; see docs/performance.md).
+    static let choice = KernelChoice(tiles: DefaultPaths.environment("PRUNERD_TILES"), screen: DefaultPaths.environment("PRUNERD_SCREEN"),
+                                     kernel: DefaultPaths.environment("PRUNERD_KERNEL"))
+}
+
 /// Options of every subcommand that writes a decision log.
 struct OutputOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("decisions"),

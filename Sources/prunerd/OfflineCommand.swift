@@ -36,6 +36,8 @@ struct OfflineCommand: ParsableCommand {
             decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
         let options = try pruning.options()
         let engine = OfflineEngine(options: options, centroids: try resolved.loadCentroids())
+        engine.kernel = KernelOverrides.choice
+        configuration.kernel = KernelOverrides.choice
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()
         try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)

@@ -126,6 +126,8 @@ struct ServeCommand: ParsableCommand {
             configuration.startPlan.warnings.append(
                 "matrix inputs (.npy/.npz) are not resumed: they are read again from their start, so their records get a second line")
         }
+        engine.kernel = KernelOverrides.choice
+        configuration.kernel = KernelOverrides.choice
         engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let warmupAtStart = engine.warmupProgress != nil
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger, uniqueIDs: consume idFilter)

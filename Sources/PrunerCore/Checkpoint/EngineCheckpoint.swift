@@ -202,7 +202,7 @@ extension StreamingPruner {
         try check(engine.moveSums.count == (engine.movesCentroids ? k * d : 0), "online accumulators")
         try check(r.offset == payloadEnd, "\(payloadEnd - r.offset) unread payload bytes")
         if !engine.centroidValues.isEmpty && !engine.warming {
-            engine.nearest = NearestCentroid(centroids: engine.centroidValues, dimension: d)
+            engine.nearest = engine.makeNearest()
         }
         if options != saved {
             do { try engine.reload(options) } catch { throw CheckpointError.incompatible("\(error)") }

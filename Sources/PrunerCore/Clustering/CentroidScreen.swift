@@ -2,9 +2,6 @@
 // which one this CPU runs (chosen by cpuid, overridable for measurements).
 import CMatrixTiles
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A cheap approximate scoring of rows against every centroid with a rigorous
 /// bound on its error, so that `NearestCentroid` can rule out centroids that
@@ -58,19 +55,9 @@ extension NearestCentroid {
         public static var supported: [ScreenKind] { allCases.filter(\.isSupported) }
 
         /// The screen kernels use by default: the fastest this CPU supports, or
-        /// none. `PRUNERD_SCREEN=amx|vnni|none` overrides it (a kind the CPU
-        /// lacks falls back to the default) and `PRUNERD_TILES=0` means `none`,
-        /// for side-by-side measurements: results are identical either way.
-        /// Read once, at first use.
-        public static let preferred: ScreenKind? = {
-            if let tiles = getenv("PRUNERD_TILES"), String(cString: tiles) == "0" { return nil }
-            if let setting = getenv("PRUNERD_SCREEN") {
-                let name = String(cString: setting)
-                if name == "none" { return nil }
-                if let kind = ScreenKind(rawValue: name), kind.isSupported { return kind }
-            }
-            return supported.first
-        }()
+        /// none (`KernelChoice` carries an override, e.g. from `PRUNERD_SCREEN`;
+        /// results are identical either way).
+        public static var preferred: ScreenKind? { supported.first }
 
         /// A short description for the startup log and benchmarks.
         public var summary: String {

@@ -3,9 +3,6 @@
 // With NearestCentroid.swift and TileScreen.swift, the only pointer code of the
 // core's clustering.
 import CMatrixTiles
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension NearestCentroid {
     /// The shape of the float32 kernel's register tile, chosen for the CPU's vector registers.
@@ -24,14 +21,9 @@ extension NearestCentroid {
         /// 6 rows × 16 centroids in 12 8-float accumulators: for AVX2.
         case narrow = "6x16"
 
-        /// The shape for this CPU: wide where it has AVX-512F, narrow otherwise;
-        /// `PRUNERD_KERNEL=12x32|6x16` overrides it (for side-by-side measurements).
-        public static let preferred: RegisterTile = {
-            if let setting = getenv("PRUNERD_KERNEL"), let shape = RegisterTile(rawValue: String(cString: setting)) {
-                return shape
-            }
-            return pr_cpu_has_avx512f() != 0 ? .wide : .narrow
-        }()
+        /// The shape for this CPU: wide where it has AVX-512F, narrow otherwise
+        /// (`KernelChoice` carries an override, e.g. from `PRUNERD_KERNEL`).
+        public static var preferred: RegisterTile { KernelChoice.fastest.registerTile }
     }
 
     /// Rows of the narrow register tile.

@@ -62,8 +62,7 @@ public struct NearestCentroid: Sendable {
     public var screenKind: ScreenKind? { screen?.kind }
 
     /// Whether kernels built here will screen by default: the CPU has AMX-BF16 or
-    /// AVX512-VNNI and no environment override turned it off (for the startup log
-    /// and benchmarks).
+    /// AVX512-VNNI (for benchmarks; `KernelChoice` can still turn it off).
     public static var isScreeningAvailable: Bool { ScreenKind.preferred != nil }
 
     /// - Parameters:

@@ -18,14 +18,17 @@ public enum SphericalKMeans {
     /// most once per iteration. Stops when no assignment changes or after
     /// `iterations` rounds. If `k > n`, the extra centroids repeat rows (they stay empty).
     ///
+    /// `kernel` shapes the assignment code only (every choice assigns alike).
+    ///
     /// - Returns: `k × dimension` centroids, row-major.
-    public static func fit(vectors: [Float], dimension d: Int, k: Int, iterations: Int, seed: UInt64) -> [Float] {
+    public static func fit(vectors: [Float], dimension d: Int, k: Int, iterations: Int, seed: UInt64,
+                           kernel: KernelChoice = .fastest) -> [Float] {
         let n = vectors.count / d
         precondition(k >= 1 && n >= 1)
         var centroids = seedPlusPlus(vectors: vectors, dimension: d, k: k, seed: seed)
         var previous = [Int32](repeating: -1, count: n)
         for _ in 0..<max(iterations, 1) {
-            let (assign, sim) = NearestCentroid(centroids: centroids, dimension: d).assign(rows: vectors)
+            let (assign, sim) = NearestCentroid(centroids: centroids, dimension: d, kernel: kernel).assign(rows: vectors)
             if assign == previous { break }
             previous = assign
             var sums = [Float](repeating: 0, count: k * d)

@@ -39,8 +39,8 @@ extension StreamingPruner {
         guard s > 0, n >= s else { return }
         let groups = max(1, n / s)
         let cents = SphericalKMeans.fit(vectors: pool, dimension: d, k: groups, iterations: 10,
-                                        seed: options.seed &+ UInt64(spawned) &+ 7)
-        let (assign, sim) = NearestCentroid(centroids: cents, dimension: d).assign(rows: pool)
+                                        seed: options.seed &+ UInt64(spawned) &+ 7, kernel: kernel)
+        let (assign, sim) = NearestCentroid(centroids: cents, dimension: d, kernel: kernel).assign(rows: pool)
         var sizes = [Int](repeating: 0, count: groups), sums = [Double](repeating: 0, count: groups)
         for i in 0..<n { sizes[Int(assign[i])] += 1; sums[Int(assign[i])] += Double(1 - sim[i]) }
         let intra = (0..<options.clusters).filter { stats[$0].count > 0 }.map { stats[$0].meanDistance }.sorted()

@@ -80,6 +80,12 @@ public struct StreamingPruner: Sendable {
     public var assignmentThreads: Int = 1 {
         didSet { nearest?.threads = assignmentThreads }
     }
+    /// The assignment kernel's shape (screen, register tile). Not part of the algorithm's
+    /// state either: every choice assigns bit for bit alike, so it is a parameter the
+    /// caller passes in (the command line reads the environment's overrides), never saved.
+    public var kernel: KernelChoice = .fastest {
+        didSet { if nearest != nil { nearest = makeNearest() } }
+    }
 
     /// The kernel for assigning batches ahead of `submit` (`RecordBatch.assignAhead`),
     /// e.g. on other threads while the engine decides earlier records; nil while
@@ -93,9 +99,9 @@ public struct StreamingPruner: Sendable {
 
     /// The assignment kernel for the current centroids.
     func makeNearest() -> NearestCentroid {
-        var kernel = NearestCentroid(centroids: centroidValues, dimension: dimension)
-        kernel.threads = assignmentThreads
-        return kernel
+        var made = NearestCentroid(centroids: centroidValues, dimension: dimension, kernel: kernel)
+        made.threads = assignmentThreads
+        return made
     }
     var stats: [ConceptStatistics]
     var warming: Bool
@@ -276,7 +282,7 @@ public struct StreamingPruner: Sendable {
                 if !kept.isEmpty { fitRows = kept }
             }
             centroidValues = SphericalKMeans.fit(vectors: fitRows, dimension: d, k: options.clusters,
-                                                 iterations: options.kmeansIterations, seed: options.seed)
+                                                 iterations: options.kmeansIterations, seed: options.seed, kernel: kernel)
         }
         nearest = makeNearest()
         dInterStale = true

@@ -41,7 +41,12 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
         didSet {
             let threads = assignmentThreads
             if pruner != nil && pruner!.assignmentThreads != threads { pruner!.assignmentThreads = threads }
+            if pruner != nil && pruner!.kernel != kernel { pruner!.kernel = kernel }
         }
+    }
+    /// The assignment kernel's shape (the CLI's reading of PRUNERD_SCREEN and friends); decisions do not depend on it.
+    public var kernel = KernelChoice.fastest {
+        didSet { pruner?.kernel = kernel }
     }
     /// Threads sharing nearest-centroid assignment (`--threads`); decisions do not depend on it.
     public var assignmentThreads = 1 {
@@ -132,6 +137,8 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
     private var all: RecordBatch?
     private var result: OfflineResult?
     public private(set) var dimension: Int?
+    /// The assignment kernel's shape (decisions do not depend on it).
+    public var kernel = KernelChoice.fastest
 
     public init(options: PruningOptions, centroids: (values: [Float], dimension: Int)?) {
         self.options = options
@@ -156,7 +163,7 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
         var scores = [Float?](repeating: nil, count: all.rowCount)
         for entry in all.entries where entry.row >= 0 { scores[Int(entry.row)] = entry.score }
         let result = OfflinePruner.run(vectors: all.vectors, dimension: all.dimension, options: options,
-                                       centroids: givenCentroids, scores: scores)
+                                       centroids: givenCentroids, scores: scores, kernel: kernel)
         self.result = result
         var decided = DecidedRecords()
         decided.entries = all.entries
