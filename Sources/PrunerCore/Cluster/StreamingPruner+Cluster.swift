@@ -48,20 +48,22 @@ extension StreamingPruner {
 
     /// Ends the warm-up with the cluster's centroids (`clusters × dimension`), whatever
     /// has been buffered so far: the buffered records enter the statistics against them
-    /// and those beyond `lookahead` are decided (returned, in arrival order).
+    /// and wait, like records held by the look-ahead, for the next `submit` (which decides
+    /// those beyond `lookahead`) or `finish`. Deciding nothing here is what lets a daemon
+    /// adopt an epoch between engine jobs without a job of its own. An engine past its
+    /// warm-up keeps its centroids.
     /// - Throws: [`EngineError.centroidShape`] for a matrix of the wrong shape; nothing changes then.
-    public mutating func adoptCentroids(_ centroids: [Float]) throws(EngineError) -> DecidedRecords {
+    public mutating func adoptCentroids(_ centroids: [Float]) throws(EngineError) {
         guard centroids.count == options.clusters * dimension else {
             throw .centroidShape(expectedClusters: options.clusters, dimension: dimension, valueCount: centroids.count)
         }
-        var out = DecidedRecords()
-        guard warming else { return out }
+        guard warming else { return }
         var c = centroids
         VectorMath.normaliseRows(&c, dimension)
         centroidValues = c
         waitsForCentroids = false
-        endWarmup(into: &out)
-        return out
+        var none = DecidedRecords()
+        endWarmup(into: &none, holdAll: true)
     }
 }
 

@@ -601,12 +601,20 @@ public struct StreamingPruner: Sendable {
         let fixedKept = pending.reduce(0) { $0 + ($1.kind == Held.fixedKeep ? 1 : 0) }
         let budget = mTotal - totalKept - fixedKept
         let sizes = members.map(\.count)
-        // In a cluster, quotas are global and kept counts this shard's: the shard wants its rate of its held members.
-        let byRate = liveQuotas || remote != nil
-        let wanted = (0..<k).map { j in byRate ? rates[j] * Double(sizes[j]) : Double(quotas[j] - stats[j].kept) }
+        let wanted = (0..<k).map { j in liveQuotas ? rates[j] * Double(sizes[j]) : Double(quotas[j] - stats[j].kept) }
         var need = [Int](repeating: 0, count: k)
         let room = sizes.reduce(0, +)
-        if budget >= room {
+        if remote != nil && options.keep != .random {
+            // A cluster shard: quotas are the cluster's and so is the budget, which no shard can
+            // close alone. Its held members are decided against the thresholds of the cluster's
+            // statistics (the quantiles one daemon's exact step would cut at): the shards' union
+            // then keeps each concept's quota of the cluster's members, up to histogram resolution.
+            need = (0..<k).map { j in
+                members[j].reduce(0) { n, i in
+                    n + ((options.keep == .hard ? pending[i].distance >= thresholds[j] : pending[i].distance <= thresholds[j]) ? 1 : 0)
+                }
+            }
+        } else if budget >= room {
             need = sizes
         } else if budget > 0 {
             let x = QuotaProjection.continuous(ideal: wanted, lower: [Double](repeating: 0, count: k),

@@ -50,7 +50,7 @@ import Testing
             }
             if !adopted && !engines[0].isWarmingUp {
                 // The leader's epoch 1 reaches the followers, whatever they buffered.
-                for s in 1..<shards { out.append(contentsOf: try engines[s].adoptCentroids(engines[0].centroids)) }
+                for s in 1..<shards { try engines[s].adoptCentroids(engines[0].centroids) }
                 adopted = true
             }
             round += 1
