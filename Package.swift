@@ -45,6 +45,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Redis (issue 18): hiredis 0.14's async API and its libuv adapter, on the daemon's loop.
+        .systemLibrary(
+            name: "CHiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
         .target(name: "CAllocatorPolicy"),
         // AMX needs intrinsics Swift lacks; optimised in every configuration, like the core.
         .target(name: "CMatrixTiles", cSettings: [.unsafeFlags(["-O2"])]),
@@ -61,7 +66,7 @@ let package = Package(
         .target(
             name: "PrunerDaemon",
             dependencies: [
-                "CLibUV", "CAllocatorPolicy", "PrunerIO", "PrunerCore",
+                "CLibUV", "CHiredis", "CAllocatorPolicy", "PrunerIO", "PrunerCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -81,8 +86,9 @@ let package = Package(
         ),
         .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore"], exclude: ["Checkpoint/Fixtures"]),
         .testTarget(name: "PrunerIOTests", dependencies: ["PrunerIO", "PrunerCore"]),
-        .testTarget(name: "PrunerDaemonTests", dependencies: ["PrunerDaemon", "PrunerIO", "PrunerCore"],
-                    exclude: ["Fixtures", "Golden/digests.txt", "Golden/make_inputs.py"]),
+        .testTarget(name: "PrunerDaemonTests", dependencies: [
+            "PrunerDaemon", "PrunerIO", "PrunerCore", .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["Fixtures", "Golden/digests.txt", "Golden/make_inputs.py"]),
         .testTarget(name: "PrunerFuzzingTests", dependencies: ["PrunerFuzzing", "PrunerConfig", "PrunerIO", "PrunerCore"]),
     ]
 )

@@ -21,8 +21,9 @@ class Input {
     private(set) var source: UInt32
     weak var delegate: InputDelegate?
 
-    private let compression = LZ4StreamDecoder()
+    private var compression = LZ4StreamDecoder()
     private var records: RecordDecoder
+    private let maxRecordSize: Int
     /// Index of the next record of this input (the `seq` field).
     private(set) var nextSeq: UInt64 = 0
     /// Whether decoding failed; further bytes are ignored.
@@ -40,7 +41,20 @@ class Input {
         self.name = name
         self.source = source
         self.records = RecordDecoder(maxRecordSize: maxRecordSize)
+        self.maxRecordSize = maxRecordSize
         records.annotations = annotations
+    }
+
+    /// An entry of a Redis stream begins: it is a whole wire-format message of its
+    /// own (its own LZ4 frame or none, PRN1 or JSON Lines), so the decoders start
+    /// afresh; its records get the entry's `src` and `seq` counts from 0.
+    func beginEntry(name: String, source: UInt32) {
+        compression = LZ4StreamDecoder()
+        records = RecordDecoder(maxRecordSize: maxRecordSize)
+        self.name = name
+        self.source = source
+        nextSeq = 0
+        hasFailed = false
     }
 
     /// The next shard of a matrix stream begins: its records get their own `src`,

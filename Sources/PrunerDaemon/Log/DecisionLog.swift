@@ -30,6 +30,10 @@ final class DecisionLog {
     private var appendedBytes: UInt64 = 0
     private var writtenBytes: UInt64 = 0
     private var writeWaiters: [(end: UInt64, action: () -> Void)] = []
+    /// `whenDurable` callers waiting for the fsync in flight, and those for the next one.
+    private var syncInFlight = false
+    private var syncing: [() -> Void] = []
+    private var toSync: [() -> Void] = []
 
     init(path: String, loop: EventLoop) throws(UVError) {
         self.path = path
@@ -61,6 +65,50 @@ final class DecisionLog {
         let due = writeWaiters[0..<ready]
         writeWaiters.removeFirst(ready)
         for waiter in due { waiter.action() }
+    }
+
+    /// Calls `body` once every line appended so far is written and fsynced (an
+    /// entry of a Redis stream is acknowledged only then). Callers waiting at once
+    /// share one fsync; for stdout, written is as durable as it gets.
+    func whenDurable(_ body: @escaping () -> Void) {
+        let end = appendedBytes
+        let sync = { [self] in
+            toSync.append(body)
+            syncNext()
+        }
+        if end <= writtenBytes { sync() } else { writeWaiters.append((end, sync)) }
+    }
+
+    private func syncNext() {
+        guard !syncInFlight, !toSync.isEmpty else { return }
+        guard path != "-", fd >= 0 else {
+            let due = toSync
+            toSync = []
+            for body in due { body() }
+            return
+        }
+        syncInFlight = true
+        syncing = toSync
+        toSync = []
+        let request = UVRequest<uv_fs_t>.make(context: self)
+        let status = uv_fs_fsync(loop.loop, request, fd) { request in
+            let result = request!.pointee.result
+            uv_fs_req_cleanup(request)
+            UVRequest<uv_fs_t>.complete(request, as: DecisionLog.self).didSync(result: result)
+        }
+        if status != 0 {
+            UVRequest<uv_fs_t>.abandon(request)
+            didSync(result: Int(status))
+        }
+    }
+
+    private func didSync(result: Int) {
+        syncInFlight = false
+        if result < 0 { onError?(UVError(code: Int32(result), operation: "fsync \(path)")) }
+        let due = syncing
+        syncing = []
+        for body in due { body() }
+        syncNext()
     }
 
     /// Whether everything appended has been written.

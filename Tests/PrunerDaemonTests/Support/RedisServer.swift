@@ -1,0 +1,78 @@
+// A real redis-server for tests: on a free loopback port, with its own temporary
+// directory and no persistence, started and stopped by the test itself (CI runs
+// nothing in the background). Stopping and starting it again on the same port is
+// how tests take Redis away mid-stream.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class RedisServer: @unchecked Sendable {
+    let port: UInt16
+    let directory: URL
+    private var process: Process?
+    private let lock = NSLock()
+
+    /// Whether `redis-server` is installed (scripts/install-deps installs it); tests skip without it.
+    static var isInstalled: Bool {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server")
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-cli")
+    }
+
+    /// Starts a server and waits until it answers PING.
+    init() throws {
+        port = SocketClient.freePort()
+        directory = TestPaths.temporaryDirectory()
+        try start()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// `redis://127.0.0.1:PORT` followed by `path`.
+    func url(_ path: String = "") -> String { "redis://127.0.0.1:\(port)\(path.isEmpty ? "" : "/" + path)" }
+
+    /// (Re)starts the server on its port and waits until it answers.
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        lock.lock(); self.process = process; lock.unlock()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if (try? cli(["PING"]))?.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG" { return }
+            usleep(20_000)
+        }
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    /// Stops the server (SIGKILL: nothing saved, like a crash) and waits for it to exit.
+    func stop() {
+        lock.lock(); let process = self.process; self.process = nil; lock.unlock()
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Runs `redis-cli` against this server; returns its output (raw, one reply element a line).
+    @discardableResult
+    func cli(_ arguments: [String]) throws -> String {
+        let result = try runProcess("/usr/bin/redis-cli", ["-h", "127.0.0.1", "-p", "\(port)", "--no-raw"] + arguments)
+        guard result.status == 0 else { throw POSIXError(.EIO) }
+        return String(decoding: result.stdout, as: UTF8.self)
+    }
+
+    /// Runs `redis-cli --raw` (replies unquoted, one element a line).
+    func raw(_ arguments: [String]) throws -> String {
+        let result = try runProcess("/usr/bin/redis-cli", ["-h", "127.0.0.1", "-p", "\(port)", "--raw"] + arguments)
+        guard result.status == 0 else { throw POSIXError(.EIO) }
+        return String(decoding: result.stdout, as: UTF8.self)
+    }
+}
