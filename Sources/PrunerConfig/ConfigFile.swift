@@ -31,7 +31,7 @@ public struct ConfigFile: Sendable {
         "max-record-size", "log-level", "fresh", "threads", "append", "overwrite", "kept-ids",
         "dedup-threshold", "dedup-memory", "min-score", "half-life", "spawn-after", "drift-quantile",
         "max-connections", "connection-buffer", "max-reply-backlog", "socket-group", "max-hold",
-        "unique-ids", "expected-records",
+        "unique-ids", "expected-records", "consumer", "claim-after", "decisions-maxlen",
     ]
 
     /// The file's path, named in every error about it.

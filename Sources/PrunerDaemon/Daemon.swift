@@ -39,6 +39,10 @@ public struct DaemonConfiguration: Sendable {
     /// `--max-hold`: seconds a record may wait undecided while the engine is idle (look-ahead,
     /// warm-up) before everything held is decided against the quotas of that moment; nil: no limit.
     public var maxHold: Double?
+    /// `--listen redis://…`: Redis streams read through a consumer group (docs/scale-out.md).
+    public var redisStreams: [RedisStreamConfiguration] = []
+    /// `--decisions redis://…`: decision lines also go to this Redis stream.
+    public var decisionStream: RedisDecisionStreamConfiguration?
     /// Listening sockets handed over by systemd (socket activation).
     public var activatedSockets: [ActivatedSocket] = []
     /// Unix socket answering `prunerd status`, or nil for none.
@@ -164,6 +168,8 @@ public final class Daemon: InputDelegate {
     private var checkpoint = CheckpointState.none
     /// Run after the next checkpoint that starts from now on.
     private var afterNextCheckpoint: [() -> Void] = []
+    /// Redis stream inputs and the decision stream.
+    private let redis = RedisPlumbing()
     /// Asked for while one was being written: take another when it is done.
     private var checkpointAgain = false
     /// Per source index: the `seq` after the last record handed to the engine worker.
@@ -245,6 +251,11 @@ public final class Daemon: InputDelegate {
         if !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty { raiseDescriptorLimit() }
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }
+        // A stream entry is acknowledged once its lines are durable: fsynced, or covered by a checkpoint
+        // (a restart cuts the log back to its checkpoint).
+        try redis.open(configuration, sources: sources, loop: loop, logger: logger, whenDurable: { [unowned self] body in
+            if configuration.checkpointPath != nil { afterNextCheckpoint.append(body) } else { log.whenDurable(body) }
+        }, start: { start($0) })
         try startServices()
         for notice in configuration.startPlan.notices { logger.info("\(notice)") }
         for warning in configuration.startPlan.warnings { logger.warning("\(warning)") }
@@ -523,6 +534,7 @@ public final class Daemon: InputDelegate {
         recordsDecided += UInt64(output.tally.total)
         let decidedSoFar = recordsDecided
         log.append(output.lines) { [self] in latency.recordWritten(total: decidedSoFar, at: uv_hrtime()) }
+        redis.didWork(decidedPerSource: output.decidedPerSource, lines: output.lines)
         tally.add(output.tally)
         do { try keptIds?.append(output.keptIds) } catch { logger.error("kept ids: \(error)") }
         for (source, count) in output.decidedPerSource {
@@ -588,6 +600,7 @@ public final class Daemon: InputDelegate {
         for timer in timers { timer.close() }
         timers = []
         for service in services { service.close() }
+        redis.finish()
         services = []
         servePendingStatusRequests()
         logger.info("stopped: \(tally.total) records, \(tally.kept) kept, \(tally.dropped) dropped, \(tally.rejected) rejected")

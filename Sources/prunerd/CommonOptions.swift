@@ -43,8 +43,8 @@ enum KernelOverrides {
 /// Options of every subcommand that writes a decision log.
 struct OutputOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("decisions"),
-            help: "Decision log (JSON Lines, appended): a path, or - for stdout. Default: $LOGS_DIRECTORY/decisions.jsonl under systemd, else <state dir>/decisions.jsonl.")
-    var decisions: String?
+            help: "Decision log (JSON Lines, appended): a path, or - for stdout. Default: $LOGS_DIRECTORY/decisions.jsonl under systemd, else <state dir>/decisions.jsonl. serve also takes redis://HOST:PORT/STREAM (given once more, beside the log): each engine batch's lines also go to that Redis stream as one entry (XADD, field lines; docs/scale-out.md).")
+    var decisions: [String] = []
 
     @Option(name: .customLong("state-dir"),
             help: "State directory (checkpoints). Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/prunerd, else ~/.local/state/prunerd.")
@@ -77,13 +77,18 @@ struct OutputOptions: ParsableArguments, Sendable {
     /// The settings: command line, else configuration file, else default.
     func resolve(over config: ConfigFile? = nil) throws -> ResolvedOutput {
         let stateDirectory = try stateDirectory ?? config?.string("state-dir") ?? DefaultPaths.stateDirectory()
-        let given = try decisions ?? config?.string("decisions")
+        let all = decisions.isEmpty ? (try config?.strings("decisions") ?? []) : decisions
+        let streams = all.filter(RedisURL.isRedisURL)
+        let files = all.filter { !RedisURL.isRedisURL($0) }
+        guard files.count <= 1 else { throw ValidationError("--decisions names \(files.count) logs (\(files.joined(separator: ", "))): give one path (or -), and at most one redis:// stream beside it") }
+        guard streams.count <= 1 else { throw ValidationError("--decisions names \(streams.count) Redis streams: give at most one") }
+        let given = files.first
         let decisions = given ?? DefaultPaths.decisionLog(stateDirectory: stateDirectory)
         let append = try self.append || (config?.bool("append") ?? false)
         let overwrite = try self.overwrite || (config?.bool("overwrite") ?? false)
         if append && overwrite { throw ValidationError("--append and --overwrite exclude each other: keep adding to the log, or start it anew") }
         return ResolvedOutput(
-            decisions: decisions, decisionsGiven: given != nil,
+            decisions: decisions, decisionsGiven: given != nil, decisionStream: streams.first,
             existingLog: append ? .append : (overwrite ? .overwrite : .refuse), stateDirectory: stateDirectory,
             centroids: try centroids ?? config?.string("centroids"),
             saveCentroids: try saveCentroids ?? config?.string("save-centroids"),
@@ -98,6 +103,8 @@ struct ResolvedOutput {
     var decisions: String
     /// Whether `decisions` was asked for (command line or file) rather than the default under the state directory.
     var decisionsGiven: Bool
+    /// `--decisions redis://…`: the Redis stream the lines also go to (serve only).
+    var decisionStream: String?
     var existingLog: ExistingLogChoice
     var stateDirectory: String
     var centroids: String?

@@ -27,6 +27,7 @@ struct OfflineCommand: ParsableCommand {
         configuration.inputs = streams.isEmpty && matrices == nil ? ["-"] : streams
         let meter = ProgressMeter.standardError(total: ProgressMeter.inputSize(streams: configuration.inputs, matrices: matrices))
         configuration.progress = meter?.daemonCallback()
+        if resolved.decisionStream != nil { throw ValidationError("--decisions redis://… is an option of prunerd serve (offline writes its decision log only)") }
         configuration.decisionsPath = resolved.decisions
         configuration.maxRecordSize = resolved.maxRecordSize
         configuration.keptIdsPath = resolved.keptIds

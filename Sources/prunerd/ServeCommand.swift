@@ -29,8 +29,20 @@ struct ServeCommand: ParsableCommand {
     var config: String?
 
     @Option(name: .customLong("listen"),
-            help: "Listen on unix:PATH or tcp:HOST:PORT (repeatable); each connection is an input. TCP without HOST binds 127.0.0.1.")
+            help: "Listen on unix:PATH or tcp:HOST:PORT (repeatable); each connection is an input. TCP without HOST binds 127.0.0.1. Or read a Redis stream as one shard of a consumer group: redis://HOST:PORT/STREAM?group=NAME (group default prunerd; each entry's field records holds PRN1 or JSON Lines records, raw or LZ4; an entry is acknowledged once its lines are fsynced, or checkpointed with a state directory; docs/scale-out.md).")
     var listen: [String] = []
+
+    @Option(name: .customLong("consumer"),
+            help: "This daemon's consumer name in the Redis group of --listen redis://… (default: host name and pid). A restart under the same name reads its own pending entries first.")
+    var consumer: String?
+
+    @Option(name: .customLong("claim-after"),
+            help: "Take over entries of the Redis stream that another consumer of the group has left pending (unacknowledged, untouched) for this many seconds: a dead shard's records never wait forever (XAUTOCLAIM). Default: never.")
+    var claimAfter: Double?
+
+    @Option(name: .customLong("decisions-maxlen"),
+            help: "Trim the --decisions redis://… stream to about this many entries, one per engine batch (XADD MAXLEN ~; default 1000000).")
+    var decisionsMaxlen: Int?
 
     @Flag(name: .customLong("reply"), help: "Write each record's decision line back on its connection (all --listen sockets).")
     var reply = false
@@ -77,9 +89,11 @@ struct ServeCommand: ParsableCommand {
         let addresses = listen.isEmpty ? (try file?.strings("listen") ?? []) : listen
         let configuredReply = try file?.bool("reply") ?? false
         let replies = reply || configuredReply
-        configuration.listeners = try addresses.map { ListenerConfiguration(address: try ListenAddress(parsing: $0), replies: replies) }
+        configuration.listeners = try addresses.filter { !RedisURL.isRedisURL($0) }
+            .map { ListenerConfiguration(address: try ListenAddress(parsing: $0), replies: replies) }
+        try applyRedisOptions(addresses: addresses.filter(RedisURL.isRedisURL), resolved: resolved, file: file, to: &configuration)
         configuration.activatedSockets = SocketActivation.takeListeningSockets().map { ActivatedSocket(fd: $0.fd, name: $0.name) }
-        let isService = !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty
+        let isService = !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty || !configuration.redisStreams.isEmpty
         let (streams, matrices) = try input.resolve()
         configuration.matrixStream = matrices
         configuration.inputs = streams.isEmpty && matrices == nil && !isService ? ["-"] : streams
@@ -150,11 +164,17 @@ struct ServeCommand: ParsableCommand {
     private func printEffectiveSettings(options: PruningOptions, resolved: ResolvedOutput, file: ConfigFile?) throws {
         var limits = DaemonConfiguration()
         try connections.apply(over: file, to: &limits)
-        let addresses = try (listen.isEmpty ? (try file?.strings("listen") ?? []) : listen).map { try ListenAddress(parsing: $0) }
+        let given = listen.isEmpty ? (try file?.strings("listen") ?? []) : listen
+        let addresses = try given.filter { !RedisURL.isRedisURL($0) }.map { try ListenAddress(parsing: $0) }
+        var redis = DaemonConfiguration()
+        try applyRedisOptions(addresses: given.filter(RedisURL.isRedisURL), resolved: resolved, file: file, to: &redis)
         let metricsAddress = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
         var lines = [
             "listen = \(addresses.map(\.description))",
+            "listen-redis = \(redis.redisStreams.map { "\($0.url) consumer \($0.consumer)" })",
+            "claim-after = \(redis.redisStreams.first?.claimAfter.map { "\($0)" } ?? "never")",
             "decisions = \(resolved.decisions)",
+            "decisions-stream = \(redis.decisionStream.map { "redis://\($0.url.authority)/\($0.stream) maxlen ~\($0.maxLength)" } ?? "off")",
             "state-dir = \(resolved.stateDirectory)",
             "metrics = \(metricsAddress?.description ?? "off")",
             "max-record-size = \(resolved.maxRecordSize)",

@@ -31,6 +31,16 @@ final class SourceTable: Sendable {
         }
     }
 
+    /// Gives a source index a new name (a Redis stream's slot reused for its next entry,
+    /// once every line of the previous one is written: batches snapshot the table when
+    /// they are formatted, so no line of the old entry can get the new name).
+    func rename(_ source: UInt32, to name: String) {
+        sources.withLock { sources in
+            sources[Int(source)].name = name
+            sources[Int(source)].escapedName = DecisionLineFormatter.jsonEscaped(name)
+        }
+    }
+
     /// A consistent copy for one batch's formatting (copy-on-write: cheap).
     func snapshot() -> [Source] {
         sources.withLock { $0 }

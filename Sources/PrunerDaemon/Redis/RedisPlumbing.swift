@@ -1,0 +1,44 @@
+// The daemon's Redis parts in one place, so the daemon hooks them in with a few
+// lines: stream inputs (`--listen redis://…`) and the decision stream
+// (`--decisions redis://…`). Lives on the loop thread.
+import Logging
+
+/// Redis stream inputs and the decision stream of one daemon.
+final class RedisPlumbing {
+    private(set) var inputs: [RedisStreamInput] = []
+    private var decisionStream: RedisDecisionStream?
+    private var unfinished = 0
+
+    /// Opens what `configuration` asks for; `start` hands each stream input to the daemon.
+    /// - Parameter whenDurable: runs its argument once every line decided so far is durable
+    ///   (the daemon's log fsync, or its next checkpoint when it writes checkpoints).
+    func open(_ configuration: DaemonConfiguration, sources: SourceTable, loop: EventLoop, logger: Logger,
+              whenDurable: @escaping (@escaping () -> Void) -> Void, start: (Input) -> Void) throws {
+        for stream in configuration.redisStreams {
+            let input = try RedisStreamInput(configuration: stream, sources: sources, loop: loop, logger: logger,
+                                             maxRecordSize: configuration.maxRecordSize)
+            input.whenDurable = whenDurable
+            inputs.append(input)
+            let claims = stream.claimAfter.map { ", claiming entries idle over \($0) s" } ?? ""
+            logger.info("reading \(input.streamName) as consumer \(stream.consumer) of group \(stream.group)\(claims)")
+            start(input)
+        }
+        if let stream = configuration.decisionStream {
+            decisionStream = try RedisDecisionStream(configuration: stream, loop: loop, logger: logger)
+            logger.info("decisions also to redis://\(stream.url.authority)/\(stream.stream) (MAXLEN ~ \(stream.maxLength))")
+        }
+    }
+
+    /// One engine output: counts per source (entries complete), lines for the decision stream.
+    func didWork(decidedPerSource: [UInt32: Int], lines: [UInt8]) {
+        for input in inputs { input.noteDecided(decidedPerSource) }
+        decisionStream?.append(lines)
+    }
+
+    /// At shutdown, after the last lines: the last acknowledgements and batches go out,
+    /// then every connection closes (bounded wait when Redis is unreachable).
+    func finish() {
+        for input in inputs { input.finish() }
+        decisionStream?.finish()
+    }
+}
