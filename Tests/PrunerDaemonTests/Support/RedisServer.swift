@@ -61,6 +61,15 @@ final class RedisServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Stops the server; with `saving`, first writes its data (SHUTDOWN SAVE: a later
+    /// `start()` loads it back from the directory, streams, groups and pending entries included).
+    func stop(saving: Bool) throws {
+        guard saving else { return stop() }
+        lock.lock(); let process = self.process; self.process = nil; lock.unlock()
+        _ = try? runProcess("/usr/bin/redis-cli", ["-h", "127.0.0.1", "-p", "\(port)", "SHUTDOWN", "SAVE"])
+        process?.waitUntilExit()
+    }
+
     /// Runs `redis-cli` against this server; returns its output (raw, one reply element a line).
     @discardableResult
     func cli(_ arguments: [String]) throws -> String {
