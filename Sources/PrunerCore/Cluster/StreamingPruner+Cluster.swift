@@ -58,8 +58,14 @@ extension StreamingPruner {
             throw .centroidShape(expectedClusters: options.clusters, dimension: dimension, valueCount: centroids.count)
         }
         guard warming else { return }
+        // The leader's centroids are unit rows already: taken bit for bit, so that every shard
+        // assigns with the same centroids (renormalising them would move the last bits).
         var c = centroids
-        VectorMath.normaliseRows(&c, dimension)
+        let d = dimension
+        let unit = (0..<options.clusters).allSatisfy { j in
+            abs(c[(j * d)..<(j * d + d)].reduce(0) { $0 + $1 * $1 } - 1) <= 1e-5
+        }
+        if !unit { VectorMath.normaliseRows(&c, dimension) }
         centroidValues = c
         waitsForCentroids = false
         var none = DecidedRecords()

@@ -599,22 +599,31 @@ public struct StreamingPruner: Sendable {
         // the exact total.
         let mTotal = Int((options.keepRatio * Double(arrivals)).rounded())
         let fixedKept = pending.reduce(0) { $0 + ($1.kind == Held.fixedKeep ? 1 : 0) }
-        let budget = mTotal - totalKept - fixedKept
+        var budget = mTotal - totalKept - fixedKept
         let sizes = members.map(\.count)
-        let wanted = (0..<k).map { j in liveQuotas ? rates[j] * Double(sizes[j]) : Double(quotas[j] - stats[j].kept) }
+        var wanted = (0..<k).map { j in liveQuotas ? rates[j] * Double(sizes[j]) : Double(quotas[j] - stats[j].kept) }
         var need = [Int](repeating: 0, count: k)
         let room = sizes.reduce(0, +)
-        if remote != nil && options.keep != .random {
-            // A cluster shard: quotas are the cluster's and so is the budget, which no shard can
-            // close alone. Its held members are decided against the thresholds of the cluster's
-            // statistics (the quantiles one daemon's exact step would cut at): the shards' union
-            // then keeps each concept's quota of the cluster's members, up to histogram resolution.
-            need = (0..<k).map { j in
-                members[j].reduce(0) { n, i in
+        if remote != nil && options.keep == .random {
+            wanted = (0..<k).map { j in rates[j] * Double(sizes[j]) }
+        } else if remote != nil {
+            // A cluster shard: quotas are the cluster's, kept counts its own. Each concept wants the
+            // held members beyond the threshold of the cluster's statistics (where one daemon's exact
+            // step would cut).
+            wanted = (0..<k).map { j in
+                Double(members[j].reduce(0) { n, i in
                     n + ((options.keep == .hard ? pending[i].distance >= thresholds[j] : pending[i].distance <= thresholds[j]) ? 1 : 0)
-                }
+                })
             }
-        } else if budget >= room {
+            // The budget: those members, plus what the shard's decisions so far kept short of ρ
+            // of themselves (or minus what they kept beyond). Not ρ of everything the shard saw: a
+            // shard's share of the cluster's quotas is not ρ of its records (the leader's warm-up
+            // members sit closer to centroids fitted on them, so it keeps fewer).
+            let decidedSoFar = totalKept + totalDropped
+            let streamingDeficit = Int((options.keepRatio * Double(decidedSoFar)).rounded()) - totalKept
+            budget = min(max(Int(wanted.reduce(0, +)) + streamingDeficit, 0), room)
+        }
+        if budget >= room {
             need = sizes
         } else if budget > 0 {
             let x = QuotaProjection.continuous(ideal: wanted, lower: [Double](repeating: 0, count: k),
