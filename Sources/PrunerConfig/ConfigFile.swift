@@ -32,6 +32,7 @@ public struct ConfigFile: Sendable {
         "dedup-threshold", "dedup-memory", "min-score", "half-life", "spawn-after", "drift-quantile",
         "max-connections", "connection-buffer", "max-reply-backlog", "socket-group", "max-hold",
         "unique-ids", "expected-records", "consumer", "claim-after", "decisions-maxlen",
+        "cluster", "shard-id", "sync-every",
     ]
 
     /// The file's path, named in every error about it.

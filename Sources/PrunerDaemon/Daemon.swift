@@ -68,6 +68,8 @@ public struct DaemonConfiguration: Sendable {
     public var resume: ResumePoint?
     /// Where resumed inputs start, and what the start-up checks found to report.
     public var startPlan = StartPlan()
+    /// `--cluster`: this daemon is one shard of a pruner shared through Redis (Cluster/).
+    public var cluster: ClusterConfiguration?
 
     public init() {}
 }
@@ -197,6 +199,7 @@ public final class Daemon: InputDelegate {
     private var history = StatusHistory()
     /// The kept set of this run (`--kept-ids`), published on SIGHUP here and by the caller after `run()`.
     public private(set) var keptIds: KeptIdsWriter?
+    private var cluster: ClusterShard?
 
     /// - Parameter uniqueIDs: `--unique-ids`: the filter of ids already seen (restored from the
     ///   checkpoint, or new, sized by `--expected-records`); a record with a seen id is answered
@@ -257,6 +260,14 @@ public final class Daemon: InputDelegate {
             if configuration.checkpointPath != nil { afterNextCheckpoint.append(body) } else { log.whenDurable(body) }
         }, start: { start($0) })
         try startServices()
+        if let shard = configuration.cluster, let engine = worker.engine as? StreamingEngine {
+            cluster = try ClusterShard(configuration: shard, engine: engine, loop: loop, logger: logger, hooks: .init(
+                whenEngineIdle: { [unowned self] in whenWorkerIdle($0) }, wake: { [unowned self] in pump() },
+                nudge: { [unowned self] in
+                    guard checkpoint == .none, worker.isReady, !worker.isBusy, let d = worker.engine.dimension else { return }
+                    worker.run(.submit(RecordBatch(dimension: d)), done: didWork)
+                }))
+        }
         for notice in configuration.startPlan.notices { logger.info("\(notice)") }
         for warning in configuration.startPlan.warnings { logger.warning("\(warning)") }
         if configuration.checkpointPath != nil && configuration.resume == nil { requestCheckpoint() }
@@ -503,6 +514,8 @@ public final class Daemon: InputDelegate {
             // The engine is busy: let the batch grow before it is assigned ahead
             // (per-batch costs would outweigh the overlap); the engine's end pumps again.
             return
+        } else if let cluster, !cluster.acceptsBatches(warmup: worker.warmup) {
+            return   // waiting for the cluster's centroids with the warm-up full: inputs feel backpressure
         } else if let batch = batcher.takeBatch() {
             noteHanded(batch.entries)
             if let uniqueIDs = batcher.uniqueIDs, uniqueIDs.isOverfilled, !warnedIDFilterOverfilled {
@@ -580,6 +593,7 @@ public final class Daemon: InputDelegate {
         let noMoreInput = isStopping || (listeners.isEmpty && pendingOpens == 0 && inputs.isEmpty)
         guard noMoreInput, checkpoint == .none, worker.isReady, batcher.pendingCount == 0 else { return }
         if !engineFinished {
+            if let cluster, !cluster.mayFinish(stopping: isStopping) { return }
             engineFinished = true
             worker.run(.finish, done: didWork)
             return
@@ -590,6 +604,7 @@ public final class Daemon: InputDelegate {
     }
 
     private func shutDown() {
+        cluster?.leave()
         for input in endedInputs.values { input.close() }
         endedInputs = [:]
         // Replies a client never read must not keep the loop (and the process) alive.
@@ -899,6 +914,7 @@ public final class Daemon: InputDelegate {
             json.field("unique_ids_false_positive_rate", filter.expectedRate)
         }
         worker.engine.writeStatus(into: &json)
+        cluster?.writeStatus(into: &json)
         history.write(into: &json, now: Double(uv_hrtime() - startedAt) / 1e9, tally: tally)
         json.close()
         return json.text

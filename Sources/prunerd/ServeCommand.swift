@@ -72,12 +72,14 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup var pruning: PruningOptionGroup
     @OptionGroup(title: "Limits and socket permissions") var connections: ConnectionOptions
     @OptionGroup(title: "Repeated ids") var uniqueIDs: UniqueIDOptions
+    @OptionGroup(title: "Many shards as one pruner") var cluster: ClusterOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let file = try config.map { try ConfigFile.load(path: $0) }
         let resolved = try output.resolve(over: file)
-        let options = try pruning.options(over: file)
+        var options = try pruning.options(over: file)
+        let clusterConfiguration = try cluster.resolve(over: file, options: &options)
         let unique = try uniqueIDs.resolve(over: file)
         if checkConfig {
             try printEffectiveSettings(options: options, resolved: resolved, file: file)
@@ -103,6 +105,7 @@ struct ServeCommand: ParsableCommand {
         configuration.maxRecordSize = resolved.maxRecordSize
         try connections.apply(over: file, to: &configuration)
         configuration.keptIdsPath = resolved.keptIds
+        configuration.cluster = clusterConfiguration
         try resolved.checkDecisionLogLocation()
 
         let every = try checkpointEvery ?? file?.double("checkpoint-every") ?? (isService ? 60 : nil)
@@ -185,6 +188,12 @@ struct ServeCommand: ParsableCommand {
             "unique-ids = \(try uniqueIDs.resolve(over: file).enabled)",
             "expected-records = \(try uniqueIDs.resolve(over: file).expectedRecords)",
         ]
+        var clusterOptions = options
+        if let shard = try cluster.resolve(over: file, options: &clusterOptions) {
+            lines += ["cluster = \(shard.url)", "shard-id = \(shard.shardID)", "sync-every = \(shard.syncEvery)"]
+        } else {
+            lines += ["cluster = off"]
+        }
         lines += [
             "keep-ratio = \(options.keepRatio)", "clusters = \(options.clusters)", "temperature = \(options.temperature)",
             "neighbors = \(options.neighbors)", "min-per-cluster = \(options.minPerCluster)", "keep = \(options.keep.rawValue)",

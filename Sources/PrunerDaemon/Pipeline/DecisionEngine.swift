@@ -35,9 +35,10 @@ extension DecisionEngine {
 /// The streaming DBP engine behind `prunerd serve`. Created on the first batch,
 /// when the dimension is known (or at once from given centroids).
 public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
-    private let options: PruningOptions
+    let options: PruningOptions
     private let givenCentroids: [Float]?
-    private(set) var pruner: StreamingPruner? {
+    /// Set from this file and from `StreamingEngine+Cluster.swift` (a cluster shard adopts centroids).
+    var pruner: StreamingPruner? {
         didSet {
             let threads = assignmentThreads
             if pruner != nil && pruner!.assignmentThreads != threads { pruner!.assignmentThreads = threads }
@@ -52,6 +53,10 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     public var assignmentThreads = 1 {
         didSet { pruner?.assignmentThreads = assignmentThreads }
     }
+
+    /// Cluster mode: an engine made by the first batch waits for the cluster's centroids
+    /// instead of fitting its own at the end of warm-up (`StreamingEngine+Cluster.swift`).
+    var waitsForClusterCentroids = false
 
     /// - Parameter centroids: `--centroids`, k × dimension, or nil to seed from the warm-up.
     public init(options: PruningOptions, centroids: (values: [Float], dimension: Int)?) throws {
@@ -80,6 +85,7 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
         if pruner == nil {
             // Cannot fail: no centroids were given, so nothing can disagree.
             pruner = try! StreamingPruner(options: options, dimension: batch.dimension, centroids: givenCentroids)
+            pruner!.waitsForClusterCentroids = waitsForClusterCentroids
         }
         return pruner!.submit(batch)
     }
