@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "CMatrixTiles", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "PrunerCore",
-            dependencies: ["CMatrixTiles"],
+            dependencies: ["CMatrixTiles", "CZlib"],
             swiftSettings: kernelFlags
         ),
         .target(
