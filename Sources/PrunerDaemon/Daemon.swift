@@ -310,9 +310,19 @@ public final class Daemon: InputDelegate {
     }
 
     private func open(_ stream: MatrixStream) {
-        let source = sources.register(name: stream.shards[0].sourceName)
-        start(MatrixInput(stream: stream, source: source, loop: loop, maxRecordSize: configuration.maxRecordSize,
-                          registerSource: { [sources] name in sources.register(name: name) }))
+        start(MatrixInput(stream: stream, loop: loop, maxRecordSize: configuration.maxRecordSize,
+                          shardBegins: { [unowned self] shard in beginShard(shard) }))
+    }
+
+    /// A matrix shard begins: its source, its identity for the checkpoint, and the
+    /// rows a restart skips (as for a file input: `seq` is the row).
+    private func beginShard(_ shard: MatrixShard) -> MatrixInput.ShardStart {
+        let source = sources.register(name: shard.sourceName)
+        let skip = configuration.startPlan.skips[shard.sourceName] ?? 0
+        resumedRecords += skip
+        noteHanded(source: source, upTo: skip)
+        if let identity = FileIdentity.of(path: shard.path) { fileInputs.append((source, shard.sourceName, identity)) }
+        return MatrixInput.ShardStart(source: source, resumesAt: skip)
     }
 
     private func listen(_ listener: ListenerConfiguration) throws {

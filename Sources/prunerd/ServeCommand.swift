@@ -135,14 +135,10 @@ struct ServeCommand: ParsableCommand {
         // Inputs checked against the checkpoint, the log cut back to it (or the existing-log rule applied).
         configuration.startPlan = try StartPreparation.prepare(
             resume: resume, restoredEngine: restoredEngine, inputs: configuration.inputs,
-            decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
+            matrixShards: configuration.matrixStream?.shards ?? [], decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
         configuration.resume = resume
         let idFilter = chooseIDFilter(unique, restored: consume restoredFilter, resume: resume,
                                       restoredEngine: restoredEngine, plan: &configuration.startPlan)
-        if resume != nil, configuration.matrixStream != nil {
-            configuration.startPlan.warnings.append(
-                "matrix inputs (.npy/.npz) are not resumed: they are read again from their start, so their records get a second line")
-        }
         engine.kernel = KernelOverrides.choice
         configuration.kernel = KernelOverrides.choice
         engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

@@ -25,6 +25,9 @@ struct CrashResumeTests {
         return output
     }()
 
+    /// The same 120,000 rows as a float32 `.npy` (its records' `seq` is the row).
+    static let npyInput: URL = input.deletingLastPathComponent().appendingPathComponent("x.npy")
+
     /// SplitMix64: the kill moments are random, and the same on every run of the test.
     struct Moments {
         var state: UInt64
@@ -54,19 +57,20 @@ struct CrashResumeTests {
     }
 
     @Test("SIGKILL at 12 random moments, restarted with the same command: one whole line per record, the uninterrupted kept set",
-          arguments: ["auto", "online"])
-    func killLoop(update: String) throws {
+          arguments: zip(["lz4", "lz4", "npy"], ["auto", "online", "auto"]))
+    func killLoop(kind: String, update: String) throws {
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let options = Self.engine + ["--update", update]
+        let input = kind == "npy" ? Self.npyInput : Self.input
         let reference = work.appendingPathComponent("reference.jsonl").path
-        let uninterrupted = try runProcess(TestPaths.prunerd, ["serve", Self.input.path, "--decisions", reference] + options)
+        let uninterrupted = try runProcess(TestPaths.prunerd, ["serve", input.path, "--decisions", reference] + options)
         try #require(uninterrupted.status == 0, "\(uninterrupted.stderr)")
 
         let log = work.appendingPathComponent("decisions.jsonl").path
-        let command = ["serve", Self.input.path, "--decisions", log, "--state-dir", work.appendingPathComponent("state").path,
+        let command = ["serve", input.path, "--decisions", log, "--state-dir", work.appendingPathComponent("state").path,
                        "--checkpoint-every", "0.1"] + options
-        var moments = Moments(state: update == "online" ? 2 : 1)
+        var moments = Moments(state: kind == "npy" ? 3 : update == "online" ? 2 : 1)
         var kills = 0, runs = 0, resumed = 0
         while kills < 12 && runs < 40 {
             runs += 1
@@ -161,6 +165,33 @@ struct CrashResumeTests {
         let anew = try runProcess(TestPaths.prunerd, command + ["--fresh", "--overwrite"])
         #expect(anew.status == 0, "\(anew.stderr)")
         #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 3000)
+    }
+
+    @Test("a .npy input resumes after its rows handed on; a changed .npy is refused, naming it")
+    func npyResumesAndAChangedOneIsRefused() throws {
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let input = work.appendingPathComponent("rows.npy")
+        try writeSyntheticNPY(rows: 3000, dimension: 16, clusters: 4, seed: 3, to: input)
+        let log = work.appendingPathComponent("d.jsonl").path
+        let command = ["serve", input.path, "--decisions", log, "--state-dir", work.appendingPathComponent("state").path,
+                       "--checkpoint-every", "0", "--clusters", "4", "--warmup", "200", "--lookahead", "100"]
+        let first = try runProcess(TestPaths.prunerd, command)
+        try #require(first.status == 0, "\(first.stderr)")
+
+        let again = try runProcess(TestPaths.prunerd, command)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("input file:\(input.path) resumes after record 3000 (row 3000 of 3000"), "\(again.stderr)")
+        #expect(!again.stderr.contains("not resumed"))
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 3000)
+
+        var changed = try Data(contentsOf: input)
+        changed[changed.count - 3] ^= 0x40
+        try changed.write(to: input)
+        let edited = try runProcess(TestPaths.prunerd, command)
+        #expect(edited.status != 0)
+        #expect(edited.stderr.contains("input file:\(input.path) changed since the checkpoint: its content differs"), "\(edited.stderr)")
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 3000, "a refused start leaves the log alone")
     }
 
     @Test("a connection's records held at the checkpoint and decided before a SIGKILL get no second line after the restart")

@@ -1,7 +1,8 @@
 // A matrix stream as one daemon input: its shards (`.npy` files, `.npz`
 // members) read one after the other with libuv's asynchronous fs reads at
 // explicit offsets, one read in flight, into one fixed buffer; deflated members
-// pass through zlib. Each shard's records carry the shard's own `src`.
+// pass through zlib. Each shard's records carry the shard's own `src`, and a
+// restart from a checkpoint resumes each shard after the rows it had handed on.
 import CLibUV
 import PrunerIO
 
@@ -9,7 +10,7 @@ import PrunerIO
 final class MatrixInput: Input, FileReadCompletion {
     private let loop: EventLoop
     private let stream: MatrixStream
-    private let registerSource: (String) -> UInt32
+    private let shardBegins: (MatrixShard) -> ShardStart
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var shardIndex = 0
     private var fd: Int32 = -1
@@ -22,15 +23,25 @@ final class MatrixInput: Input, FileReadCompletion {
     /// File bytes read so far over all shards (progress).
     private(set) var bytesRead: UInt64 = 0
 
-    /// - Parameter registerSource: gives each later shard its `src` index.
-    init(stream: MatrixStream, source: UInt32, loop: EventLoop, maxRecordSize: Int,
-         registerSource: @escaping (String) -> UInt32) {
+    /// Where a shard starts: its `src` index, and the rows (from its first) that a
+    /// restart decodes again without handing them on (they reached the engine
+    /// before the checkpoint: the `seq` is the row, as for the records of a file).
+    struct ShardStart {
+        var source: UInt32
+        var resumesAt: UInt64
+    }
+
+    /// - Parameter shardBegins: called as each shard begins (the first one here).
+    init(stream: MatrixStream, loop: EventLoop, maxRecordSize: Int,
+         shardBegins: @escaping (MatrixShard) -> ShardStart) {
         self.loop = loop
         self.stream = stream
-        self.registerSource = registerSource
+        self.shardBegins = shardBegins
         self.readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
-        super.init(name: stream.shards[0].sourceName, source: source, maxRecordSize: maxRecordSize,
+        let first = shardBegins(stream.shards[0])
+        super.init(name: stream.shards[0].sourceName, source: first.source, maxRecordSize: maxRecordSize,
                    annotations: RowAnnotationFiles(stream: stream))
+        resumesAt = first.resumesAt
     }
 
     deinit {
@@ -140,7 +151,9 @@ final class MatrixInput: Input, FileReadCompletion {
         }
         let next = stream.shards[shardIndex + 1]
         do {
-            try beginShard(name: next.sourceName, source: registerSource(next.sourceName))
+            let start = shardBegins(next)
+            try beginShard(name: next.sourceName, source: start.source)
+            resumesAt = start.resumesAt
             try openShard(shardIndex + 1)
         } catch {
             end(error: "\(error)")

@@ -90,10 +90,11 @@ public enum StartPreparation {
     /// - Parameters:
     ///   - resume: the restored resume point, or nil (fresh start, or a bare engine checkpoint).
     ///   - restoredEngine: whether an engine state was restored (a bare engine checkpoint: the log is appended to, as before resume points).
-    public static func prepare(resume: ResumePoint?, restoredEngine: Bool, inputs: [String], decisionsPath: String,
-                               existingLog: ExistingLogChoice) throws(StartError) -> StartPlan {
+    ///   - matrixShards: the shards of the `.npy`/`.npz` input, each resumed like a file (its `seq` is the row).
+    public static func prepare(resume: ResumePoint?, restoredEngine: Bool, inputs: [String], matrixShards: [MatrixShard] = [],
+                               decisionsPath: String, existingLog: ExistingLogChoice) throws(StartError) -> StartPlan {
         var plan = StartPlan()
-        if let resume { try planInputs(resume, inputs: inputs, into: &plan) }
+        if let resume { try planInputs(resume, inputs: inputs, matrixShards: matrixShards, into: &plan) }
         guard decisionsPath != "-" else {
             if resume != nil {
                 plan.warnings.append("decisions go to stdout, which cannot be cut back: lines written after the checkpoint appear again")
@@ -104,7 +105,7 @@ public enum StartPreparation {
         if let mark = resume?.log, let current, current.device == mark.device, current.inode == mark.inode {
             if current.size > mark.length {
                 // The inputs read again are the command line's; lines of connections and pipes stay.
-                let reread = Set(inputs.map { InputOpener.inputName(forPath: $0) })
+                let reread = Set(inputs.map { InputOpener.inputName(forPath: $0) } + matrixShards.map(\.sourceName))
                 let outcome: LogTail.Outcome
                 do throws(UVError) {
                     let held = (resume?.sources ?? []).map(\.name).filter { !reread.contains($0) }
@@ -142,8 +143,28 @@ public enum StartPreparation {
         return plan
     }
 
-    private static func planInputs(_ resume: ResumePoint, inputs: [String], into plan: inout StartPlan) throws(StartError) {
+    private static func planInputs(_ resume: ResumePoint, inputs: [String], matrixShards: [MatrixShard],
+                                   into plan: inout StartPlan) throws(StartError) {
         var given = Set<String>()
+        for shard in matrixShards {
+            given.insert(shard.sourceName)
+            // The shard's own entry only (the members of one .npz share the file's identity).
+            guard let saved = resume.files.first(where: { $0.name == shard.sourceName }) else { continue }
+            var request = uv_fs_t()
+            let fd = uv_fs_open(nil, &request, shard.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0, nil)
+            uv_fs_req_cleanup(&request)
+            guard fd >= 0 else { continue }
+            defer { FileSystem.closeFile(fd) }
+            guard let now = FileIdentity.of(descriptor: fd) else {
+                throw .inputChanged(input: shard.sourceName, reason: "it is no longer a regular file")
+            }
+            if let reason = FileIdentity.change(from: saved, to: now, descriptor: fd) {
+                throw .inputChanged(input: shard.sourceName, reason: reason)
+            }
+            plan.skips[shard.sourceName] = saved.records
+            plan.notices.append("input \(shard.sourceName) resumes after record \(saved.records) (row \(saved.records) of "
+                + "\(shard.header.rows), the checkpoint's position)")
+        }
         for path in inputs {
             let name = InputOpener.inputName(forPath: path)
             given.insert(name)
