@@ -213,12 +213,14 @@ extension DaemonSummary {
         }
         if valid > 0 && valid < options.clusters {
             notes.append("--clusters \(options.clusters) is more than the \(valid) valid records: most concepts are empty or single "
-                + "records and the quotas say little; lower --clusters (the defaults, --warmup 30000 for --clusters 100, give k-means 300 records per concept)")
+                + "records and the quotas say little; lower --clusters (the default --warmup, 300·k, gives k-means 300 records per concept)")
         }
-        if warmupAtStart == true, valid > 0, valid < options.warmup {
-            notes.append("the run ended inside the warm-up (\(valid) of --warmup \(options.warmup) records): every record was decided "
+        if warmupAtStart == true, valid > 0, valid < options.clusteringWarmup {
+            let named = options.lookahead > options.warmup ? "--lookahead \(options.lookahead), longer than --warmup"
+                                                           : "--warmup \(options.warmup)"
+            notes.append("the run ended inside the warm-up (\(valid) of \(named) records): every record was decided "
                 + "at the end, from k-means over those \(valid) alone; for streaming decisions give more "
-                + "records than --warmup, or lower it")
+                + "records than that, or lower it")
         }
         return (notes, failed)
     }

@@ -15,7 +15,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
     var keepRatio: Double?
 
     @Option(name: .customLong("clusters"),
-            help: "Number of concepts k (default 100: with --warmup 30000, k-means sees 300 records per concept; raise both with the data: the authors' prune.py defaults to 10000 concepts for its 50M records, one per ~5000).")
+            help: "Number of concepts k (default 100: the default --warmup, 300·k, gives k-means 300 records per concept; raise k with the data: the authors' prune.py defaults to 10000 concepts for its 50M records, one per ~5000).")
     var clusters: Int?
 
     @Option(name: .customLong("temperature"),
@@ -41,7 +41,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
     var kmeansIterations: Int?
 
     @Option(name: .customLong("warmup"),
-            help: "Streaming: records buffered before the first decision, to seed concepts and statistics (default 30000: k-means on ~300 records per concept at k = 100; memory 4·d bytes per record while warming up).")
+            help: "Streaming: records buffered before the first decision, to seed concepts and statistics (default 300·k, 30000 at k = 100: each warm-up centroid is a mean of ~300 members; memory 4·d bytes per record while warming up). k-means runs on the longer of this and --lookahead: no record is decided before the look-ahead has filled anyway.")
     var warmup: Int?
 
     @Option(name: .customLong("recompute-every"),
@@ -91,7 +91,7 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
         options.keep = try keep ?? config?.string("keep").map { try parse($0, as: KeepMode.self, key: "keep") } ?? options.keep
         options.seed = try seed ?? config?.unsigned("seed") ?? options.seed
         options.kmeansIterations = try kmeansIterations ?? config?.int("kmeans-iterations") ?? options.kmeansIterations
-        options.warmup = try warmup ?? config?.int("warmup") ?? options.warmup
+        options.warmup = try warmup ?? config?.int("warmup") ?? PruningOptions.defaultWarmup(clusters: options.clusters)
         options.recomputeEvery = try recomputeEvery ?? config?.int("recompute-every") ?? options.recomputeEvery
         options.update = try update ?? config?.string("update").map { try parse($0, as: CentroidUpdate.self, key: "update") }
             ?? options.update

@@ -67,7 +67,7 @@ struct ProgressTests {
         let daemon = try BackgroundDaemon(arguments: [
             "serve", "--listen", "unix:\(socket)", "--decisions", directory.appendingPathComponent("d.jsonl").path,
             "--state-dir", directory.path, "--control", control, "--metrics", "tcp:127.0.0.1:\(port)",
-            "--clusters", "4", "--warmup", "1000", "--log-level", "info"])
+            "--clusters", "4", "--warmup", "1000", "--lookahead", "500", "--log-level", "info"])
         #expect(daemon.waitForLog("metrics on"))
         let records = (0..<300).reduce(Data()) { $0 + Handmade.prn1("w\($1)", Handmade.randomVector($1)) }
         _ = try SocketClient.sendUnix(path: socket, data: records)

@@ -31,11 +31,15 @@ struct RunOutcomeTests {
     @Test("k above the records and a run inside the warm-up: notes, exit 0")
     func smallRuns() throws {
         let input = (0..<40).reduce(Data()) { $0 + Handmade.prn1("v\($1)", Handmade.randomVector($1)) }
-        let result = try Self.run("serve", input, ["--clusters", "50", "--warmup", "100"])
+        let result = try Self.run("serve", input, ["--clusters", "50", "--warmup", "100", "--lookahead", "50"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("note: --clusters 50 is more than the 40 valid records"), "\(result.stderr)")
         #expect(result.stderr.contains("note: the run ended inside the warm-up (40 of --warmup 100 records)"), "\(result.stderr)")
-        let enough = try Self.run("serve", input, ["--clusters", "2", "--warmup", "10"])
+        let enough = try Self.run("serve", input, ["--clusters", "2", "--warmup", "10", "--lookahead", "5"])
         #expect(enough.status == 0 && !enough.stderr.contains("note:"), "\(enough.stderr)")
+        // k-means waits for the look-ahead when that is longer: the note names it.
+        let held = try Self.run("serve", input, ["--clusters", "2", "--warmup", "10", "--lookahead", "100"])
+        #expect(held.stderr.contains("note: the run ended inside the warm-up (40 of --lookahead 100, longer than --warmup records)"),
+                "\(held.stderr)")
     }
 }

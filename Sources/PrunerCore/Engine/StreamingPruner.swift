@@ -19,7 +19,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
 
 /// Streaming Density-Based Pruning (a value type: copying it forks the stream state).
 ///
-/// **Flow.** The first `warmup` valid records are buffered; at the end of
+/// **Flow.** The first `warmup` valid records (or `lookahead`, when longer and
+/// k-means is to run) are buffered; at the end of
 /// warm-up the concepts are seeded (spherical k-means on the buffer, or given
 /// centroids) and the buffered records enter the engine like any other. Each
 /// arriving record is assigned to its nearest centroid and recorded in its
@@ -208,7 +209,10 @@ public struct StreamingPruner: Sendable {
     /// True until `warmup` valid records have arrived (or `finish()` was called).
     public var isWarmingUp: Bool { warming }
     /// Valid records buffered by the warm-up so far, and how many it waits for; nil once it is over.
-    public var warmupProgress: (seen: Int, target: Int)? { warming ? (warmupBuffer.count, options.warmup) : nil }
+    public var warmupProgress: (seen: Int, target: Int)? { warming ? (warmupBuffer.count, warmupTarget) : nil }
+    /// Valid records the warm-up buffers: k-means sees every record that arrives
+    /// before the first decision falls due (see `PruningOptions.clusteringWarmup`).
+    var warmupTarget: Int { centroidValues.isEmpty ? max(options.clusteringWarmup, 1) : options.warmup }
     /// Number of concepts k.
     public var clusters: Int { options.clusters }
 
@@ -226,7 +230,7 @@ public struct StreamingPruner: Sendable {
         var out = DecidedRecords()
         var index = 0
         totalSeen += batch.count - batch.duplicateIDCount
-        let target = centroidValues.isEmpty ? max(options.warmup, 1) : options.warmup
+        let target = warmupTarget
         while warming {
             if warmupBuffer.rowCount >= target && !waitsForCentroids { endWarmup(into: &out); break }
             guard index < batch.count else { break }

@@ -100,6 +100,39 @@ enum Drive {
         #expect(few.count == 5 && few.decisions.filter { $0.verdict == .keep }.count == 2)
     }
 
+    /// A warm-up shorter than the look-ahead clusters on every record held at the
+    /// first decision: the same concepts and decisions as a warm-up of the look-ahead's
+    /// length, and the first decision still falls due after `lookahead` later records.
+    @Test func warmupShorterThanLookaheadClustersOnEverythingHeld() throws {
+        var short = smallOptions(.frozen)
+        short.warmup = 200; short.lookahead = 600
+        var long = short
+        long.warmup = 600
+        #expect(short.clusteringWarmup == 600)
+        let v = Self.small.vectors
+        var a = try StreamingPruner(options: short, dimension: 16)
+        var b = try StreamingPruner(options: long, dimension: 16)
+        // Arrival by arrival, up to the first decision: nothing before record 601.
+        let first = Drive.batches(Array(v[0..<(600 * 16)]), dimension: 16, cuts: Array(1..<600))
+        for (i, batch) in first.enumerated() {
+            if i == 300 { #expect(a.warmupProgress?.target == 600) }
+            #expect(a.submit(batch).isEmpty)
+        }
+        #expect(!a.isWarmingUp)
+        let next = Drive.batches(Array(v[(600 * 16)..<(601 * 16)]), dimension: 16, cuts: [])[0]
+        #expect(a.submit(next).count == 1)
+        let rest = Drive.batches(Array(v[(601 * 16)...]), dimension: 16, cuts: [500, 1400])
+        var outA = DecidedRecords()
+        for batch in rest { outA.append(contentsOf: a.submit(batch)) }
+        outA.append(contentsOf: a.finish())
+        let outB = Drive.run(&b, Drive.batches(v, dimension: 16, cuts: [600, 601, 1101, 2001]))
+        #expect(a.centroids == b.centroids)
+        #expect(Array(outB.decisions.dropFirst()) == outA.decisions)
+        // Without a look-ahead the warm-up alone decides when k-means runs.
+        short.lookahead = 0
+        #expect(short.clusteringWarmup == 200)
+    }
+
     @Test func givenCentroidsSkipKMeansAndShapeIsChecked() throws {
         let o = smallOptions(.frozen)
         #expect(throws: EngineError.self) { try StreamingPruner(options: o, dimension: 16, centroids: [1, 0]) }
