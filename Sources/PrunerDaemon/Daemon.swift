@@ -254,11 +254,10 @@ public final class Daemon: InputDelegate {
         if !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty { raiseDescriptorLimit() }
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }
-        // A stream entry is acknowledged once its lines are durable: fsynced, or covered by a checkpoint
-        // (a restart cuts the log back to its checkpoint).
-        try redis.open(configuration, sources: sources, loop: loop, logger: logger, whenDurable: { [unowned self] body in
-            if configuration.checkpointPath != nil { afterNextCheckpoint.append(body) } else { log.whenDurable(body) }
-        }, start: { start($0) })
+        // A stream entry is acknowledged once its lines are fsynced (a restart keeps them: only lines of
+        // inputs read again are cut back to the checkpoint).
+        try redis.open(configuration, sources: sources, loop: loop, logger: logger, held: worker.engine.heldOrigins,
+                       whenDurable: { [unowned self] in log.whenDurable($0) }, start: { start($0) })
         try startServices()
         if let shard = configuration.cluster, let engine = worker.engine as? StreamingEngine {
             cluster = try ClusterShard(configuration: shard, engine: engine, loop: loop, logger: logger, hooks: .init(

@@ -29,7 +29,7 @@ struct ServeCommand: ParsableCommand {
     var config: String?
 
     @Option(name: .customLong("listen"),
-            help: "Listen on unix:PATH or tcp:HOST:PORT (repeatable); each connection is an input. TCP without HOST binds 127.0.0.1. Or read a Redis stream as one shard of a consumer group: redis://HOST:PORT/STREAM?group=NAME (group default prunerd; each entry's field records holds PRN1 or JSON Lines records, raw or LZ4; an entry is acknowledged once its lines are fsynced, or checkpointed with a state directory; docs/scale-out.md).")
+            help: "Listen on unix:PATH or tcp:HOST:PORT (repeatable); each connection is an input. TCP without HOST binds 127.0.0.1. Or read a Redis stream as one shard of a consumer group: redis://HOST:PORT/STREAM?group=NAME (group default prunerd; each entry's field records holds PRN1 or JSON Lines records, raw or LZ4; an entry is acknowledged once its lines are fsynced; docs/scale-out.md).")
     var listen: [String] = []
 
     @Option(name: .customLong("consumer"),

@@ -32,6 +32,9 @@ class Input {
     /// resumes from: they are decoded (LZ4 frames and JSON lines can only be framed
     /// from the start) but not handed on.
     var resumesAt: UInt64 = 0
+    /// `seq`s of the current Redis stream entry not to hand on: their lines are in the log, or
+    /// the engine restored from the checkpoint holds them (nil: none).
+    var skippedSeqs: Set<UInt64>?
     /// Records handed on (those past `resumesAt`).
     private(set) var deliveredCount: UInt64 = 0
     /// The file read, for the checkpoint (nil for pipes, devices and connections).
@@ -55,6 +58,7 @@ class Input {
         self.source = source
         nextSeq = 0
         hasFailed = false
+        skippedSeqs = nil
     }
 
     /// The next shard of a matrix stream begins: its records get their own `src`,
@@ -102,7 +106,7 @@ class Input {
 
     @inline(__always)
     private func deliver(_ event: RecordEvent, _ sink: (RecordEvent, RecordOrigin) -> Void) {
-        if nextSeq >= resumesAt {
+        if nextSeq >= resumesAt && skippedSeqs?.contains(nextSeq) != true {
             sink(event, RecordOrigin(source: source, seq: nextSeq))
             deliveredCount += 1
         }

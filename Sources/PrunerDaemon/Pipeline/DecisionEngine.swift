@@ -26,10 +26,13 @@ public protocol DecisionEngine: AnyObject {
     func writeStatus(into json: inout JSONWriter)
     /// Valid records the warm-up holds and waits for; nil when there is none (over, or an offline engine).
     var warmupProgress: (seen: Int, target: Int)? { get }
+    /// Origins of the records held undecided (a restart's Redis input does not hand them in again).
+    var heldOrigins: [RecordOrigin] { get }
 }
 
 extension DecisionEngine {
     public var warmupProgress: (seen: Int, target: Int)? { nil }
+    public var heldOrigins: [RecordOrigin] { [] }
 }
 
 /// The streaming DBP engine behind `prunerd serve`. Created on the first batch,
@@ -95,6 +98,9 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     }
 
     public var centroids: [Float] { pruner?.centroids ?? [] }
+
+    /// Origins of the records the engine holds undecided (restored from a checkpoint, or read since).
+    public var heldOrigins: [RecordOrigin] { pruner?.heldOrigins ?? [] }
     public var dimension: Int? { pruner?.dimension }
     public var conceptCount: Int { pruner == nil ? 0 : options.clusters }
     public var aheadKernel: NearestCentroid? { pruner?.aheadKernel }

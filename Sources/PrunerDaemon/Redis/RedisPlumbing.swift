@@ -2,6 +2,7 @@
 // lines: stream inputs (`--listen redis://…`) and the decision stream
 // (`--decisions redis://…`). Lives on the loop thread.
 import Logging
+import PrunerCore
 
 /// Redis stream inputs and the decision stream of one daemon.
 final class RedisPlumbing {
@@ -12,12 +13,26 @@ final class RedisPlumbing {
     /// Opens what `configuration` asks for; `start` hands each stream input to the daemon.
     /// - Parameter whenDurable: runs its argument once every line decided so far is durable
     ///   (the daemon's log fsync, or its next checkpoint when it writes checkpoints).
+    /// - Parameter held: origins of the records the (restored) engine holds undecided.
     func open(_ configuration: DaemonConfiguration, sources: SourceTable, loop: EventLoop, logger: Logger,
-              whenDurable: @escaping (@escaping () -> Void) -> Void, start: (Input) -> Void) throws {
+              held: [RecordOrigin], whenDurable: @escaping (@escaping () -> Void) -> Void, start: (Input) -> Void) throws {
+        let names = sources.snapshot().map(\.name)
         for stream in configuration.redisStreams {
             let input = try RedisStreamInput(configuration: stream, sources: sources, loop: loop, logger: logger,
                                              maxRecordSize: configuration.maxRecordSize)
             input.whenDurable = whenDurable
+            input.logPath = configuration.decisionsPath == "-" ? nil : configuration.decisionsPath
+            // Entries of this stream that the checkpoint's engine still holds records of.
+            var heldSeqs: [UInt32: Set<UInt64>] = [:]
+            for origin in held where Int(origin.source) < names.count && names[Int(origin.source)].hasPrefix(input.streamName + "/") {
+                heldSeqs[origin.source, default: []].insert(origin.seq)
+            }
+            for (slot, seqs) in heldSeqs {
+                let name = names[Int(slot)]
+                let suppressed = configuration.startPlan.alreadyLogged[name] ?? []
+                input.adoptRestored(slot: slot, id: String(name.dropFirst(input.streamName.count + 1)), seqs: seqs,
+                                    expected: seqs.subtracting(suppressed).count)
+            }
             inputs.append(input)
             let claims = stream.claimAfter.map { ", claiming entries idle over \($0) s" } ?? ""
             logger.info("reading \(input.streamName) as consumer \(stream.consumer) of group \(stream.group)\(claims)")

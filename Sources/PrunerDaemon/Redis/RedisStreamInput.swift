@@ -57,6 +57,17 @@ final class RedisStreamInput: Input {
     private var timers: [LoopTimer] = []
     private var currentEntry: (id: String, failed: Bool)?
     private let loop: EventLoop
+    /// The decision log, read at start for this consumer's pending entries (nil: stdout).
+    var logPath: String?
+    /// After a restart: per entry id, the `seq`s not to hand in again (in the log, or held by
+    /// the restored engine), filled once the pending entries are known.
+    private var skipSeqs: [String: Set<UInt64>] = [:]
+    /// Per entry id, the seqs the restored engine holds (it decides them itself).
+    private var restoredHeld: [String: Set<UInt64>] = [:]
+    private var isReconciled = false
+    /// Parts of an entry not yet decided (the restored engine's and a new delivery's), and their slots.
+    private var partsLeft: [String: Int] = [:]
+    private var slotsOf: [String: [UInt32]] = [:]
 
     /// Counters for the run's log lines and tests.
     private(set) var entriesRead = 0
@@ -66,9 +77,20 @@ final class RedisStreamInput: Input {
 
     private struct Entry {
         var id: String
-        /// Records the entry delivered (known once it is decoded).
+        /// Records handed on under this slot (known once the entry is decoded).
         var records: UInt64?
         var decided: UInt64 = 0
+    }
+
+    /// The restored engine holds records of these entries under their old source slots: they
+    /// count towards their entry's acknowledgement, and are not handed in again when the entry
+    /// is delivered again. `expected` leaves out the seqs whose second line is suppressed.
+    func adoptRestored(slot: UInt32, id: String, seqs: Set<UInt64>, expected: Int) {
+        restoredHeld[id, default: []].formUnion(seqs)
+        partsLeft[id, default: 0] += 1
+        slotsOf[id, default: []].append(slot)
+        entries[slot] = Entry(id: id, records: UInt64(expected))
+        completeIfDecided(slot)
     }
 
     init(configuration: RedisStreamConfiguration, sources: SourceTable, loop: EventLoop, logger: Logger,
@@ -146,7 +168,7 @@ final class RedisStreamInput: Input {
             switch result {
             case .success(let reply) where reply.errorMessage == nil || reply.errorMessage!.hasPrefix("BUSYGROUP"):
                 groupReady = true
-                readNext()
+                if isReconciled { readNext() } else { reconcile() }
             case .success(let reply):
                 logger.error("input \(streamName): XGROUP CREATE \(configuration.group) refused: \(reply.errorMessage!); retrying in 5 s")
                 retry(after: 5000) { [self] in createGroup() }
@@ -171,8 +193,29 @@ final class RedisStreamInput: Input {
     private var retryTimer: LoopTimer?
     private var retryAction: (() -> Void)?
 
+    /// Once, before the first read: this consumer's pending entries (a killed run under the same
+    /// `--consumer`) are looked up in the decision log and the restored engine, so that a
+    /// redelivered entry hands in only the records that have no line and are not held.
+    private func reconcile() {
+        reader.send(["XPENDING", configuration.stream, configuration.group, "-", "+", 100_000, configuration.consumer]) { [self] result in
+            guard case .success(let reply) = result else { return }   // reconnecting: asked again
+            let pending = Set((reply.elements ?? []).compactMap { $0.elements?.first?.text })
+            let logged = RedisEntryLog.loggedSeqs(path: logPath ?? "-", prefix: streamName, ids: pending)
+            var skipped = 0
+            for id in pending {
+                let skip = (logged[id] ?? []).union(restoredHeld[id] ?? [])
+                if !skip.isEmpty { skipSeqs[id] = skip; skipped += skip.count }
+            }
+            if !pending.isEmpty {
+                logger.info("input \(streamName): \(pending.count) entries were pending for consumer \(configuration.consumer); \(skipped) of their records have a line or are held by the restored engine and are not handed in again")
+            }
+            isReconciled = true
+            readNext()
+        }
+    }
+
     private func readNext() {
-        guard !isPaused, !isClosed, groupReady, !readInFlight, reader.isConnected else { return }
+        guard !isPaused, !isClosed, groupReady, isReconciled, !readInFlight, reader.isConnected else { return }
         readInFlight = true
         var arguments: [any RedisArgument] = ["XREADGROUP", "GROUP", configuration.group, configuration.consumer,
                                              "COUNT", configuration.count]
@@ -253,11 +296,16 @@ final class RedisStreamInput: Input {
         }
         let slot = takeSlot(name: "\(streamName)/\(id)")
         entries[slot] = Entry(id: id)
+        partsLeft[id, default: 0] += 1
+        slotsOf[id, default: []].append(slot)
         beginEntry(name: "\(streamName)/\(id)", source: slot)
+        skippedSeqs = skipSeqs.removeValue(forKey: id)
         currentEntry = (id, false)
+        let before = deliveredCount
         payload.withUnsafeBytes { delegate?.input(self, didRead: $0) }
         currentEntry = nil
-        entries[slot]?.records = nextSeq
+        skippedSeqs = nil
+        entries[slot]?.records = deliveredCount - before
         completeIfDecided(slot)
     }
 
@@ -279,15 +327,19 @@ final class RedisStreamInput: Input {
         }
     }
 
-    /// An entry all of whose records have their lines: acknowledged once those are durable.
+    /// An entry all of whose parts have their lines: acknowledged once those are durable.
     private func completeIfDecided(_ slot: UInt32) {
         guard let entry = entries[slot], let records = entry.records, entry.decided >= records else { return }
         entries[slot] = nil
+        partsLeft[entry.id, default: 1] -= 1
+        guard partsLeft[entry.id]! <= 0 else { return }
+        partsLeft[entry.id] = nil
+        let slots = slotsOf.removeValue(forKey: entry.id) ?? [slot]
         durableWaits += 1
         whenDurable { [self] in
             durableWaits -= 1
-            // Its lines are written: the slot's name may change for the next entry.
-            freeSlots.append(slot)
+            // Its lines are written: the slots' names may change for the next entries.
+            freeSlots += slots
             acknowledge(entry.id)
         }
     }

@@ -153,6 +153,30 @@ struct RedisStreamTests {
         #expect(b.stderr.contains("claimed"), "\(b.stderr)")
     }
 
+    @Test("a daemon SIGKILLed with entries pending and restarted from its checkpoint under the same --consumer: the redelivered entries' records held by the restored engine are not handed in again")
+    func restartSameConsumer() throws {
+        let server = try RedisServer()
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let first = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "5000"], holds: true)
+        #expect(first.waitForLog("reading redis://"))
+        try Self.feed(server, stream: "crawl", 0..<3000)
+        _ = Self.waitFor("30 entries held") { Self.pending(server, stream: "crawl") == 30 }
+        // Two checkpoints after the reads: the warm-up buffer with all 3000 records is in one.
+        let checkpoints = first.stderr.components(separatedBy: "checkpoint written").count
+        _ = Self.waitFor("two more checkpoints") { first.stderr.components(separatedBy: "checkpoint written").count >= checkpoints + 2 }
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        let again = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "5000"])
+        #expect(again.waitForLog("30 entries were pending for consumer a; 3000 of their records"), "\(again.stderr)")
+        try Self.feed(server, stream: "crawl", 3000..<8000)
+        let log = work.appendingPathComponent("a.jsonl").path
+        _ = Self.waitFor("8000 lines") { Self.decisions(log).count >= 8000 }
+        _ = Self.waitFor("every entry acknowledged") { Self.pending(server, stream: "crawl") == 0 }
+        #expect(again.terminate() == 0)
+        Self.expectExactlyOnce([log])
+    }
+
     @Test("redis-server stopped for 3 s mid-stream and started again: warned, reconnected, nothing lost or doubled")
     func redisRestart() throws {
         let server = try RedisServer()
