@@ -6,9 +6,11 @@ import PrunerDaemon
 
 extension ServeCommand {
     /// Fills `configuration`'s Redis parts from the command line, else the config file.
-    func applyRedisOptions(addresses: [String], resolved: ResolvedOutput, file: ConfigFile?,
+    /// - Parameter shardID: `--cluster`'s shard id, the consumer name when `--consumer` is not given
+    ///   (one name per shard, in the group and in the cluster).
+    func applyRedisOptions(addresses: [String], resolved: ResolvedOutput, file: ConfigFile?, shardID: String?,
                            to configuration: inout DaemonConfiguration) throws {
-        let consumer = try self.consumer ?? file?.string("consumer")
+        let consumer = try self.consumer ?? file?.string("consumer") ?? shardID
         let claimAfter = try self.claimAfter ?? file?.double("claim-after")
         if let claimAfter, !(claimAfter > 0) { throw ValidationError("--claim-after must be a positive number of seconds") }
         configuration.redisStreams = try addresses.map { text in

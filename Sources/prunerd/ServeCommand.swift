@@ -33,7 +33,7 @@ struct ServeCommand: ParsableCommand {
     var listen: [String] = []
 
     @Option(name: .customLong("consumer"),
-            help: "This daemon's consumer name in the Redis group of --listen redis://… (default: host name and pid). A restart under the same name reads its own pending entries first.")
+            help: "This daemon's consumer name in the Redis group of --listen redis://… (default: its --shard-id with --cluster, else host name and pid). A restart under the same name reads its own pending entries first.")
     var consumer: String?
 
     @Option(name: .customLong("claim-after"),
@@ -93,7 +93,8 @@ struct ServeCommand: ParsableCommand {
         let replies = reply || configuredReply
         configuration.listeners = try addresses.filter { !RedisURL.isRedisURL($0) }
             .map { ListenerConfiguration(address: try ListenAddress(parsing: $0), replies: replies) }
-        try applyRedisOptions(addresses: addresses.filter(RedisURL.isRedisURL), resolved: resolved, file: file, to: &configuration)
+        try applyRedisOptions(addresses: addresses.filter(RedisURL.isRedisURL), resolved: resolved, file: file,
+                              shardID: clusterConfiguration?.shardID, to: &configuration)
         configuration.activatedSockets = SocketActivation.takeListeningSockets().map { ActivatedSocket(fd: $0.fd, name: $0.name) }
         let isService = !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty || !configuration.redisStreams.isEmpty
         let (streams, matrices) = try input.resolve()
@@ -166,7 +167,9 @@ struct ServeCommand: ParsableCommand {
         let given = listen.isEmpty ? (try file?.strings("listen") ?? []) : listen
         let addresses = try given.filter { !RedisURL.isRedisURL($0) }.map { try ListenAddress(parsing: $0) }
         var redis = DaemonConfiguration()
-        try applyRedisOptions(addresses: given.filter(RedisURL.isRedisURL), resolved: resolved, file: file, to: &redis)
+        var shardOptions = options
+        try applyRedisOptions(addresses: given.filter(RedisURL.isRedisURL), resolved: resolved, file: file,
+                              shardID: try cluster.resolve(over: file, options: &shardOptions)?.shardID, to: &redis)
         let metricsAddress = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
         var lines = [
             "listen = \(addresses.map(\.description))",
