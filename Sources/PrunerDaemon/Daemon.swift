@@ -923,6 +923,7 @@ public final class Daemon: InputDelegate {
             json.field("unique_ids_false_positive_rate", filter.expectedRate)
         }
         worker.engine.writeStatus(into: &json)
+        redis.writeStatus(into: &json)
         cluster?.writeStatus(into: &json)
         history.write(into: &json, now: Double(uv_hrtime() - startedAt) / 1e9, tally: tally)
         json.close()

@@ -50,6 +50,32 @@ final class RedisPlumbing {
         decisionStream?.append(lines)
     }
 
+    /// The `prunerd status` fields of the Redis parts (none without them).
+    func writeStatus(into json: inout JSONWriter) {
+        if !inputs.isEmpty {
+            json.key("redis_streams")
+            json.openArray()
+            for input in inputs {
+                json.open()
+                json.field("stream", input.streamName)
+                json.field("group", input.configuration.group)
+                json.field("consumer", input.configuration.consumer)
+                json.field("entries_read", input.entriesRead)
+                json.field("entries_acknowledged", input.entriesAcknowledged)
+                json.field("entries_claimed", input.entriesClaimed)
+                json.field("bad_entries", input.badEntries)
+                json.field("entries_in_hand", input.entriesInHand)
+                json.close()
+            }
+            json.closeArray()
+        }
+        if let decisionStream {
+            json.field("decision_stream", decisionStream.configuration.stream)
+            json.field("decision_stream_batches_sent", decisionStream.batchesSent)
+            json.field("decision_stream_batches_dropped", decisionStream.batchesDropped)
+        }
+    }
+
     /// At shutdown, after the last lines: the last acknowledgements and batches go out,
     /// then every connection closes (bounded wait when Redis is unreachable).
     func finish() {

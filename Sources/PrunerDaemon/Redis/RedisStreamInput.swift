@@ -74,6 +74,8 @@ final class RedisStreamInput: Input {
     private(set) var entriesClaimed = 0
     private(set) var entriesAcknowledged = 0
     private(set) var badEntries = 0
+    /// Entries read and not yet acknowledged (deciding, or waiting for the XACK).
+    var entriesInHand: Int { known.count }
 
     private struct Entry {
         var id: String

@@ -105,6 +105,11 @@ struct RedisStreamTests {
         let log = work.appendingPathComponent("a.jsonl").path
         _ = Self.waitFor("8000 lines") { Self.decisions(log).count >= 8000 }
         _ = Self.waitFor("every entry acknowledged") { Self.pending(server, stream: "crawl") == 0 }
+        let status = try runProcess(TestPaths.prunerd, ["status", "--control", work.appendingPathComponent("a.sock").path])
+        let document = try JSONSerialization.jsonObject(with: status.stdout) as? [String: Any]
+        let stream = (document?["redis_streams"] as? [[String: Any]])?.first
+        #expect(stream?["entries_read"] as? Int == 80 && stream?["entries_acknowledged"] as? Int == 80
+                && stream?["entries_in_hand"] as? Int == 0 && stream?["consumer"] as? String == "a", "\(status.stderr) \(String(decoding: status.stdout, as: UTF8.self).prefix(300))")
         #expect(daemon.terminate() == 0)
         let lines = Self.expectExactlyOnce([log])
         // Near the target ratio (--max-hold releases decide against the quotas of the moment they fire,
