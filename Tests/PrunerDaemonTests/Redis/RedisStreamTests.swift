@@ -182,6 +182,30 @@ struct RedisStreamTests {
         Self.expectExactlyOnce([log])
     }
 
+    @Test("lines fsynced but the XACK never applied (Redis paused writes, then the daemon stopped): a restart under the same --consumer finds the entries in its log and acknowledges them without a second line")
+    func unacknowledgedLinesAreNotWrittenTwice() throws {
+        let server = try RedisServer()
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        try Self.feed(server, stream: "crawl", 0..<8000)
+        // A warm-up larger than the stream: all 80 entries are read and held, nothing decided yet.
+        let first = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "9000"], holds: true)
+        _ = Self.waitFor("80 entries held") { Self.pending(server, stream: "crawl") == 80 }
+        // Writes (XACK) wait on the server; the stop decides everything, fsyncs, and gives up on the acknowledgements.
+        try server.cli(["CLIENT", "PAUSE", "30000", "WRITE"])
+        #expect(first.terminate() == 0)
+        #expect(first.stderr.contains("entries decided but not acknowledged"), "\(first.stderr)")
+        try server.cli(["CLIENT", "UNPAUSE"])
+        let log = work.appendingPathComponent("a.jsonl").path
+        #expect(Self.decisions(log).count == 8000)
+        #expect(Self.pending(server, stream: "crawl") == 80)
+        let again = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "9000"])
+        #expect(again.waitForLog("80 entries were pending for consumer a; 8000 of their records"), "\(again.stderr)")
+        _ = Self.waitFor("every entry acknowledged") { Self.pending(server, stream: "crawl") == 0 }
+        #expect(again.terminate() == 0)
+        Self.expectExactlyOnce([log])
+    }
+
     @Test("redis-server stopped for 3 s mid-stream and started again: warned, reconnected, nothing lost or doubled")
     func redisRestart() throws {
         let server = try RedisServer()
