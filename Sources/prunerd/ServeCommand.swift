@@ -33,15 +33,15 @@ struct ServeCommand: ParsableCommand {
     var listen: [String] = []
 
     @Option(name: .customLong("consumer"),
-            help: "This daemon's consumer name in the Redis group of --listen redis://… (default: its --shard-id with --cluster, else host name and pid). A restart under the same name reads its own pending entries first.")
+            help: ArgumentHelp("This daemon's consumer name in the Redis group of --listen redis://… (default: its --shard-id with --cluster, else host name and pid). A restart under the same name reads its own pending entries first.", valueName: "NAME"))
     var consumer: String?
 
     @Option(name: .customLong("claim-after"),
-            help: "Take over entries of the Redis stream that another consumer of the group has left pending (unacknowledged, untouched) for this many seconds: a dead shard's records never wait forever (XAUTOCLAIM). Default: never.")
+            help: ArgumentHelp("Take over entries of the Redis stream that another consumer of the group has left pending (unacknowledged, untouched) for this many seconds: a dead shard's records never wait forever (XAUTOCLAIM). Default: never.", valueName: "SECONDS"))
     var claimAfter: Double?
 
     @Option(name: .customLong("decisions-maxlen"),
-            help: "Trim the --decisions redis://… stream to about this many entries, one per engine batch (XADD MAXLEN ~; default 1000000).")
+            help: ArgumentHelp("Trim the --decisions redis://… stream to about this many entries, one per engine batch (XADD MAXLEN ~; default 1000000).", valueName: "N"))
     var decisionsMaxlen: Int?
 
     @Flag(name: .customLong("reply"), help: "Write each record's decision line back on its connection (all --listen sockets).")
