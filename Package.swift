@@ -3,6 +3,7 @@
 //
 // Layout tells the architecture:
 //   PrunerCore    pure algorithm (k-means, concepts, quotas, decisions), no I/O
+//   PrunerEvaluation  fidelity and dedup measures against the offline recipe (not linked by the daemon)
 //   PrunerIO      codecs: LZ4 frames (liblz4), PRN1 / JSON Lines records, .npy/.npz (zlib), log lines
 //   PrunerDaemon  libuv event loop wiring inputs → engine → decision log
 //   prunerd       the command line
@@ -27,6 +28,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         .systemLibrary(
@@ -55,9 +57,10 @@ let package = Package(
         .target(name: "CMatrixTiles", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "PrunerCore",
-            dependencies: ["CMatrixTiles", "CZlib"],
+            dependencies: ["CMatrixTiles", "CZlib", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: kernelFlags
         ),
+        .target(name: "PrunerEvaluation", dependencies: ["PrunerCore"], swiftSettings: kernelFlags),
         .target(
             name: "PrunerIO",
             dependencies: ["CLZ4", "CZlib", "PrunerCore"],
@@ -68,6 +71,7 @@ let package = Package(
             dependencies: [
                 "CLibUV", "CHiredis", "CAllocatorPolicy", "PrunerIO", "PrunerCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .target(
@@ -79,12 +83,12 @@ let package = Package(
         .executableTarget(
             name: "prunerd",
             dependencies: [
-                "PrunerConfig", "PrunerDaemon", "PrunerIO", "PrunerCore",
+                "PrunerConfig", "PrunerDaemon", "PrunerEvaluation", "PrunerIO", "PrunerCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore"], exclude: ["Checkpoint/Fixtures"]),
+        .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore", "PrunerEvaluation"], exclude: ["Checkpoint/Fixtures"]),
         .testTarget(name: "PrunerIOTests", dependencies: ["PrunerIO", "PrunerCore"]),
         .testTarget(name: "PrunerDaemonTests", dependencies: [
             "PrunerDaemon", "PrunerIO", "PrunerCore", .product(name: "Logging", package: "swift-log"),

@@ -3,6 +3,7 @@
 import ArgumentParser
 import PrunerCore
 import PrunerDaemon
+import PrunerEvaluation
 
 struct FidelityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

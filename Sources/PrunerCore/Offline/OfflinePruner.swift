@@ -62,7 +62,7 @@ public enum OfflinePruner {
     /// `dedupThreshold` ε > 0, exact SemDeDup runs after assignment: within each
     /// concept every group of near-copies (cosine > 1 − ε) keeps only its member
     /// farthest from the centroid (the reference's rule, see
-    /// [`DedupEvaluation.semDeDup`]). Statistics, quotas and M = round(ρ·n′) are
+    /// [`SemDeDup.withinConcept`]). Statistics, quotas and M = round(ρ·n′) are
     /// then computed on the n′ remaining (non-duplicate, scored) rows only: the
     /// kept count is ρ × the number of non-duplicate records.
     /// `kernel` shapes the assignment code only (every choice assigns alike).
@@ -97,7 +97,7 @@ public enum OfflinePruner {
         var duplicate = [Bool](repeating: false, count: n)
         if options.dedupThreshold > 0 {
             for j in 0..<k {
-                let dropped = DedupEvaluation.semDeDup(vectors: vectors, dimension: d, members: members[j],
+                let dropped = SemDeDup.withinConcept(vectors: vectors, dimension: d, members: members[j],
                                                        distances: distances, epsilon: options.dedupThreshold)
                 for i in dropped { duplicate[i] = true }
             }

@@ -2,6 +2,7 @@
 // decide like one engine on the whole stream with the same centroids.
 import Testing
 @testable import PrunerCore
+import PrunerEvaluation
 
 @Suite struct ShardedEngineTests {
     static let d = 32

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PrunerCore
+import PrunerEvaluation
 
 /// The near-duplicate memory's sketch prefilter, at the real embedding dimension.
 @Suite struct DedupMemoryTests {

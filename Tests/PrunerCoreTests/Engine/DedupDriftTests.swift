@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PrunerCore
+import PrunerEvaluation
 
 /// Near-duplicates, score filter, drift and decay.
 @Suite struct DedupDriftTests {

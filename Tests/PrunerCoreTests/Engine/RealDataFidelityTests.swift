@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PrunerCore
+import PrunerEvaluation
 
 /// Fidelity of streaming DBP on the shared real embeddings (40k × 384, ρ = 0.3, k = 100, τ = 0.1),
 /// with the default warm-up and look-ahead. The core is compiled with -O in every build, so these

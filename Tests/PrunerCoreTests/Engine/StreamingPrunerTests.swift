@@ -1,5 +1,6 @@
 import Testing
 @testable import PrunerCore
+import PrunerEvaluation
 
 /// Helpers to drive the engine over rows with chosen batch boundaries.
 enum Drive {

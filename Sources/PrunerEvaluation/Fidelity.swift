@@ -1,4 +1,6 @@
-// How closely the streaming engine reproduces the offline recipe on a dataset.
+// How closely the streaming engine reproduces the offline recipe on a dataset
+// (evaluation code: `prunerd fidelity` and the tests use it, the daemon does not).
+import PrunerCore
 
 /// Agreement between streaming and offline DBP on one dataset.
 public struct FidelityReport: Sendable, CustomStringConvertible {

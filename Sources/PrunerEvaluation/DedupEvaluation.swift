@@ -1,5 +1,6 @@
-// Exact SemDeDup (all pairs within a concept) and the measures that compare the
-// streaming check with it.
+// Exact SemDeDup over a whole stream (all pairs within a concept) and the
+// measures that compare the streaming check with it: evaluation, not decisions.
+import PrunerCore
 
 /// Exact SemDeDup and the measures that compare the streaming check with it.
 public enum DedupEvaluation {
@@ -15,7 +16,7 @@ public enum DedupEvaluation {
         vectors.withUnsafeBufferPointer { v in
             for (_, rows) in byConcept {
                 for (a, i) in rows.enumerated() {
-                    for b in 0..<a where VectorMath.dot(v.baseAddress! + i * d, v.baseAddress! + rows[b] * d, d) > bound {
+                    for b in 0..<a where SemDeDup.cosine(v.baseAddress! + i * d, v.baseAddress! + rows[b] * d, dimension: d) > bound {
                         dup[i] = true; break
                     }
                 }
@@ -29,23 +30,5 @@ public enum DedupEvaluation {
         var both = 0, ns = 0, ne = 0
         for i in s.indices { if s[i] { ns += 1 }; if e[i] { ne += 1; if s[i] { both += 1 } } }
         return (ne > 0 ? Double(both) / Double(ne) : 1, ns > 0 ? Double(both) / Double(ns) : 1)
-    }
-
-    /// Offline SemDeDup within one concept, as in the reference: members sorted by
-    /// distance to the centroid, farthest first (ties: lower row); a member is a
-    /// duplicate when a member earlier in that order has cosine > 1 − ε with it.
-    /// So each group of near-copies keeps its member farthest from the centroid.
-    public static func semDeDup(vectors: [Float], dimension d: Int, members: [Int], distances: [Float], epsilon: Double) -> [Int] {
-        let order = members.sorted { a, b in distances[a] != distances[b] ? distances[a] > distances[b] : a < b }
-        let bound = Float(1 - epsilon)
-        var dropped = [Int]()
-        vectors.withUnsafeBufferPointer { v in
-            for (a, i) in order.enumerated() {
-                for b in 0..<a where VectorMath.dot(v.baseAddress! + i * d, v.baseAddress! + order[b] * d, d) > bound {
-                    dropped.append(i); break
-                }
-            }
-        }
-        return dropped
     }
 }
