@@ -25,7 +25,7 @@ public enum CentroidUpdate: String, Sendable, Codable, CaseIterable {
 }
 
 /// Options of Density-Based Pruning.
-public struct PruningOptions: Sendable, Codable, Equatable {
+public struct PruningOptions: Sendable, Equatable {
     /// Fraction ρ of records to keep, 0 < ρ ≤ 1.
     public var keepRatio: Double = 0.3
     /// Number of concepts k.
@@ -110,32 +110,5 @@ public struct PruningOptions: Sendable, Codable, Equatable {
         if spawnAfter < 0 { return "--spawn-after must be ≥ 0, got \(spawnAfter)" }
         if !(driftQuantile > 0 && driftQuantile < 1) { return "--drift-quantile must be in (0, 1), got \(driftQuantile)" }
         return nil
-    }
-}
-
-extension PruningOptions {
-    /// Decodes options, taking the default for every missing key so that
-    /// configuration files and checkpoints written before an option existed still load.
-    public init(from decoder: any Decoder) throws {
-        self.init()
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        keepRatio = try c.decodeIfPresent(Double.self, forKey: .keepRatio) ?? keepRatio
-        clusters = try c.decodeIfPresent(Int.self, forKey: .clusters) ?? clusters
-        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? temperature
-        neighbors = try c.decodeIfPresent(Int.self, forKey: .neighbors) ?? neighbors
-        minPerCluster = try c.decodeIfPresent(Double.self, forKey: .minPerCluster) ?? minPerCluster
-        keep = try c.decodeIfPresent(KeepMode.self, forKey: .keep) ?? keep
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
-        kmeansIterations = try c.decodeIfPresent(Int.self, forKey: .kmeansIterations) ?? kmeansIterations
-        warmup = try c.decodeIfPresent(Int.self, forKey: .warmup) ?? warmup
-        recomputeEvery = try c.decodeIfPresent(Int.self, forKey: .recomputeEvery) ?? recomputeEvery
-        update = try c.decodeIfPresent(CentroidUpdate.self, forKey: .update) ?? update
-        lookahead = try c.decodeIfPresent(Int.self, forKey: .lookahead) ?? lookahead
-        dedupThreshold = try c.decodeIfPresent(Double.self, forKey: .dedupThreshold) ?? dedupThreshold
-        dedupMemory = try c.decodeIfPresent(Int.self, forKey: .dedupMemory) ?? dedupMemory
-        minScore = try c.decodeIfPresent(Float.self, forKey: .minScore) ?? minScore
-        halfLife = try c.decodeIfPresent(Int.self, forKey: .halfLife) ?? halfLife
-        spawnAfter = try c.decodeIfPresent(Int.self, forKey: .spawnAfter) ?? spawnAfter
-        driftQuantile = try c.decodeIfPresent(Double.self, forKey: .driftQuantile) ?? driftQuantile
     }
 }

@@ -1,4 +1,7 @@
 // Concept complexity of DBP: C_j = d_inter_j · d_intra_j, and the softmax of C/τ.
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What DBP knows about one concept.
 public struct ConceptSummary: Sendable, Equatable {
@@ -102,7 +105,7 @@ public enum ConceptComplexity {
         var maxC = -Double.infinity
         for j in complexity.indices where sizes[j] > 0 { maxC = max(maxC, complexity[j]) }
         guard maxC.isFinite else { return [Double](repeating: 0, count: complexity.count) }
-        var p = complexity.indices.map { j in sizes[j] > 0 ? ((complexity[j] - maxC) / tau).exp : 0 }
+        var p = complexity.indices.map { j in sizes[j] > 0 ? Glibc.exp((complexity[j] - maxC) / tau) : 0 }
         let z = p.reduce(0, +)
         for j in p.indices { p[j] /= z }
         return p
@@ -121,20 +124,4 @@ public enum ConceptComplexity {
             ConceptSummary(size: sizes[j], dIntra: dIntra[j], dInter: dInter[j], complexity: c[j], probability: p[j], quota: q[j])
         }
     }
-}
-
-extension Double {
-    @inline(__always) var exp: Double { _exp(self) }
-}
-
-/// e^x without Foundation: range reduction to 2^n · e^r with a Taylor polynomial, |r| ≤ ln2/2.
-@usableFromInline func _exp(_ x: Double) -> Double {
-    if x < -745 { return 0 }
-    if x > 709 { return .infinity }
-    let ln2 = 0.693_147_180_559_945_3
-    let n = (x / ln2).rounded()
-    let r = x - n * ln2
-    var term = 1.0, sum = 1.0
-    for i in 1...20 { term *= r / Double(i); sum += term }
-    return sum * Double(sign: .plus, exponent: Int(n), significand: 1)
 }

@@ -45,8 +45,4 @@ final class SourceTable: Sendable {
     func snapshot() -> [Source] {
         sources.withLock { $0 }
     }
-
-    func name(of source: UInt32) -> String {
-        sources.withLock { $0[Int(source)].name }
-    }
 }

@@ -2,6 +2,7 @@
 // moment its decision line was written. Decisions leave in the order records
 // arrived (one engine job at a time, warm-up released in arrival order), so a
 // FIFO of (records read so far, read time) pairs is all the bookkeeping needed.
+import DequeModule
 
 /// A log-bucketed latency histogram (about 4% resolution from 1 µs to 10⁴ s).
 public struct LatencyHistogram: Sendable {
@@ -35,31 +36,26 @@ public struct LatencyHistogram: Sendable {
 
 /// Pairs read times with write completions.
 struct LatencyTracker {
-    private var reads: [(end: UInt64, at: UInt64)] = []
-    private var head = 0
+    /// (records read so far, when), oldest first; a pair leaves once its records are all written.
+    private var reads = Deque<(end: UInt64, at: UInt64)>()
     private var written: UInt64 = 0
     private(set) var histogram = LatencyHistogram()
 
     /// `total` records have been read so far, the last of them at `at` (ns).
     mutating func recordRead(total: UInt64, at: UInt64) {
-        if let last = reads.last, head < reads.count, last.end == total { return }
+        if let last = reads.last, last.end == total { return }
         reads.append((total, at))
     }
 
     /// Decision lines for the first `total` records are on disk at `at` (ns).
     mutating func recordWritten(total: UInt64, at: UInt64) {
-        while head < reads.count && written < total {
-            let read = reads[head]
+        while let read = reads.first, written < total {
             let upTo = min(read.end, total)
             if upTo > written {
                 histogram.add(nanoseconds: at &- read.at, count: upTo - written)
                 written = upTo
             }
-            if read.end <= total { head += 1 } else { break }
-        }
-        if head > 4096 && head * 2 > reads.count {
-            reads.removeFirst(head)
-            head = 0
+            if read.end <= total { reads.removeFirst() } else { break }
         }
     }
 }
