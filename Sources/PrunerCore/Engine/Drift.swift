@@ -10,17 +10,6 @@ extension StreamingPruner {
     /// Pool capacity in records (a FIFO ring: the most recent far records).
     var poolCapacity: Int { 4 * options.spawnAfter }
 
-    /// Adds a far record to the pool, overwriting the oldest when full.
-    mutating func addToPool(_ row: UnsafeBufferPointer<Float>) {
-        let d = dimension
-        if pool.count < poolCapacity * d {
-            pool.append(contentsOf: row)
-        } else {
-            for t in 0..<d { pool[poolNext * d + t] = row[t] }
-            poolNext = (poolNext + 1) % poolCapacity
-        }
-    }
-
     /// Spawns concepts from dense groups of the pool (called at arrival counts that are multiples of `moveEvery`).
     ///
     /// The pool (≥ `spawnAfter` records) is clustered by spherical k-means with
@@ -35,12 +24,12 @@ extension StreamingPruner {
     /// budget keeps charging (see `recompute`).
     mutating func spawnFromPool() {
         let d = dimension, s = options.spawnAfter
-        let n = pool.count / d
+        let n = drift.rows.count / d
         guard s > 0, n >= s else { return }
         let groups = max(1, n / s)
-        let cents = SphericalKMeans.fit(vectors: pool, dimension: d, k: groups, iterations: 10,
-                                        seed: options.seed &+ UInt64(spawned) &+ 7, kernel: kernel)
-        let (assign, sim) = NearestCentroid(centroids: cents, dimension: d, kernel: kernel).assign(rows: pool)
+        let cents = SphericalKMeans.fit(vectors: drift.rows, dimension: d, k: groups, iterations: 10,
+                                        seed: options.seed &+ UInt64(drift.spawned) &+ 7, kernel: kernel)
+        let (assign, sim) = NearestCentroid(centroids: cents, dimension: d, kernel: kernel).assign(rows: drift.rows)
         var sizes = [Int](repeating: 0, count: groups), sums = [Double](repeating: 0, count: groups)
         for i in 0..<n { sizes[Int(assign[i])] += 1; sums[Int(assign[i])] += Double(1 - sim[i]) }
         let intra = (0..<options.clusters).filter { stats[$0].count > 0 }.map { stats[$0].meanDistance }.sorted()
@@ -51,7 +40,7 @@ extension StreamingPruner {
         for g in order where sizes[g] >= max(s / 2, 1) && sums[g] / Double(sizes[g]) <= median {
             var retiree = -1
             for j in 0..<options.clusters where !used.contains(j) {
-                if retiree < 0 || lastArrival[j] < lastArrival[retiree] { retiree = j }
+                if retiree < 0 || concepts.lastArrival[j] < concepts.lastArrival[retiree] { retiree = j }
             }
             guard retiree >= 0 else { break }
             used.insert(retiree)
@@ -60,9 +49,9 @@ extension StreamingPruner {
         }
         guard !removed.isEmpty else { return }
         var kept = [Float]()
-        for i in 0..<n where !removed.contains(Int(assign[i])) { kept.append(contentsOf: pool[(i * d)..<(i * d + d)]) }
-        pool = kept
-        poolNext = 0
+        for i in 0..<n where !removed.contains(Int(assign[i])) { kept.append(contentsOf: drift.rows[(i * d)..<(i * d + d)]) }
+        drift.rows = kept
+        drift.next = 0
         centroidsChanged()
         recompute()
     }
@@ -72,29 +61,23 @@ extension StreamingPruner {
         let d = dimension
         // Members still waiting in the lookahead queue are decided now against the retiring
         // concept's threshold (their log lines still come out in arrival order).
-        for i in heldHead..<held.count where held[i].kind == Held.normal && held[i].cluster == Int32(j) {
+        for i in queue.records.indices where queue.records[i].kind == .normal && queue.records[i].cluster == Int32(j) {
             let keep: Bool
             switch options.keep {
-            case .hard: keep = held[i].distance >= thresholds[j]
-            case .easy: keep = held[i].distance <= thresholds[j]
-            case .random: keep = keepRNG.nextUnit() < rates[j]
+            case .hard: keep = queue.records[i].distance >= quota.thresholds[j]
+            case .easy: keep = queue.records[i].distance <= quota.thresholds[j]
+            case .random: keep = keepRNG.nextUnit() < quota.rates[j]
             }
-            held[i].kind = keep ? Held.fixedKeep : Held.fixedDrop
-            held[i].fixedThreshold = thresholds[j]
+            queue.records[i].kind = keep ? .fixedKeep : .fixedDrop
+            queue.records[i].fixedThreshold = quota.thresholds[j]
         }
-        heldPerConcept[j] = 0
-        for t in 0..<d { centroidValues[j * d + t] = centroid[t] }
-        stats[j] = ConceptStatistics(dimension: d, reservoirCapacity: Self.reservoirCapacity)
-        decided[j] = 0
-        quotas[j] = 0
-        rates[j] = options.keepRatio
-        thresholds[j] = 0
+        queue.perConcept[j] = 0
+        concepts.reset(j, to: centroid, dimension: d, at: arrivals)
+        quota.reset(j, keepRatio: options.keepRatio)
         dedup[j].removeAll()
-        lastArrival[j] = arrivals
-        if !moveSums.isEmpty { for t in 0..<d { moveSums[j * d + t] = 0 } }
-        moveCounts[j] = 0
-        spawned += 1
-        liveQuotas = true
+        moves.clear(j, dimension: d)
+        drift.spawned += 1
+        quota.liveQuotas = true
     }
 
     /// How many times a shuffle's expected divergence an ordered warm-up must exceed.
@@ -138,7 +121,7 @@ extension StreamingPruner {
         orderDivergenceBar = bar
         if divergence > bar {
             movesCentroids = true
-            moveSums = [Float](repeating: 0, count: k * dimension)
+            moves.start(clusters: k, dimension: dimension)
         }
     }
 
@@ -160,8 +143,8 @@ extension StreamingPruner {
     /// (factor 2^(−recomputeEvery / halfLife)).
     mutating func decay() {
         let f = exp2(-Double(options.recomputeEvery) / Double(options.halfLife))
-        for j in 0..<options.clusters { stats[j].decay(by: f, rng: &decayRNG) }
-        liveQuotas = true
+        for j in 0..<options.clusters { concepts.statistics[j].decay(by: f, rng: &decayRNG) }
+        quota.liveQuotas = true
     }
 }
 

@@ -64,15 +64,15 @@ extension StreamingPruner {
         let concepts = (0..<options.clusters).map { j -> EngineSnapshot.Concept in
             let s = stats[j]
             let dec = s.kept + s.dropped
-            let threshold: Float? = (warming || options.keep == .random || !thresholds[j].isFinite) ? nil : thresholds[j]
+            let threshold: Float? = (warming || options.keep == .random || !quota.thresholds[j].isFinite) ? nil : quota.thresholds[j]
             return EngineSnapshot.Concept(
-                size: s.count, dIntra: s.meanDistance, dInter: dInter[j], complexity: s.meanDistance * dInter[j],
-                quota: quotas[j], threshold: threshold, targetKeepRate: rates[j], keptCount: s.kept,
+                size: s.count, dIntra: s.meanDistance, dInter: quota.dInter[j], complexity: s.meanDistance * quota.dInter[j],
+                quota: quota.quotas[j], threshold: threshold, targetKeepRate: quota.rates[j], keptCount: s.kept,
                 decidedCount: dec, realisedKeepRate: dec > 0 ? Double(s.kept) / Double(dec) : 0)
         }
-        let pending = warmupBuffer.count + (held.count - heldHead)
+        let pending = warmupBuffer.count + queue.count
         return EngineSnapshot(seen: totalSeen, kept: totalKept, dropped: totalDropped,
-                              duplicates: duplicateCount, lowScore: lowScoreCount, spawned: spawned, rejected: rej,
+                              duplicates: duplicateCount, lowScore: lowScoreCount, spawned: drift.spawned, rejected: rej,
                               pending: pending, isWarmingUp: warming, concepts: concepts,
                               movesCentroids: movesCentroids, orderDivergence: orderDivergence)
     }

@@ -19,15 +19,8 @@ extension StreamingPruner {
     var reassignsHeld: Bool { movesCentroids }
 
     /// Queues a record for its decision, with its vector when held records are re-assigned.
-    mutating func hold(_ record: Held, row: UnsafeBufferPointer<Float>?) {
-        held.append(record)
-        guard reassignsHeld else { return }
-        let start = heldRows.count, d = dimension
-        heldRows.append(contentsOf: repeatElement(0, count: d))
-        guard let row else { return }
-        heldRows.withUnsafeMutableBufferPointer { rows in
-            for t in 0..<d { rows[start + t] = Float16(row[t]) }
-        }
+    mutating func hold(_ record: HeldQueue.Record, row: UnsafeBufferPointer<Float>?) {
+        queue.hold(record, row: row, keepingRows: reassignsHeld, dimension: dimension)
     }
 
     /// The centroids changed (online moves, a spawn): a new kernel, and held records assigned
@@ -35,45 +28,46 @@ extension StreamingPruner {
     mutating func centroidsChanged(deferringDInter: Bool = false) {
         nearest = makeNearest()
         // Deferrable only if every change since d_inter was computed is a small move.
-        dInterDeferrable = deferringDInter && (dInterDeferrable || !dInterStale)
-        dInterStale = true
-        kernelEpoch &+= 1
+        quota.dInterDeferrable = deferringDInter && (quota.dInterDeferrable || !quota.dInterStale)
+        quota.dInterStale = true
+        concepts.epoch &+= 1
     }
 
-    /// Re-assigns up to `limit` stale undecided held records from index `start` on to the
+    /// Re-assigns up to `limit` stale undecided held records from queue position `start` on to the
     /// current centroids, moving their statistics (count, sum, histogram) to the new concept.
     ///
     /// Deterministic: it runs at arrival counts and queue positions only, never at batch cuts.
     mutating func reassignHeld(from start: Int, limit: Int) {
-        guard reassignsHeld, let kernel = nearest, heldRows.count == held.count * dimension else { return }
+        guard reassignsHeld, let kernel = nearest, queue.hasRows(dimension: dimension) else { return }
         let d = dimension
         var slots = [Int]()
         var i = start
-        while i < held.count && slots.count < limit {
-            let h = held[i]
-            if h.kind == Held.normal && h.cluster >= 0 && h.epoch != kernelEpoch { slots.append(i) }
+        while i < queue.count && slots.count < limit {
+            let h = queue.records[i]
+            if h.kind == .normal && h.cluster >= 0 && h.epoch != concepts.epoch { slots.append(i) }
             i += 1
         }
         guard !slots.isEmpty else { return }
         var rows = [Float](repeating: 0, count: slots.count * d)
+        let rowsStart = queue.rowsStart
         rows.withUnsafeMutableBufferPointer { out in
-            heldRows.withUnsafeBufferPointer { half in
+            queue.rows.withUnsafeBufferPointer { half in
                 for (r, slot) in slots.enumerated() {
-                    Self.widen(half.baseAddress! + slot * d, into: out.baseAddress! + r * d, count: d)
+                    Self.widen(half.baseAddress! + (rowsStart + slot) * d, into: out.baseAddress! + r * d, count: d)
                 }
             }
         }
         let (clusters, similarities) = kernel.assign(rows: rows)
         for (r, slot) in slots.enumerated() {
-            let old = Int(held[slot].cluster), new = Int(clusters[r])
+            let old = Int(queue.records[slot].cluster), new = Int(clusters[r])
             let distance = 1 - similarities[r]
-            stats[old].remove(distance: held[slot].distance)
-            stats[new].add(distance: distance, vector: nil, rng: &reservoirRNG)
-            heldPerConcept[old] -= 1
-            heldPerConcept[new] += 1
-            held[slot].cluster = clusters[r]
-            held[slot].distance = distance
-            held[slot].epoch = kernelEpoch
+            concepts.statistics[old].remove(distance: queue.records[slot].distance)
+            concepts.statistics[new].add(distance: distance, vector: nil, rng: &reservoirRNG)
+            queue.perConcept[old] -= 1
+            queue.perConcept[new] += 1
+            queue.records[slot].cluster = clusters[r]
+            queue.records[slot].distance = distance
+            queue.records[slot].epoch = concepts.epoch
         }
     }
 

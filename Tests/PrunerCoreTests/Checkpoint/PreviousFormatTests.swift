@@ -5,8 +5,8 @@
 // from the runs below, cut mid-stream, with the decisions that build then made on
 // the rest (an FNV-1a digest of every decision's fields, bit patterns included).
 // They are not regenerated: a later format must keep reading these bytes.
-// (`PRUNERD_WRITE_V4_FIXTURES=1` wrote them; with a later build it would write that
-// build's format, which is why the writer refuses to run unless the version is 4.)
+// (`PRUNERD_WRITE_V4_FIXTURES=1` wrote them with that build's `checkpoint()`; it now
+// writes them with the test-only `checkpointVersion4()`, which must give the same bytes.)
 import Foundation
 import Testing
 @testable import PrunerCore
@@ -88,10 +88,9 @@ import Testing
         let checkpointURL = Self.fixtures.appendingPathComponent("\(c.name).v4.prnckpt")
         let digestURL = Self.fixtures.appendingPathComponent("\(c.name).v4.decisions")
         if ProcessInfo.processInfo.environment["PRUNERD_WRITE_V4_FIXTURES"] == "1" {
-            try #require(StreamingPruner.checkpointVersion == 4, "the fixtures are version-4 bytes: write them with that build only")
             var engine = try StreamingPruner(options: c.options, dimension: Self.dimension)
             _ = engine.submit(parts[0])
-            let bytes = engine.checkpoint()
+            let bytes = engine.checkpointVersion4()
             try Data(bytes).write(to: checkpointURL)
             try (Self.digest(Self.continuation(&engine, parts[1])) + "\n").write(to: digestURL, atomically: true, encoding: .utf8)
             return
@@ -100,6 +99,11 @@ import Testing
         #expect(bytes[8] == 4, "the fixture is a version-4 checkpoint")
         let expected = try String(contentsOf: digestURL, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         var restored = try StreamingPruner(checkpoint: bytes, options: c.options, dimension: Self.dimension)
+        // The test-only version-4 writer writes these bytes again from the restored state.
+        #expect(restored.checkpointVersion4() == bytes)
+        // And the state goes on exactly through this version's format.
+        var again = try StreamingPruner(checkpoint: restored.checkpoint(), options: c.options, dimension: Self.dimension)
         #expect(Self.digest(Self.continuation(&restored, parts[1])) == expected)
+        #expect(Self.digest(Self.continuation(&again, parts[1])) == expected)
     }
 }

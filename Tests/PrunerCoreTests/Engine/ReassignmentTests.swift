@@ -34,7 +34,7 @@ import Testing
             out.append(contentsOf: engine.submit(batch))
         }
         // The scenario must move centroids under waiting records, or this test shows nothing.
-        let pending = engine.held[engine.heldHead...].filter { $0.kind == StreamingPruner.Held.normal }
+        let pending = engine.queue.records.filter { $0.kind == .normal }
         let rows = pending.flatMap { h in v[(Int(h.entry.origin.seq) * d)..<(Int(h.entry.origin.seq) * d + d)] }
         let now = nearest(rows, to: engine.centroids)
         let stale = zip(pending, now).filter { $0.0.cluster != $0.1 }.count
@@ -69,7 +69,7 @@ import Testing
         #expect(engine.stats.map(\.kept) == kept)
         #expect(engine.stats.map { $0.kept + $0.dropped } == members)
         #expect(members.reduce(0, +) == 3000)
-        #expect(engine.heldPerConcept == [Int](repeating: 0, count: 6))
+        #expect(engine.queue.perConcept == [Int](repeating: 0, count: 6))
     }
 
     @Test("online d_inter waits between moves but is the final centroids' own at finish()")
@@ -79,13 +79,13 @@ import Testing
         var computedAt = Set<Int>()
         for batch in Drive.batches(v, dimension: d, cuts: Array(stride(from: 100, to: 3000, by: 100))) {
             _ = engine.submit(batch)
-            computedAt.insert(engine.dInterAt)
+            computedAt.insert(engine.quota.dInterAt)
         }
         // Recomputes every 100 arrivals, moves every 256, d_inter at most every 800 after warm-up.
         let after = computedAt.filter { $0 > 400 }.sorted()
         #expect(!after.isEmpty && zip(after, after.dropFirst()).allSatisfy { $1 - $0 >= 800 }, "\(after)")
         _ = engine.finish()
-        #expect(engine.dInter == ConceptComplexity.dInter(centroids: engine.centroids, dimension: d, neighbors: 20))
+        #expect(engine.quota.dInter == ConceptComplexity.dInter(centroids: engine.centroids, dimension: d, neighbors: 20))
     }
 
     @Test("frozen centroids keep no held vectors and re-assign nothing")
@@ -94,9 +94,9 @@ import Testing
         o.update = .frozen
         var engine = try StreamingPruner(options: o, dimension: Self.d)
         _ = engine.submit(Drive.batches(Self.inConceptOrder, dimension: Self.d, cuts: [1500])[0])
-        #expect(engine.held.count > 500)
-        #expect(engine.heldRows.isEmpty)
-        #expect(engine.kernelEpoch == 0)
+        #expect(engine.queue.count > 500)
+        #expect(engine.queue.rows.isEmpty)
+        #expect(engine.concepts.epoch == 0)
     }
 
     @Test("a version-3 checkpoint (no held vectors) still restores and decides every record")
@@ -110,8 +110,8 @@ import Testing
             let reference = Drive.run(&whole, batches)
             var first = try StreamingPruner(options: o, dimension: d)
             var out = first.submit(batches[0])
-            let held = first.held.count - first.heldHead
-            let v4 = first.checkpoint()
+            let held = first.queue.count
+            let v4 = first.checkpointVersion4()
             // Version 3 is version 4 without its trailing fields: auto's choice and measure, the
             // d_inter schedule, the epoch, the held epochs, the held vectors.
             let rowValues = update == .online ? held * d : 0
@@ -177,12 +177,12 @@ import Testing
         let ordering = try engine(after: ordered, options: options())
         #expect(ordering.movesCentroids)
         #expect((ordering.orderDivergence ?? 0) > 0.4, "divergence \(ordering.orderDivergence ?? -1)")
-        #expect(ordering.aheadKernel == nil && !ordering.heldRows.isEmpty)
+        #expect(ordering.aheadKernel == nil && !ordering.queue.rows.isEmpty)
 
         let shuffled = try engine(after: TestData.shuffled(ordered, dimension: d, seed: 5), options: options())
         #expect(!shuffled.movesCentroids)
         #expect((shuffled.orderDivergence ?? 1) < 0.15, "divergence \(shuffled.orderDivergence ?? -1)")
-        #expect(shuffled.aheadKernel != nil && shuffled.heldRows.isEmpty)
+        #expect(shuffled.aheadKernel != nil && shuffled.queue.rows.isEmpty)
 
         var short = options()
         short.warmup = 100             // fewer than 2 windows of 10·k records

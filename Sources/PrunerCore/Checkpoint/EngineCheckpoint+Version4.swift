@@ -1,0 +1,73 @@
+// Reading checkpoints of versions 3 and 4: one flat payload, in this order —
+// options, dimension, centroids, per-concept statistics, warm-up buffer, held
+// records, quotas/rates/thresholds/d_inter, online accumulators, RNG states,
+// counters, the retired deficit constants (horizon 64, gain 1: read and
+// ignored), then (version 2 on) dedup memories, filters, drift and decay, and
+// (version 4) `update` auto's choice, the centroid epoch and held vectors.
+// A version-3 checkpoint has no held vectors: with online updates those records
+// keep their arrival assignment.
+
+extension StreamingPruner {
+    /// Reads a version-3 or -4 payload after its options and dimension into the components.
+    mutating func restoreVersion4(_ r: inout ByteReader, version: UInt32) throws {
+        let k = options.clusters, d = dimension
+        concepts.centroids = try r.floats()
+        try CheckpointError.require(concepts.centroids.isEmpty || concepts.centroids.count == k * d, "centroid count")
+        concepts.statistics = try ConceptTable.readStatistics(&r, clusters: k, dimension: d)
+        warming = try r.bool()
+        let warmEntries = try EntryCoding.readEntries(&r)
+        let warmVectors = try r.floats()
+        try CheckpointError.require(warmVectors.count == warmEntries.filter { $0.row >= 0 }.count * d, "warm-up buffer")
+        warmupBuffer = RecordBatch(dimension: d, entries: warmEntries, vectors: warmVectors)
+        let heldCount = try r.count(elementSize: 1)
+        for _ in 0..<heldCount {
+            let entry = try EntryCoding.read(&r)
+            let cluster = Int32(bitPattern: try r.u32()), distance = try r.f32()
+            let code = try r.u8()
+            guard let kind = HeldQueue.Kind(rawValue: code) else { throw CheckpointError.malformed("held record kind \(code)") }
+            queue.records.append(HeldQueue.Record(entry: entry, cluster: cluster, distance: distance, kind: kind,
+                                                  fixedThreshold: try r.f32()))
+        }
+        try CheckpointError.require(queue.records.allSatisfy { $0.cluster < Int32(k) }, "held record cluster")
+        queue.valid = try r.int(); arrivals = try r.int()
+        quota.quotas = try r.ints(); quota.rates = try r.doubles(); quota.thresholds = try r.floats()
+        quota.dInter = try r.doubles(); quota.dInterStale = try r.bool(); quota.decided = try r.ints()
+        try CheckpointError.require([quota.quotas.count, quota.rates.count, quota.thresholds.count, quota.dInter.count,
+                                     quota.decided.count].allSatisfy { $0 == k }, "per-concept arrays")
+        moves.sums = try r.floats(); moves.counts = try r.ints()
+        try CheckpointError.require((moves.sums.isEmpty || moves.sums.count == k * d) && moves.counts.count == k, "online accumulators")
+        reservoirRNG = try r.rng(); keepRNG = try r.rng()
+        totalSeen = try r.int(); totalKept = try r.int(); totalDropped = try r.int()
+        // Rejection counters by `allCases` position: the order those versions had, which the codes keep.
+        let counts = try r.ints()
+        try CheckpointError.require(counts.count == RejectReason.allCases.count, "rejection counters")
+        for (position, count) in counts.enumerated() {
+            guard let reason = RejectReason(checkpointCode: UInt8(position + 1)) else { continue }
+            rejected[RejectReason.allCases.firstIndex(of: reason)!] = count
+        }
+        _ = try r.int(); _ = try r.f64()          // deficit horizon and gain: constants no option ever set
+        try restoreDedup(&r)
+        duplicateCount = try r.int(); lowScoreCount = try r.int()
+        queue.perConcept = try r.ints(); concepts.lastArrival = try r.ints()
+        try CheckpointError.require(queue.perConcept.count == k && concepts.lastArrival.count == k, "drift per-concept arrays")
+        drift.farThreshold = try r.f32(); drift.rows = try r.floats(); drift.next = try r.int()
+        try CheckpointError.require(drift.rows.count % d == 0, "drift pool")
+        drift.spawned = try r.int(); quota.liveQuotas = try r.bool(); decayRNG = try r.rng()
+        try CheckpointError.require(version >= 4 || options.update != .auto, "update auto in a version-3 checkpoint")
+        if version >= 4 {
+            movesCentroids = try r.bool()
+            let divergence = try r.f64()
+            orderDivergence = divergence.isNaN ? nil : divergence
+            quota.dInterDeferrable = try r.bool(); quota.dInterAt = try r.int()
+            concepts.epoch = try r.u32()
+            let epochs = try r.u32s()
+            try CheckpointError.require(epochs.count == heldCount, "held record epochs")
+            for i in 0..<heldCount { queue.records[i].epoch = epochs[i] }
+            queue.rows = try r.halves()
+            try CheckpointError.require(queue.rows.count == (movesCentroids ? heldCount * d : 0), "held record vectors")
+        } else if options.update == .online {
+            for i in 0..<heldCount { queue.records[i].epoch = concepts.epoch }
+            queue.rows = [Float16](repeating: 0, count: heldCount * d)
+        }
+    }
+}
