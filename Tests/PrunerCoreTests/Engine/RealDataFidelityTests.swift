@@ -6,7 +6,8 @@ import PrunerEvaluation
 /// Fidelity of streaming DBP on the shared real embeddings (40k × 384, ρ = 0.3, k = 100, τ = 0.1),
 /// with the default warm-up and look-ahead. The core is compiled with -O in every build, so these
 /// run in the default suite (about 15 s each).
-@Suite("real-data fidelity", .serialized)
+@Suite("real-data fidelity", .serialized,
+       .enabled(if: TestData.sharedDataDirectory() != nil, "needs the shared real embeddings (../shared/data next to the clone or /work/shared/data)"))
 struct RealDataFidelityTests {
     static let data = TestData.realEmbeddings()
 
@@ -19,16 +20,13 @@ struct RealDataFidelityTests {
         return options
     }
 
-    func shuffledRows() -> (vectors: [Float], dimension: Int)? {
-        guard let (all, d) = Self.data else {
-            print("skipping: shared data folder not found (expected ../shared/data next to the clone or /work/shared/data)")
-            return nil
-        }
+    func shuffledRows() throws -> (vectors: [Float], dimension: Int) {
+        let (all, d) = try #require(Self.data, "the shared data folder holds the embeddings")
         return (TestData.shuffled(all, dimension: d, seed: 42), d)
     }
 
-    func run(update: CentroidUpdate, minimumOverlap: Double) {
-        guard let (vectors, d) = shuffledRows() else { return }
+    func run(update: CentroidUpdate, minimumOverlap: Double) throws {
+        let (vectors, d) = try shuffledRows()
         let report = Fidelity.report(vectors: vectors, dimension: d, options: Self.options(update: update))
         print(report.description)
         #expect(abs(report.streamingKeepRatio - 0.3) <= 0.005)
@@ -44,12 +42,12 @@ struct RealDataFidelityTests {
         #expect(seeds.min <= seeds.mean && seeds.mean <= seeds.max && seeds.min > 0.5)
     }
 
-    @Test func frozen() { run(update: .frozen, minimumOverlap: 0.97) }
-    @Test func online() { run(update: .online, minimumOverlap: 0.93) }
+    @Test func frozen() throws { try run(update: .frozen, minimumOverlap: 0.97) }
+    @Test func online() throws { try run(update: .online, minimumOverlap: 0.93) }
 
     @Test("near-duplicates at ε = 0.05: recall ≥ 0.95 and precision ≥ 0.99 against exact SemDeDup")
-    func deduplication() {
-        guard let (vectors, d) = shuffledRows() else { return }
+    func deduplication() throws {
+        let (vectors, d) = try shuffledRows()
         var options = Self.options()
         options.dedupThreshold = 0.05
         let report = Fidelity.report(vectors: vectors, dimension: d, options: options)
@@ -61,8 +59,8 @@ struct RealDataFidelityTests {
     }
 
     @Test("a stream in concept order keeps ρ within ±0.005 (frozen and online)")
-    func sortedByLabelKeepRatio() {
-        guard let (all, d) = Self.data, let labels = TestData.realLabels() else { return }
+    func sortedByLabelKeepRatio() throws {
+        let (all, d) = try #require(Self.data), labels = try #require(TestData.realLabels())
         let sorted = TestData.sortedByLabel(all, dimension: d, labels: labels)
         let report = Fidelity.report(vectors: sorted, dimension: d, options: Self.options())
         print(report.description)
@@ -73,8 +71,9 @@ struct RealDataFidelityTests {
     }
 
     @Test("drift: with the default --update auto a stream in concept order reaches 0.95 × the shuffled one")
-    func sortedByLabelOnline() {
-        guard let (all, d) = Self.data, let labels = TestData.realLabels(), let (shuffled, _) = shuffledRows() else { return }
+    func sortedByLabelOnline() throws {
+        let (all, d) = try #require(Self.data), labels = try #require(TestData.realLabels())
+        let (shuffled, _) = try shuffledRows()
         let sorted = TestData.sortedByLabel(all, dimension: d, labels: labels)
         let options = Self.options(update: .auto)
         let inOrder = Fidelity.report(vectors: sorted, dimension: d, options: options)
@@ -106,12 +105,11 @@ struct RealDataFidelityTests {
     /// crawl emitting one site at a time whose warm-up divergence (0.22) sat under the
     /// former constant bar of 0.25, so auto stayed frozen and reached 0.94 × shuffled.
     /// Against 1.5 × a shuffle's expectation (0.10) it moves centroids.
-    @Test("drift on the PyPI set: auto goes online in name order and reaches 0.95 × shuffled")
+    @Test("drift on the PyPI set: auto goes online in name order and reaches 0.95 × shuffled",
+          .enabled(if: TestData.sharedDataDirectory().map { FileManager.default.fileExists(atPath: $0 + "/pypi-labels.txt") } ?? false,
+                   "needs the PyPI set in the shared data folder"))
     func pypiSortedByName() throws {
-        guard let (all, d) = TestData.realEmbeddings("pypi"), let labels = TestData.realLabels("pypi-labels") else {
-            print("skipping: pypi set not found in the shared data folder")
-            return
-        }
+        let (all, d) = try #require(TestData.realEmbeddings("pypi")), labels = try #require(TestData.realLabels("pypi-labels"))
         let options = Self.options(update: .auto)
         let inOrder = Fidelity.report(vectors: TestData.sortedByLabel(all, dimension: d, labels: labels), dimension: d, options: options)
         let reference = Fidelity.report(vectors: TestData.shuffled(all, dimension: d, seed: 42), dimension: d, options: options)
