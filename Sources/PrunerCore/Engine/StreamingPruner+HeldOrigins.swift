@@ -5,6 +5,6 @@
 extension StreamingPruner {
     /// The origins of every record held undecided: the warm-up buffer and the look-ahead.
     public var heldOrigins: [RecordOrigin] {
-        warmupBuffer.entries.map(\.origin) + held[heldHead...].map(\.entry.origin)
+        warmupBuffer.entries.map(\.origin) + queue.records.map(\.entry.origin)
     }
 }
