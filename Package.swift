@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore", "PrunerEvaluation"], exclude: ["Checkpoint/Fixtures"]),
         .testTarget(name: "PrunerIOTests", dependencies: ["PrunerIO", "PrunerCore"]),
         .testTarget(name: "PrunerDaemonTests", dependencies: [
-            "PrunerDaemon", "PrunerIO", "PrunerCore", .product(name: "Logging", package: "swift-log"),
+            "PrunerConfig", "PrunerDaemon", "PrunerIO", "PrunerCore", .product(name: "Logging", package: "swift-log"),
         ], exclude: ["Fixtures", "Golden/digests.txt", "Golden/make_inputs.py"]),
         .testTarget(name: "PrunerFuzzingTests", dependencies: ["PrunerFuzzing", "PrunerConfig", "PrunerIO", "PrunerCore"]),
     ]

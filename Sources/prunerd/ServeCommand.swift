@@ -109,18 +109,14 @@ struct ServeCommand: ParsableCommand {
         configuration.cluster = clusterConfiguration
         try resolved.checkDecisionLogLocation()
 
-        let every = try checkpointEvery ?? file?.double("checkpoint-every") ?? (isService ? 60 : nil)
-        if let every {
+        if let every = try checkpointInterval(file: file, isService: isService) {
             try FileSystem.createDirectory(atPath: resolved.stateDirectory)
             configuration.checkpointPath = resolved.stateDirectory + "/checkpoint.prnckpt"
             configuration.checkpointEvery = every
         }
-        if let control = try control ?? file?.string("control") {
-            configuration.controlPath = control
-        } else if isService {
-            let runtime = DefaultPaths.environment("RUNTIME_DIRECTORY")?.split(separator: ":").first.map(String.init)
-            if runtime == nil { try FileSystem.createDirectory(atPath: resolved.stateDirectory) }
-            configuration.controlPath = (runtime ?? resolved.stateDirectory) + "/control.sock"
+        if let (path, inStateDirectory) = try controlSocket(file: file, resolved: resolved, isService: isService) {
+            if inStateDirectory { try FileSystem.createDirectory(atPath: resolved.stateDirectory) }
+            configuration.controlPath = path
         }
         configuration.metrics = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
         let pruning = self.pruning
@@ -142,7 +138,7 @@ struct ServeCommand: ParsableCommand {
                                       restoredEngine: restoredEngine, plan: &configuration.startPlan)
         engine.kernel = KernelOverrides.choice
         configuration.kernel = KernelOverrides.choice
-        engine.assignmentThreads = max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        engine.assignmentThreads = try assignmentThreads(file: file)
         let warmupAtStart = engine.warmupProgress != nil
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger, uniqueIDs: consume idFilter)
         let summary = try daemon.run()
@@ -160,7 +156,29 @@ struct ServeCommand: ParsableCommand {
         if !isService && (summary.inputErrors > 0 || outcome.failed) { throw ExitCode(1) }
     }
 
-    /// `--check-config`: every setting after layering, one `key = value` per line.
+    /// Seconds between checkpoints: `--checkpoint-every`, the file's, else 60 for a service and none for a filter.
+    private func checkpointInterval(file: ConfigFile?, isService: Bool) throws -> Double? {
+        try checkpointEvery ?? file?.double("checkpoint-every") ?? (isService ? 60 : nil)
+    }
+
+    /// The control socket and whether it defaults into the state directory: `--control`, the
+    /// file's, else for a service `$RUNTIME_DIRECTORY/control.sock` or `<state dir>/control.sock`.
+    private func controlSocket(file: ConfigFile?, resolved: ResolvedOutput, isService: Bool) throws -> (String, inStateDirectory: Bool)? {
+        if let control = try control ?? file?.string("control") { return (control, false) }
+        guard isService else { return nil }
+        if let runtime = DefaultPaths.environment("RUNTIME_DIRECTORY")?.split(separator: ":").first.map(String.init) {
+            return (runtime + "/control.sock", false)
+        }
+        return (resolved.stateDirectory + "/control.sock", true)
+    }
+
+    /// `--threads`, the file's, else the online CPUs.
+    private func assignmentThreads(file: ConfigFile?) throws -> Int {
+        max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// `--check-config`: every setting after layering, one `key = value` per line (every
+    /// config-file key has a line; PrunerDaemonTests' CheckConfigTests holds it to that).
     private func printEffectiveSettings(options: PruningOptions, resolved: ResolvedOutput, file: ConfigFile?) throws {
         var limits = DaemonConfiguration()
         try connections.apply(over: file, to: &limits)
@@ -171,13 +189,30 @@ struct ServeCommand: ParsableCommand {
         try applyRedisOptions(addresses: given.filter(RedisURL.isRedisURL), resolved: resolved, file: file,
                               shardID: try cluster.resolve(over: file, options: &shardOptions)?.shardID, to: &redis)
         let metricsAddress = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
+        // Sockets systemd passes are not taken here (nothing is opened): a service by its listeners.
+        let isService = !addresses.isEmpty || !redis.redisStreams.isEmpty
+        let fresh = try self.fresh || (file?.bool("fresh") ?? false)
+        let givenConsumer = try consumer ?? file?.string("consumer")
+        let consumerName = redis.redisStreams.first?.consumer ?? givenConsumer ?? "(host name and pid)"
+        let givenMaxLength = try decisionsMaxlen ?? file?.int("decisions-maxlen")
+        let maxLength = redis.decisionStream?.maxLength ?? givenMaxLength ?? 1_000_000
         var lines = [
             "listen = \(addresses.map(\.description))",
             "listen-redis = \(redis.redisStreams.map { "\($0.url) consumer \($0.consumer)" })",
             "claim-after = \(redis.redisStreams.first?.claimAfter.map { "\($0)" } ?? "never")",
+            "reply = \(try reply || (file?.bool("reply") ?? false))",
+            "consumer = \(consumerName)",
+            "decisions-maxlen = \(maxLength)",
             "decisions = \(resolved.decisions)",
+            "append = \(resolved.existingLog == .append)", "overwrite = \(resolved.existingLog == .overwrite)",
             "decisions-stream = \(redis.decisionStream.map { "redis://\($0.url.authority)/\($0.stream) maxlen ~\($0.maxLength)" } ?? "off")",
             "state-dir = \(resolved.stateDirectory)",
+            "checkpoint-every = \(try checkpointInterval(file: file, isService: isService).map { "\($0)" } ?? "off")",
+            "fresh = \(fresh)",
+            "control = \(try controlSocket(file: file, resolved: resolved, isService: isService)?.0 ?? "off")",
+            "threads = \(try assignmentThreads(file: file))",
+            "centroids = \(resolved.centroids ?? "(fitted on the warm-up)")",
+            "save-centroids = \(resolved.saveCentroids ?? "off")",
             "metrics = \(metricsAddress?.description ?? "off")",
             "max-record-size = \(resolved.maxRecordSize)",
             "max-connections = \(limits.maxConnections)", "connection-buffer = \(limits.connectionBufferSize)",
@@ -191,14 +226,17 @@ struct ServeCommand: ParsableCommand {
         if let shard = try cluster.resolve(over: file, options: &clusterOptions) {
             lines += ["cluster = \(shard.url)", "shard-id = \(shard.shardID)", "sync-every = \(shard.syncEvery)"]
         } else {
-            lines += ["cluster = off"]
+            lines += ["cluster = off", "shard-id = (no cluster)", "sync-every = (no cluster)"]
         }
         lines += [
             "keep-ratio = \(options.keepRatio)", "clusters = \(options.clusters)", "temperature = \(options.temperature)",
             "neighbors = \(options.neighbors)", "min-per-cluster = \(options.minPerCluster)", "keep = \(options.keep.rawValue)",
             "seed = \(options.seed)", "warmup = \(options.warmup)", "lookahead = \(options.lookahead)",
             "recompute-every = \(options.recomputeEvery)", "update = \(options.update.rawValue)",
+            "kmeans-iterations = \(options.kmeansIterations)",
             "dedup-threshold = \(options.dedupThreshold)", "dedup-memory = \(options.dedupMemory)",
+            "min-score = \(options.minScore.map { "\($0)" } ?? "off")", "half-life = \(options.halfLife)",
+            "spawn-after = \(options.spawnAfter)", "drift-quantile = \(options.driftQuantile)",
         ]
         print(lines.joined(separator: "\n"))
         print("configuration OK" + (file.map { " (\($0.path))" } ?? ""))
