@@ -220,6 +220,7 @@ public final class RedisClient {
         }
         unreachableSince = nil
         attemptsSinceReachable = 0
+        watchDeadlines()   // also watches the connection itself (see `isPolling`)
         onConnected?()
     }
 
@@ -289,7 +290,7 @@ public final class RedisClient {
         }
     }
 
-    /// Runs the deadline check every 100 ms while a connect or a command waits.
+    /// Runs the deadline check every 100 ms while connecting, connected or a command waits.
     private func watchDeadlines() {
         guard !isWatchingDeadlines, state != .closed else { return }
         isWatchingDeadlines = true
@@ -301,13 +302,17 @@ public final class RedisClient {
         if state == .connecting, let reason = connectError(now: now) {
             teardown(reason: .unavailable(reason))
             connectFailed(reason)
+        } else if state == .connected, let context, !Self.isPolling(context) {
+            let reason = "connection failed (socket error)"
+            teardown(reason: .connectionLost(reason))
+            connectFailed(reason)
         } else if let late = inFlight.values.first(where: { now >= $0.deadline }) {
             for command in inFlight.values where now >= command.deadline { command.timedOut = true }
             let reason = "\(late.name) had no reply within \(late.timeout) s"
             teardown(reason: .connectionLost(reason))
             connectFailed(reason)
         }
-        if inFlight.isEmpty && state != .connecting {
+        if inFlight.isEmpty && state != .connecting && state != .connected {
             isWatchingDeadlines = false
             deadlineTimer.stop()
         }
@@ -328,6 +333,15 @@ public final class RedisClient {
     }
 
     // MARK: C helpers
+
+    /// Whether the adapter still polls the socket. libuv stops a poll handle whose socket
+    /// reports an error (a reset connection) and tells the adapter, which ignores it: the
+    /// connection is then dead without hiredis knowing, so it is checked here.
+    private static func isPolling(_ context: UnsafeMutablePointer<redisAsyncContext>) -> Bool {
+        guard let events = context.pointee.ev.data,
+              let offset = MemoryLayout<redisLibuvEvents>.offset(of: \redisLibuvEvents.handle) else { return false }
+        return uv_is_active((events + offset).assumingMemoryBound(to: uv_handle_t.self)) != 0
+    }
 
     /// hiredis's error text of a context, if it has one.
     private static func errorText(of context: UnsafePointer<redisAsyncContext>) -> String? {

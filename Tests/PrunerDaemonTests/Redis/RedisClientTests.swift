@@ -71,6 +71,7 @@ struct RedisClientTests {
     @Test("binary-safe arguments and every reply type")
     func replies() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let loop = try EventLoop()
         let log = CollectedLog()
         let client = try RedisClient(url: try RedisURL(parsing: server.url()), role: "test", loop: loop, logger: log.logger)
@@ -104,6 +105,7 @@ struct RedisClientTests {
     @Test("a command past its timeout fails as timedOut, the connection is made again, commands work after it")
     func timeout() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let loop = try EventLoop()
         let log = CollectedLog()
         let client = try RedisClient(url: try RedisURL(parsing: server.url()), role: "test", loop: loop, logger: log.logger,
@@ -121,6 +123,7 @@ struct RedisClientTests {
             }
         }
         runLoop(loop)
+        client.onConnected = nil   // it captures the client
         #expect(slow == .failure(.timedOut(seconds: 0.3)))
         #expect(after == .success(.status("PONG")))
         #expect(connects == 2)
@@ -129,6 +132,7 @@ struct RedisClientTests {
     @Test("server down: warned once, commands fail as unavailable, reconnects by itself when it is back")
     func reconnect() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let loop = try EventLoop()
         let log = CollectedLog()
         let client = try RedisClient(url: try RedisURL(parsing: server.url()), role: "test", loop: loop, logger: log.logger)
@@ -151,6 +155,11 @@ struct RedisClientTests {
         }
         runLoop(loop)
         restarter.wait()
+        // The handlers capture the client and the server: break the cycle, or the
+        // restarted redis-server outlives the test.
+        client.onConnected = nil
+        client.onUnavailable = nil
+        server.stop()
         #expect(connects == 2)
         #expect(final == .success(.status("PONG")))
         #expect(failures.count >= 4, "\(failures)")

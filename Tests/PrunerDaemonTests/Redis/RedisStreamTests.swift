@@ -98,6 +98,7 @@ struct RedisStreamTests {
     @Test("one daemon: the shuffled sample from 80 entries, each record decided once, every entry acknowledged")
     func oneDaemon() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         try Self.feed(server, stream: "crawl", 0..<8000)
@@ -117,11 +118,13 @@ struct RedisStreamTests {
         let kept = lines.filter { $0.decision == "keep" }.count
         #expect(abs(Double(kept) / 8000 - 0.3) < 0.03, "kept \(kept)")
         #expect(daemon.stderr.contains("80 entries read"), "\(daemon.stderr)")
+        #expect(!daemon.stderr.contains("unreachable"), "\(daemon.stderr)")
     }
 
     @Test("two daemons in one group: the entries split between them, each record decided once across both logs")
     func twoDaemons() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let a = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "1000"])
@@ -139,6 +142,7 @@ struct RedisStreamTests {
     @Test("a daemon SIGKILLed with entries pending: the other claims them after --claim-after, nothing lost or doubled")
     func killedConsumerIsClaimed() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         // A's warm-up outlasts what it reads: it holds 30 entries undecided (pending) when it is killed.
@@ -161,6 +165,7 @@ struct RedisStreamTests {
     @Test("a daemon SIGKILLed with entries pending and restarted from its checkpoint under the same --consumer: the redelivered entries' records held by the restored engine are not handed in again")
     func restartSameConsumer() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let first = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "5000"], holds: true)
@@ -185,6 +190,7 @@ struct RedisStreamTests {
     @Test("lines fsynced but the XACK never applied (Redis paused writes, then the daemon stopped): a restart under the same --consumer finds the entries in its log and acknowledges them without a second line")
     func unacknowledgedLinesAreNotWrittenTwice() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         try Self.feed(server, stream: "crawl", 0..<8000)
@@ -209,6 +215,7 @@ struct RedisStreamTests {
     @Test("redis-server stopped for 3 s mid-stream and started again: warned, reconnected, nothing lost or doubled")
     func redisRestart() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let a = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "1000"])
@@ -230,6 +237,7 @@ struct RedisStreamTests {
     @Test("bad entries (no records field, bytes that are no records) are named by entry id and offset, acknowledged, and reading goes on")
     func badEntries() throws {
         let server = try RedisServer()
+        defer { server.stop() }
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         try server.cli(["XADD", "crawl", "*", "other", "x"])
