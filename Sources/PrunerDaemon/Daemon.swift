@@ -828,10 +828,16 @@ public final class Daemon: InputDelegate {
         checkpoint = .writing
         let attached = afterNextCheckpoint
         afterNextCheckpoint = []
-        let files = fileInputs.map { file in
+        var files = fileInputs.map { file in
             ResumePoint.FileInput(name: file.name, device: file.identity.device, inode: file.identity.inode,
                                   size: file.identity.size, fingerprint: file.identity.fingerprint,
                                   records: Int(file.source) < handed.count ? handed[Int(file.source)] : 0)
+        }
+        // Inputs of the restored resume point not (yet) open again — a file whose open is still
+        // pending, a matrix shard not reached — keep their recorded position: without them a
+        // checkpoint taken just after a restart sent those inputs back to record 0.
+        for saved in configuration.resume?.files ?? [] where !files.contains(where: { $0.name == saved.name }) {
+            files.append(saved)
         }
         let sourceTable = sources.snapshot().map { ResumePoint.Source(name: $0.name, replies: $0.replies) }
         let logPath = configuration.decisionsPath
