@@ -238,6 +238,10 @@ public final class Daemon: InputDelegate {
         log.onError = { [logger] error in logger.error("decision log: \(error)") }
         if let path = configuration.keptIdsPath {
             keptIds = try KeptIdsWriter(path: path)
+            // Resumed: the log holds the run's earlier decisions; the kept set covers them too.
+            if configuration.resume != nil, configuration.decisionsPath != "-", let kept = try keptIds?.seed(fromLog: configuration.decisionsPath) {
+                logger.info("kept ids: \(kept) from the decision log's \(configuration.decisionsPath) decisions before the restart")
+            }
             worker.collectsKeptIds = true
         }
         log.onBacklogShrank = { [unowned self] in applyBackpressure() }

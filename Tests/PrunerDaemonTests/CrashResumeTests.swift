@@ -68,8 +68,9 @@ struct CrashResumeTests {
         try #require(uninterrupted.status == 0, "\(uninterrupted.stderr)")
 
         let log = work.appendingPathComponent("decisions.jsonl").path
+        let keptFile = work.appendingPathComponent("kept.txt")
         let command = ["serve", input.path, "--decisions", log, "--state-dir", work.appendingPathComponent("state").path,
-                       "--checkpoint-every", "0.1"] + options
+                       "--checkpoint-every", "0.1", "--kept-ids", keptFile.path] + options
         var moments = Moments(state: kind == "npy" ? 3 : update == "online" ? 2 : 1)
         var kills = 0, runs = 0, resumed = 0
         while kills < 12 && runs < 40 {
@@ -125,6 +126,10 @@ struct CrashResumeTests {
         let keptBefore = Set(expected.filter { $0.decision == "keep" }.map(\.id))
         let keptAfter = Set(verdicts.filter { $0.value == "keep" }.map(\.key))
         #expect(keptAfter == keptBefore, "kept sets differ in \(keptAfter.symmetricDifference(keptBefore).count) ids")
+        // --kept-ids of the last run covers the whole run (the log's earlier decisions too), each id once.
+        let keptIds = try String(contentsOf: keptFile, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(keptIds.count == keptBefore.count && Set(keptIds) == keptBefore,
+                "--kept-ids holds \(keptIds.count) ids (\(Set(keptIds).count) distinct), the run kept \(keptBefore.count)")
         #expect(expected.allSatisfy { verdicts[$0.id] == $0.decision })
     }
 

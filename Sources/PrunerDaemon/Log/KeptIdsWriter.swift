@@ -19,6 +19,40 @@ public final class KeptIdsWriter {
 
     deinit { FileSystem.close(spool) }
 
+    /// Starts the spool with the kept ids of the decision log at `logPath`, as
+    /// `prunerd kept` reads them. Called on a restart from a resume point: the log
+    /// (cut back to the checkpoint) holds the run's decisions before this process,
+    /// so that the published file covers the whole run, not only what this
+    /// process decided. Reads the log once, 1 MiB at a time.
+    /// - Returns: the number of kept ids taken from it.
+    public func seed(fromLog logPath: String) throws -> Int {
+        let fd: Int32
+        do { fd = try FileSystem.openForReading(logPath) } catch { return 0 }  // no log yet: nothing kept
+        defer { FileSystem.close(fd) }
+        var offset: UInt64 = 0
+        var pending: [UInt8] = []
+        var count = 0
+        while true {
+            let chunk = try FileSystem.readBytes(fd, count: 1 << 20, at: offset, path: logPath)
+            if chunk.isEmpty { break }
+            offset += UInt64(chunk.count)
+            pending.append(contentsOf: chunk)
+            var ids: [UInt8] = []
+            var start = 0
+            while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                if let id = KeptIdsFile.keptID(inLogLine: pending[start..<end]) {
+                    ids.append(contentsOf: id)
+                    ids.append(UInt8(ascii: "\n"))
+                    count += 1
+                }
+                start = end + 1
+            }
+            pending.removeFirst(start)
+            try append(ids)
+        }
+        return count
+    }
+
     /// Appends kept ids (each followed by a newline).
     public func append(_ lines: [UInt8]) throws {
         guard !lines.isEmpty else { return }
