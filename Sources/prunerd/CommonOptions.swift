@@ -57,7 +57,7 @@ struct OutputOptions: ParsableArguments, Sendable {
     var saveCentroids: String?
 
     @Option(name: .customLong("kept-ids"),
-            help: "Also write the kept records' ids here when the run ends (and on SIGHUP): one per line, or DataComp's sorted u8,u8 subset array when FILE ends .npy (ids must be 32-hex-digit uids). Written atomically.")
+            help: "Also write the kept records' ids here when the run ends (and on SIGHUP): one per line, or DataComp's sorted u8,u8 subset array when FILE ends .npy (ids must be 32-hex-digit uids). Written atomically. After a restart from the state directory it covers the whole run (the decision log's earlier kept ids too).")
     var keptIds: String?
 
     @Option(name: .customLong("max-record-size"), help: "Largest record accepted, in bytes (PRN1 length, JSON line; default 1 MiB: 64 times a d = 4096 float32 record, and a bound on what one input can make the daemon hold).")
