@@ -118,12 +118,12 @@ extension StreamingPruner {
         let (version, payload) = try Self.payload(of: bytes)
         var engine: StreamingPruner
         if version >= 5 {
-            var sections = try Self.sections(bytes, payload)
+            let sections = try Self.sections(bytes, payload)
             var r = sections[.options]!
             let (saved, d) = try Self.readSavedOptions(&r, against: options, expectedDimension: expectedDimension)
             try Self.requireEnd(r, "options")
             engine = try Self.emptyEngine(saved, dimension: d)
-            try engine.restoreSections(&sections)
+            try engine.restoreSections(sections)
         } else {
             var r = ByteReader(bytes, from: payload.lowerBound, to: payload.upperBound)
             let (saved, d) = try Self.readSavedOptions(&r, against: options, expectedDimension: expectedDimension)
@@ -145,7 +145,7 @@ extension StreamingPruner {
     }
 
     /// Reads every section of a version-5 payload into its component.
-    mutating func restoreSections(_ sections: inout [CheckpointSection: ByteReader]) throws {
+    mutating func restoreSections(_ sections: [CheckpointSection: ByteReader]) throws {
         let k = options.clusters, d = dimension
         var r = sections[.stream]!
         warming = try r.bool()
@@ -165,26 +165,26 @@ extension StreamingPruner {
         movesCentroids = try r.bool()
         let divergence = try r.f64()
         orderDivergence = divergence.isNaN ? nil : divergence
-        try Self.requireEnd(r, "stream")
+        try Self.requireEnd(r, "STRM")
 
-        r = sections[.concepts]!
-        concepts = try ConceptTable(reading: &r, clusters: k, dimension: d)
-        try Self.requireEnd(r, "concepts")
-        r = sections[.quotas]!
-        quota = try QuotaPolicy(reading: &r, clusters: k)
-        try Self.requireEnd(r, "quotas")
-        r = sections[.held]!
-        queue = try HeldQueue(reading: &r, clusters: k, dimension: d, keepsRows: movesCentroids)
-        try Self.requireEnd(r, "held")
-        r = sections[.moves]!
-        moves = try OnlineMoves(reading: &r, clusters: k, dimension: d)
-        try Self.requireEnd(r, "moves")
-        r = sections[.drift]!
-        drift = try DriftPool(reading: &r, dimension: d)
-        try Self.requireEnd(r, "drift")
-        r = sections[.dedup]!
-        try restoreDedup(&r)
-        try Self.requireEnd(r, "dedup")
+        concepts = try Self.read(.concepts, of: sections) { try ConceptTable(reading: &$0, clusters: k, dimension: d) }
+        quota = try Self.read(.quotas, of: sections) { try QuotaPolicy(reading: &$0, clusters: k) }
+        let keepsRows = movesCentroids
+        queue = try Self.read(.held, of: sections) { try HeldQueue(reading: &$0, clusters: k, dimension: d, keepsRows: keepsRows) }
+        moves = try Self.read(.moves, of: sections) { try OnlineMoves(reading: &$0, clusters: k, dimension: d) }
+        drift = try Self.read(.drift, of: sections) { try DriftPool(reading: &$0, dimension: d) }
+        var dedupSection = sections[.dedup]!
+        try restoreDedup(&dedupSection)
+        try Self.requireEnd(dedupSection, "dedup")
+    }
+
+    /// A component read from its section, which it must read to the end.
+    static func read<Component>(_ section: CheckpointSection, of sections: [CheckpointSection: ByteReader],
+                                _ make: (inout ByteReader) throws -> Component) throws -> Component {
+        var r = sections[section]!
+        let component = try make(&r)
+        try requireEnd(r, section.rawValue)
+        return component
     }
 
     /// The dedup memories as version 2 and later store them.
