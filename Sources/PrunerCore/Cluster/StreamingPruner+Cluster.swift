@@ -40,6 +40,13 @@ extension StreamingPruner {
         set { waitsForCentroids = newValue }
     }
 
+    /// Cluster mode: the warm-up ends at the next `submit`, even an empty one, with the records
+    /// buffered so far (a leader whose input ended before its warm-up filled).
+    public var endsWarmupEarly: Bool {
+        get { warmupEndsEarly }
+        set { warmupEndsEarly = newValue }
+    }
+
     /// True while warming up with the warm-up's records all buffered: the moment a shard
     /// asks to lead the cluster's first epoch.
     public var warmupIsFull: Bool {

@@ -105,6 +105,9 @@ public struct StreamingPruner: Sendable {
     var remote: ShardStatistics?
     /// Cluster mode: the warm-up waits for centroids from the cluster instead of fitting its own.
     var waitsForCentroids = false
+    /// Cluster mode: the leader's warm-up ends at the next `submit` with what it has buffered
+    /// (its input ended before the warm-up filled).
+    var warmupEndsEarly = false
 
     // MARK: Parameters (not state: decisions are identical for any value)
 
@@ -211,7 +214,10 @@ public struct StreamingPruner: Sendable {
         totalSeen += batch.count - batch.duplicateIDCount
         let target = warmupTarget
         while warming {
-            if warmupBuffer.rowCount >= target && !waitsForCentroids { endWarmup(into: &out); break }
+            if (warmupBuffer.rowCount >= target || (warmupEndsEarly && warmupBuffer.rowCount > 0)) && !waitsForCentroids {
+                endWarmup(into: &out)
+                break
+            }
             guard index < batch.count else { break }
             warmupBuffer.appendEntry(index, of: batch)
             index += 1

@@ -27,10 +27,12 @@ extension StreamingEngine {
         return pruner.shardStatistics
     }
 
-    /// This shard leads: its warm-up ends as a lone daemon's does (k-means on its buffer, in the next job).
+    /// This shard leads: its warm-up ends in the next job (k-means on what it buffered, as a lone
+    /// daemon's at the end of its warm-up), even if the warm-up is not full: its input may be over.
     func leadCluster() {
         waitsForClusterCentroids = false
         pruner?.waitsForClusterCentroids = false
+        pruner?.endsWarmupEarly = true
     }
 
     /// Adopts the cluster's epoch; an engine without a record yet is made from it.

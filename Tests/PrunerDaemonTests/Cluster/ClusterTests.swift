@@ -267,4 +267,52 @@ struct ClusterTests {
         // one daemon on two shuffles agrees on 0.905 (docs/scale-out.md, "Failures").
         #expect(outcome.overlap >= 0.85)
     }
+
+    @Test("real data: 4 shards on quarters of the shuffled docstrings set (40,000 × 384), k = 100, default warm-up and sync",
+          .enabled(if: TestPaths.sharedData != nil))
+    func realDataQuarters() throws {
+        let data = try #require(TestPaths.sharedData)
+        let redis = try RedisServer()
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        // Shuffled (seed 42), cut into quarters row i → shard i mod 4, and the whole in shuffled order.
+        let split = """
+        import numpy as np, sys
+        x = np.load(sys.argv[1]); ids = open(sys.argv[2]).read().split("\\n")[:len(x)]
+        order = np.random.default_rng(42).permutation(len(x))
+        np.save(sys.argv[3] + "/whole.npy", x[order]); open(sys.argv[3] + "/whole.txt", "w").write("".join(ids[i] + "\\n" for i in order))
+        for s in range(4):
+            part = order[s::4]
+            np.save(sys.argv[3] + f"/part{s}.npy", x[part]); open(sys.argv[3] + f"/part{s}.txt", "w").write("".join(ids[i] + "\\n" for i in part))
+        """
+        let result = try runProcess("/usr/bin/env", ["python3", "-c", split, data.appendingPathComponent("docstrings-minilm384.f16.npy").path,
+                                                     data.appendingPathComponent("docstrings-ids.txt").path, work.path])
+        try #require(result.status == 0, "\(result.stderr)")
+        let options = ["--keep-ratio", "0.3", "--clusters", "100", "--seed", "3"]
+        let shards = try (0..<4).map { s in
+            try Shard(s, arguments: ["serve", work.appendingPathComponent("part\(s).npy").path, "--ids", work.appendingPathComponent("part\(s).txt").path,
+                                     "--cluster", redis.url("real"), "--shard-id", "s\(s)", "--log-level", "info",
+                                     "--decisions", work.appendingPathComponent("shard\(s).jsonl").path,
+                                     "--save-centroids", work.appendingPathComponent("centroids\(s).npy").path] + options, work: work)
+        }
+        for shard in shards { #expect(shard.wait(seconds: 600), "shard \(shard.index) did not end: \(shard.errors)") }
+        var kept = Set<String>(), lines = 0, keptCount = 0
+        var shares = [String]()
+        for shard in shards {
+            let decisions = parseDecisions(try Data(contentsOf: shard.log))
+            lines += decisions.count
+            for d in decisions where d.decision == "keep" { kept.insert(d.id); keptCount += 1 }
+            if let line = shard.errors.split(separator: "\n").last(where: { $0.contains("coordination CPU") }) { shares.append(String(line.split(separator: ": ").last ?? "")) }
+        }
+        let single = work.appendingPathComponent("single.jsonl")
+        let run = try runProcess(TestPaths.prunerd, ["serve", work.appendingPathComponent("whole.npy").path, "--ids", work.appendingPathComponent("whole.txt").path,
+                                                     "--decisions", single.path, "--centroids", work.appendingPathComponent("centroids0.npy").path] + options)
+        try #require(run.status == 0, "\(run.stderr)")
+        let reference = Set(parseDecisions(try Data(contentsOf: single)).filter { $0.decision == "keep" }.map(\.id))
+        let overlap = Double(kept.intersection(reference).count) / Double(max(reference.count, 1))
+        let ratio = Double(keptCount) / Double(max(lines, 1))
+        print("cluster, real data, 4 shards: lines \(lines), keep ratio \(ratio), overlap with one daemon \(overlap); \(shares)")
+        #expect(abs(ratio - 0.3) <= 0.005)
+        #expect(overlap >= 0.95)
+    }
 }
