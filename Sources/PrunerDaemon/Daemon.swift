@@ -587,7 +587,8 @@ public final class Daemon: InputDelegate {
     /// records this reaches depends on when input went quiet: a replay timed alike
     /// decides alike.
     private func releaseHeldIfDue() {
-        guard let maxHold = configuration.maxHold else { return }
+        // A cluster shard decides what it holds against the cluster: after an epoch, at the end (Cluster/).
+        guard let maxHold = configuration.maxHold, cluster == nil else { return }
         while readTimesHead < readTimes.count && readTimes[readTimesHead].total <= recordsDecided { readTimesHead += 1 }
         if readTimesHead > 1024 && readTimesHead * 2 > readTimes.count {
             readTimes.removeFirst(readTimesHead)

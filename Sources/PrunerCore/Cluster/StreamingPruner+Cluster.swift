@@ -50,7 +50,7 @@ extension StreamingPruner {
     /// True while warming up with the warm-up's records all buffered: the moment a shard
     /// asks to lead the cluster's first epoch.
     public var warmupIsFull: Bool {
-        warming && warmupBuffer.rowCount >= max(options.warmup, 1)
+        warming && warmupBuffer.rowCount >= warmupTarget
     }
 
     /// Ends the warm-up with the cluster's centroids (`clusters × dimension`), whatever

@@ -65,6 +65,8 @@ final class ClusterShard {
     private var lastSyncAt: UInt64 = 0
     private var lastPresenceAt: UInt64 = 0
     private var lastRenewalAt: UInt64 = 0
+    /// Loop time each other shard was last found in Redis.
+    private var lastSeen: [String: UInt64] = [:]
     private var finishRequested = false
     /// Loop time the input ended (the engine wants to finish), nil before.
     private var finishRequestedAt: UInt64?
@@ -272,9 +274,15 @@ final class ClusterShard {
             var finished = Set<String>()
             let fetched = Countdown { [self] in
                 let started = Self.threadNanoseconds()
-                view.retain(only: present)
-                peers = present.count
-                let everyoneFinal = finished == present
+                // A shard missing from Redis stays in the view until a lease has passed since it was
+                // last seen: its hash expired (it left) or Redis was emptied (it will publish again).
+                let now = loop.now
+                for shard in present { lastSeen[shard] = now }
+                lastSeen = lastSeen.filter { now - $0.value < UInt64(configuration.lease * 1000) }
+                let kept = Set(lastSeen.keys)
+                view.retain(only: kept)
+                peers = kept.count
+                let everyoneFinal = kept.isSubset(of: finished)
                 let epochNumber = epoch?.epoch ?? 0
                 let clusters = engine.options.clusters, d = epoch?.dimension ?? 1
                 let sum = view.others(epoch: epochNumber, clusters: clusters, dimension: d)
