@@ -107,6 +107,25 @@ enum EntryCoding {
         return try (0..<n).map { _ in try read(&r) }
     }
 
+    /// Whether the entries' rows are those `RecordBatch` gives: 0, 1, 2, … in
+    /// order for the entries with a vector, -1 for the others. A stored row past
+    /// the batch's vectors made the engine read beyond them when the restored
+    /// warm-up buffer was decided (found by fuzz-checkpoint, AddressSanitizer:
+    /// heap-buffer-overflow in `ConceptStatistics.add`).
+    static func rowsAreSequential(_ entries: [RecordBatch.Entry]) -> Bool {
+        var next: Int32 = 0
+        for entry in entries {
+            if entry.row < 0 {
+                // No vector: a rejection or a repeated id, nothing else.
+                guard entry.row == -1, entry.rejection != nil || entry.isDuplicateID else { return false }
+                continue
+            }
+            guard entry.row == next, entry.rejection == nil, !entry.isDuplicateID else { return false }
+            next += 1
+        }
+        return true
+    }
+
     static func write(_ o: PruningOptions, to w: inout ByteWriter) {
         w.f64(o.keepRatio); w.int(o.clusters); w.f64(o.temperature); w.int(o.neighbors); w.f64(o.minPerCluster)
         w.u8(o.keep.checkpointCode); w.u64(o.seed); w.int(o.kmeansIterations)

@@ -17,7 +17,8 @@ extension StreamingPruner {
         warming = try r.bool()
         let warmEntries = try EntryCoding.readEntries(&r)
         let warmVectors = try r.floats()
-        try CheckpointError.require(warmVectors.count == warmEntries.filter { $0.row >= 0 }.count * d, "warm-up buffer")
+        try CheckpointError.require(EntryCoding.rowsAreSequential(warmEntries)
+                                    && warmVectors.count == warmEntries.filter { $0.row >= 0 }.count * d, "warm-up buffer")
         warmupBuffer = RecordBatch(dimension: d, entries: warmEntries, vectors: warmVectors)
         let heldCount = try r.count(elementSize: 1)
         for _ in 0..<heldCount {
