@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+import report
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = sys.executable
@@ -63,9 +65,10 @@ def wait_quiet(what, limit=float(os.environ.get("BENCH_WAIT_QUIET", 120))):
 
 # ---------------------------------------------------------------- data
 
-def make_vectors(data, n, d, seed=0):
+def make_vectors(data, n, d, seed=0, order="shuffled"):
     base = subprocess.run([PY, os.path.join(HERE, "gen_data.py"), "vectors", "--n", str(n), "--d", str(d),
-                           "--seed", str(seed), "--out", data], stdout=subprocess.PIPE, check=True).stdout.decode().strip()
+                           "--seed", str(seed), "--order", order, "--out", data],
+                          stdout=subprocess.PIPE, check=True).stdout.decode().strip()
     return base + ".prn1.lz4", base + ".f16.npy"
 
 
@@ -143,6 +146,12 @@ def parse_summary(text):
     m = re.search(r"assignment: ([^\n(]+)", text)
     if m:
         s.update(assignment=m.group(1).strip())
+    m = re.search(r"(\d+) (?:Lloyd |k-means )?iterations", text)
+    if m:
+        s.update(kmeans_iterations=int(m.group(1)))
+    m = re.search(r"(?:centroid[_ ]update|update)[:=]\s*\"?(online|frozen)", text)
+    if m:
+        s.update(update=m.group(1))
     m = re.search(r"latency \(read → decision written\): p50 ([\d.]+) ms, p99 ([\d.]+) ms", text)
     if m:
         s.update(p50_ms=float(m.group(1)), p99_ms=float(m.group(2)))
@@ -262,141 +271,144 @@ def external_latency(decisions, times_npy, warmup, settle_s=3.0):
             if len(over) else 0.0}
 
 
-# ---------------------------------------------------------------- report
+# ---------------------------------------------------------------- machine, BLAS
 
-def fmt_rate(v):
-    return "—" if v is None or v != v else "{:,.0f}".format(v)
+ISA_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_vpopcntdq",
+             "amx_tile", "amx_int8", "amx_bf16")
 
 
-def fmt_ratio(v):
-    return "—" if v is None or v != v else "%.2f×" % v
+def cpu_info():
+    """CPU model, family/model and the ISA flags prunerd's kernels choose by (from /proc/cpuinfo)."""
+    info = {"model_name": "?", "family": "?", "model": "?", "flags": []}
+    try:
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if key == "model name" and info["model_name"] == "?":
+                info["model_name"] = value
+            elif key == "cpu family" and info["family"] == "?":
+                info["family"] = value
+            elif key == "model" and info["model"] == "?":
+                info["model"] = value
+            elif key == "flags":
+                have = set(value.split())
+                info["flags"] = [f for f in ISA_FLAGS if f in have]
+                info["missing"] = [f for f in ISA_FLAGS if f not in have]
+                break
+    except OSError:
+        pass
+    return info
 
 
 def machine():
-    model = cores = "?"
-    try:
-        out = subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-        flags = "avx512f" in open("/proc/cpuinfo").read()
-    except Exception:
-        flags = False
-    cores = os.cpu_count()
+    cpu = cpu_info()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return "%s, %s logical CPUs%s, %.0f GiB RAM, %s" % (model, cores, ", AVX-512" if flags else "", mem,
-                                                       platform.platform())
+    return "%s (family %s model %s), %s logical CPUs, %.0f GiB RAM, %s" % (
+        cpu["model_name"], cpu["family"], cpu["model"], os.cpu_count(), mem, platform.platform())
 
 
-def report(a, res):
-    L = []
-    L.append("# prunerd benchmark results\n")
-    L.append("- date: %s" % res["date"])
-    L.append("- machine: %s" % res["machine"])
-    L.append("- command: `%s`" % res["command"])
-    L.append("- prunerd: %s" % res["prunerd"])
-    kernels = sorted({c["prunerd"]["assignment"] for c in res["configs"]
-                      if c.get("prunerd") and c["prunerd"].get("assignment")})
-    if kernels:
-        L.append("- prunerd assignment: %s" % "; ".join(kernels))
-    L.append("- records per configuration: %s (float16, PRN1, LZ4 frames), warm-up %d, faiss %s threads, "
-             "OpenBLAS %s threads" % ("{:,}".format(a.n), a.warmup, a.threads, a.threads))
-    L.append("- prunerd serve options: `--centroids C.npy --clusters k --warmup %d --decisions <file> --state-dir <tmp>%s`"
-             % (a.warmup, (" " + " ".join(a.serve_extra)) if a.serve_extra else ""))
-    worst = max(BUSY, key=lambda v: v[1]) if BUSY else ("-", 0.0)
-    L.append("- other load: CPU used by other processes just before each measurement: max %.0f%% (before %s)%s" % (
-        100 * worst[1], worst[0], "  **— numbers may be low: the machine was shared**" if worst[1] > 0.15 else ""))
-    L.append("")
-    L.append("## Throughput (end-to-end `prunerd serve` vs. assignment alone)\n")
-    L.append("| config (k, d) | prunerd rec/s (wall) | prunerd rec/s (net of startup) | faiss IndexFlatIP rec/s "
-             "| sgemm GFLOP/s | sgemm bound rec/s | prunerd/faiss | prunerd/sgemm |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for c in res["configs"]:
-        p = c.get("prunerd") or {}
-        w, net = p.get("rate_wall"), p.get("rate_net")
-        f, b = c["faiss"]["rate"], c["sgemm"]["bound_rate"]
+BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
-        def ratio(x, y):
-            if x is None or x != x:
-                return "FAILED" if p and not p.get("ok") else "—"
-            return "%s (%s)" % (fmt_ratio(x / y), fmt_ratio(net / y if net else None))
-        L.append("| k=%d, d=%d | %s | %s | %s | %.0f | %s | %s | %s |" % (
-            c["k"], c["d"], fmt_rate(w), fmt_rate(net), fmt_rate(f), c["sgemm"]["gflops"], fmt_rate(b),
-            ratio(w, f), ratio(w, b)))
-    L.append("")
-    L.append("Ratios: wall-clock rate (rate net of startup in parentheses). Targets: ≥ 1.0× faiss, ≥ 0.8× sgemm bound. "
-             "sgemm bound = (OpenBLAS GFLOP/s of (%d × d) @ (d × k), measured in this run) / (2·k·d)." % a.sgemm_rows)
-    if any(c.get("prunerd") for c in res["configs"]):
-        L.append("")
-        L.append("prunerd CPU per thread (CPU-seconds / wall-seconds of the full run; 100% = one core saturated):\n")
-        for c in res["configs"]:
-            p = c.get("prunerd")
-            if p:
-                main = sum(s for n, s in p["threads"] if "[main/loop]" in n)
-                other = sum(s for n, s in p["threads"] if "[main/loop]" not in n)
-                L.append("- k=%d, d=%d: loop thread %.0f%%, all other threads together %.0f%% (%d threads; top: %s); "
-                         "process total %.0f%% of 200%%; prunerd's own rate %s rec/s" % (
-                             c["k"], c["d"], 100 * main / p["wall"], 100 * other / p["wall"], len(p["threads"]) - 1,
-                             ", ".join(["%.0f%%" % (100 * s / p["wall"]) for n, s in p["threads"] if "[main/loop]" not in n][:4]),
-                             100 * (p["user"] + p["sys"]) / p["wall"], fmt_rate(p.get("reported_rate"))))
-    L.append("")
-    L.append("## Worker threads (k=500, d=384)\n")
-    th = res.get("threads")
-    if th is None:
-        L.append("- n/a (single engine worker): `prunerd serve --help` has no `--threads` option")
+
+def blas_variants(base_env):
+    """[(name, env)]: "machine" with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as this
+    environment sets them (BENCH_BLAS_VARS="OPENBLAS_CORETYPE=Haswell …" sets
+    them for the benchmark only), and "unset" without both. Without any set,
+    the two are one measurement."""
+    unset = {k: v for k, v in base_env.items() if k not in BLAS_VARS}
+    given = os.environ.get("BENCH_BLAS_VARS")
+    if given is not None:
+        chosen = dict(item.split("=", 1) for item in given.split())
     else:
-        for t, p in th.items():
-            L.append("- `--threads %s`: %s rec/s wall, %s rec/s net of startup" % (t, fmt_rate(p["rate_wall"]), fmt_rate(p["rate_net"])))
-    L.append("")
-    L.append("## Latency (k=500, d=384)\n")
-    lats = res.get("latency")
-    if lats:
-        for lat in lats:
-            L.append("- serve options `%s`: steady load %s rec/s (0.5 × peak %s rec/s) for %.0f s after a burst of "
-                     "%d warm-up records, LZ4 frames every ~2 ms through a pipe into `prunerd serve -`" % (
-                         lat["extra"] or "(defaults)", fmt_rate(lat["rate_target"]), fmt_rate(res["peak_rate"]),
-                         lat["seconds"], a.warmup))
-            L.append("  - prunerd's own (read → decision written, all records incl. warm-up): **p50 %s ms, p99 %s ms** "
-                     "(target p99 ≤ 20 ms)%s" % (lat.get("p50_ms", "?"), lat.get("p99_ms", "?"),
-                                                  "" if lat.get("ok", True) and not lat["exit"] else " — RUN FAILED"))
-            if "ext_p50_ms" in lat:
-                L.append("  - harness check (sender write → decision `ts`, 1 ms resolution, %s records after warm-up): "
-                         "p50 %s ms, p99 %s ms, max %s ms" % ("{:,}".format(lat["ext_records"]), lat["ext_p50_ms"],
-                                                              lat["ext_p99_ms"], lat["ext_max_ms"]))
-                L.append("  - steady state (records sent ≥ %.0f s after the warm-up burst, %s records): **p50 %s ms, "
-                         "p99 %s ms**, max %s ms; the last record over 20 ms was sent %s s after the burst" % (
-                             lat["settle_s"], "{:,}".format(lat["steady_records"]), lat["steady_p50_ms"],
-                             lat["steady_p99_ms"], lat["steady_max_ms"], lat["last_over_20ms_s"]))
-    else:
-        L.append("- not measured (prunerd not built)")
-    L.append("")
-    L.append("## Peak RSS vs. stream length (k=500, d=384)\n")
-    rss = res.get("rss")
-    if rss:
-        one, eight = rss["1x"], rss["8x"]
-        growth = 100.0 * (eight["maxrss_kb"] - one["maxrss_kb"]) / one["maxrss_kb"]
-        L.append("- %s records: peak RSS %.1f MiB (%.1f s)" % ("{:,}".format(a.n), one["maxrss_kb"] / 1024, one["wall"]))
-        L.append("- %s records (one stream: the file 8 times over, through a FIFO): peak RSS %.1f MiB (%.1f s)" % (
-            "{:,}".format(8 * a.n), eight["maxrss_kb"] / 1024, eight["wall"]))
-        L.append("- growth: **%+.1f%%** (target < 5%%)" % growth)
-    else:
-        L.append("- not measured (prunerd not built)")
-    L.append("")
-    return "\n".join(L)
+        chosen = {k: base_env[k] for k in BLAS_VARS if k in base_env}
+    if not chosen:
+        return [("unset", unset)], {}
+    return [("machine", dict(unset, **chosen)), ("unset", unset)], chosen
+
+
+def best_of(variants, key):
+    name = max(variants, key=lambda v: variants[v][key])
+    return name, variants[name]
+
+
+# ---------------------------------------------------------------- offline recipe
+
+def offline_run(a, binary, base_env, faiss_variant=None):
+    """`prunerd offline` (k-means to convergence, quotas, decisions on disk) vs.
+    the same recipe from faiss k-means (as many iterations) and numpy."""
+    n, d, k = a.offline_n, 384, 500
+    lz4_file, npy = make_vectors(a.data, n, d)
+    out = {"n": n, "d": d, "k": k}
+    if binary:
+        decisions = os.path.join(a.data, "decisions-offline.jsonl")
+        if os.path.exists(decisions):
+            os.remove(decisions)
+        wait_quiet("prunerd offline")
+        log("prunerd offline: %d × %d, k=%d (k-means to convergence, at most %d iterations)" % (n, d, k, a.kmeans_cap))
+        r = run_prunerd(binary, ["offline", lz4_file, "--clusters", str(k), "--decisions", decisions,
+                                 "--state-dir", os.path.join(a.data, "state")], label="offline")
+        r["lines"] = count_lines(decisions) if os.path.exists(decisions) else 0
+        r["ok"] = r["lines"] == n and not r["exit"]
+        if not r["ok"]:
+            log("WARNING prunerd offline: %d decision lines for %d records, exit %d" % (r["lines"], n, r["exit"]))
+        if os.path.exists(decisions):
+            os.remove(decisions)
+        out["prunerd"] = r
+        log("prunerd offline: %.1f s wall, kept %s, k-means iterations %s" % (
+            r["wall"], r.get("kept"), r.get("kmeans_iterations", "not printed")))
+    iters = (out.get("prunerd") or {}).get("kmeans_iterations")
+    out["iterations_source"] = "prunerd's output" if iters else "the cap (prunerd offline does not print its count)"
+    out["niter"] = iters or a.kmeans_cap
+    wait_quiet("faiss+numpy offline")
+    # faiss with the BLAS setting that searched faster at k=500, d=384 (else the machine's).
+    variants = dict(blas_variants(base_env)[0])
+    out["blas_variant"] = faiss_variant if faiss_variant in variants else next(iter(variants))
+    out["faiss_numpy"] = run_json([PY, os.path.join(HERE, "baselines.py"), "offline", "--vectors", npy, "--k", str(k),
+                                   "--niter", str(out["niter"]), "--threads", str(a.threads)],
+                                  env=variants[out["blas_variant"]])
+    f = out["faiss_numpy"]
+    log("faiss k-means (%d iterations) + numpy recipe: %.1f s (k-means %.1f s, assign %.1f s, quotas+keep %.1f s)" % (
+        out["niter"], f["total_seconds"], f["kmeans_seconds"], f["assign_seconds"], f["recipe_seconds"]))
+    return out
 
 
 # ---------------------------------------------------------------- main
 
+def baselines(a, res, configs, files, cents, env):
+    variants, chosen = blas_variants(env)
+    res["blas_vars"] = chosen
+    for k, d in configs:
+        npy = files[(d, "shuffled")][1]
+        c = next(c for c in res["configs"] if (c["k"], c["d"]) == (k, d))
+        c["sgemm"], c["faiss"] = {}, {}
+        for name, venv in variants:
+            wait_quiet("sgemm k=%d d=%d (%s)" % (k, d, name))
+            c["sgemm"][name] = run_json([PY, os.path.join(HERE, "baselines.py"), "sgemm", "--d", str(d), "--k", str(k),
+                                         "--rows", str(a.sgemm_rows), "--seconds", "2" if a.quick else "3"], env=venv)
+            wait_quiet("faiss k=%d d=%d (%s)" % (k, d, name))
+            c["faiss"][name] = run_json([PY, os.path.join(HERE, "baselines.py"), "faiss", "--vectors", npy,
+                                         "--centroids", cents[(k, d)], "--threads", str(a.threads)], env=venv)
+            log("k=%d d=%d, BLAS variables %s: sgemm %.0f GFLOP/s (numpy kernel %s) → bound %.0f rec/s; "
+                "faiss %.0f rec/s (kernel %s)" % (
+                    k, d, name, c["sgemm"][name]["gflops"], report.kernel_name(c["sgemm"][name]),
+                    c["sgemm"][name]["bound_rate"], c["faiss"][name]["rate"], report.kernel_name(c["faiss"][name])))
+        c["faiss_best"] = best_of(c["faiss"], "rate")
+        c["sgemm_best"] = best_of(c["sgemm"], "gflops")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "prunerd"))
+    p.add_argument("--binary", default=os.environ.get("BENCH_PRUNERD") or os.path.join(ROOT, ".build", "release", "prunerd"))
     p.add_argument("--no-prunerd", action="store_true", help="baselines only")
+    p.add_argument("--offline", action="store_true", help="only the offline section")
+    p.add_argument("--no-offline", action="store_true", help="skip the offline section")
     p.add_argument("--command", default="bench/run")
     a = p.parse_args()
     a.data = os.environ.setdefault("BENCH_DATA", "/tmp/prunerd-bench")
     os.makedirs(os.path.join(a.data, "state"), exist_ok=True)
     a.n = int(os.environ.get("BENCH_N", 200_000 if a.quick else 1_000_000))
+    a.offline_n = int(os.environ.get("BENCH_OFFLINE_N", 1_000_000))
     a.tiny_n = 20_000
     a.warmup = int(os.environ.get("BENCH_WARMUP", 10_000))
     a.threads = 2
@@ -405,59 +417,76 @@ def main():
     niter = 5 if a.quick else 10
     a.serve_extra = os.environ.get("BENCH_SERVE_ARGS", "").split()
     configs = [(100, 384), (500, 384), (1000, 384), (500, 768)]
+    orders = ("shuffled", "crawl")
+    run_offline = a.offline or not (a.quick or a.no_offline)
+    run_streams = not a.offline
+    t_start = time.time()
 
-    binary = None if a.no_prunerd or not os.access(a.binary, os.X_OK) else a.binary
-    has_threads = False
+    binary = None if a.no_prunerd or not os.access(a.binary, os.X_OK) else os.path.abspath(a.binary)
+    has_threads = has_lookahead = False
+    a.kmeans_cap = 40
     if binary:
         help_text = subprocess.run([binary, "serve", "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True).stdout
         has_threads = "--threads" in help_text
         has_lookahead = "--lookahead" in help_text
+        m = re.search(r"kmeans-iterations.*?default (\d+)", subprocess.run(
+            [binary, "offline", "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout, re.S)
+        a.kmeans_cap = int(m.group(1)) if m else a.kmeans_cap
+    try:
+        rel = os.path.relpath(binary, ROOT) if binary else None
+    except ValueError:
+        rel = binary
     res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "machine": machine(), "command": a.command + (" --quick" if a.quick else ""),
-           "prunerd": ("%s (repo HEAD at run time: %s)" % (os.path.relpath(binary, ROOT), subprocess.run(
+           "machine": machine(), "cpu": cpu_info(),
+           "command": a.command + "".join(" --" + f for f in ("quick", "offline", "no-offline", "no-prunerd")
+                                          if getattr(a, f.replace("-", "_"))),
+           "prunerd": ("%s (repo HEAD at run time: %s)" % (rel, subprocess.run(
                ["git", "-C", ROOT, "log", "-1", "--format=%h %s"], stdout=subprocess.PIPE, text=True).stdout.strip()))
-           if binary else "NOT BUILT — prunerd columns are empty", "configs": []}
-
-    log("data in %s: %d records per dimension" % (a.data, a.n))
-    files = {}
-    for d in sorted({d for _, d in configs}):
-        lz4_file, npy = make_vectors(a.data, a.n, d)
-        tiny_lz4, _ = make_vectors(a.data, a.tiny_n, d, seed=1)
-        files[d] = (lz4_file, npy, tiny_lz4)
-    cents = {}
-    for k, d in configs:
-        log("centroids k=%d d=%d (faiss spherical k-means on a sample)" % (k, d))
-        cents[(k, d)] = make_centroids(a.data, files[d][1], d, k, niter)
-
+           if binary else "NOT BUILT — prunerd columns are empty", "configs": [], "orders": orders}
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
-    for k, d in configs:
-        lz4_file, npy, tiny_lz4 = files[d]
-        c = {"k": k, "d": d}
-        wait_quiet("sgemm k=%d d=%d" % (k, d))
-        c["sgemm"] = run_json([PY, os.path.join(HERE, "baselines.py"), "sgemm", "--d", str(d), "--k", str(k),
-                               "--rows", str(a.sgemm_rows), "--seconds", "2" if a.quick else "3"], env=env)
-        wait_quiet("faiss k=%d d=%d" % (k, d))
-        c["faiss"] = run_json([PY, os.path.join(HERE, "baselines.py"), "faiss", "--vectors", npy, "--centroids",
-                               cents[(k, d)], "--threads", str(a.threads)], env=env)
-        log("k=%d d=%d: sgemm %.0f GFLOP/s → bound %.0f rec/s; faiss %.0f rec/s (%.0f GFLOP/s)" % (
-            k, d, c["sgemm"]["gflops"], c["sgemm"]["bound_rate"], c["faiss"]["rate"], c["faiss"]["gflops"]))
-        if binary:
-            c["prunerd"] = throughput(a, binary, lz4_file, tiny_lz4, a.n, a.tiny_n, cents[(k, d)], k,
-                                      label="prunerd k=%d d=%d" % (k, d))
-        res["configs"].append(c)
+    res["blas_vars"] = blas_variants(env)[1]
+    log("CPU: %s" % res["machine"])
+    log("ISA flags present: %s; absent: %s" % (" ".join(res["cpu"]["flags"]) or "none",
+                                               " ".join(res["cpu"].get("missing", [])) or "none"))
 
-    if binary:
-        lz4_file, npy, tiny_lz4 = files[384]
+    if run_streams:
+        log("data in %s: %d records per dimension and order" % (a.data, a.n))
+        files = {}
+        for d in sorted({d for _, d in configs}):
+            for order in orders:
+                lz4_file, npy = make_vectors(a.data, a.n, d, order=order)
+                tiny_lz4, _ = make_vectors(a.data, a.tiny_n, d, seed=1, order=order)
+                files[(d, order)] = (lz4_file, npy, tiny_lz4)
+        cents = {}
+        for k, d in configs:
+            log("centroids k=%d d=%d (faiss spherical k-means on a sample)" % (k, d))
+            cents[(k, d)] = make_centroids(a.data, files[(d, "shuffled")][1], d, k, niter)
+        res["configs"] = [{"k": k, "d": d, "prunerd": {}} for k, d in configs]
+        baselines(a, res, configs, files, cents, env)
+        for c in res["configs"]:
+            k, d = c["k"], c["d"]
+            for order in orders if binary else ():
+                lz4_file, npy, tiny_lz4 = files[(d, order)]
+                c["prunerd"][order] = throughput(a, binary, lz4_file, tiny_lz4, a.n, a.tiny_n, cents[(k, d)], k,
+                                                 label="prunerd k=%d d=%d %s" % (k, d, order))
+                res["assignment"] = res.get("assignment") or c["prunerd"][order].get("assignment")
+
+    if binary and run_streams:
+        lz4_file, npy, tiny_lz4 = files[(384, "shuffled")]
         main_cfg = next(c for c in res["configs"] if (c["k"], c["d"]) == (500, 384))
         if has_threads:
             res["threads"] = {}
             for t in (1, 2):
                 res["threads"][str(t)] = throughput(a, binary, lz4_file, tiny_lz4, a.n, a.tiny_n, cents[(500, 384)],
                                                     500, extra=["--threads", str(t)], label="prunerd --threads %d" % t)
-        peak = main_cfg["prunerd"]["rate_net"]
+        # The default on the crawl (auto → online) against frozen centroids on the same stream.
+        lz4_crawl, _, tiny_crawl = files[(384, "crawl")]
+        res["crawl_frozen"] = throughput(a, binary, lz4_crawl, tiny_crawl, a.n, a.tiny_n, cents[(500, 384)], 500,
+                                         extra=["--update", "frozen"], label="prunerd crawl --update frozen")
+        peak = main_cfg["prunerd"]["shuffled"]["rate_net"]
         if not peak == peak or peak <= 0:
-            peak = main_cfg["prunerd"]["rate_wall"]
+            peak = main_cfg["prunerd"]["shuffled"]["rate_wall"]
         if not peak == peak or peak <= 0:
             peak = 20000.0
             log("WARNING: no valid peak rate; latency run at %.0f rec/s" % (0.5 * peak))
@@ -469,7 +498,7 @@ def main():
             res["latency"].append(latency_run(a, binary, npy, cents[(500, 384)], 500, 0.5 * peak,
                                               extra=["--lookahead", "0"]))
         decisions = os.path.join(a.data, "decisions-rss.jsonl")
-        res["rss"] = {"1x": main_cfg["prunerd"]}
+        res["rss"] = {"1x": main_cfg["prunerd"]["shuffled"]}
         if os.path.exists(decisions):
             os.remove(decisions)
         # One stream 8× as long (concatenated LZ4 frames through a FIFO), so the
@@ -489,18 +518,26 @@ def main():
             log("WARNING 8x run: %d decision lines for %d records" % (lines, 8 * a.n))
         os.remove(decisions)
         res["rss"]["8x"] = r8
-        log("peak RSS %.1f MiB (1×) vs %.1f MiB (8×)" % (main_cfg["prunerd"]["maxrss_kb"] / 1024, r8["maxrss_kb"] / 1024))
-    else:
+        log("peak RSS %.1f MiB (1×) vs %.1f MiB (8×)" % (res["rss"]["1x"]["maxrss_kb"] / 1024, r8["maxrss_kb"] / 1024))
+        if not has_threads:
+            res["threads"] = None
+    elif run_streams:
         res["threads"] = None
         log("prunerd binary not available (%s): baselines only" % a.binary)
-    if binary and not has_threads:
-        res["threads"] = None
 
-    text = report(a, res)
+    if run_offline:
+        best = next((c["faiss_best"][0] for c in res["configs"] if (c["k"], c["d"]) == (500, 384)), None)
+        res["offline"] = offline_run(a, binary, env, best)
+        if binary:
+            res["assignment"] = res.get("assignment") or res["offline"]["prunerd"].get("assignment")
+    res["wall_seconds"] = time.time() - t_start
+    res["busy"] = BUSY
+    text = report.render(a, res)
     json.dump(res, open(os.path.join(a.data, "results.json"), "w"), indent=1, default=str)
     with open(os.path.join(HERE, "results.md"), "w") as f:
         f.write(text)
     print(text)
+    log("bench done in %.1f min" % (res["wall_seconds"] / 60))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ ids "r" + 9 digits), so a chunk of records is one numpy structured array whose
 bytes are exactly the concatenated records (see docs/wire-format.md and
 scripts/prn1.py, which writes the same bytes one record at a time).
 
-  gen_data.py vectors --n N --d D --out DIR          → DIR/x-d{D}-n{N}.prn1.lz4, .f16.npy
+  gen_data.py vectors --n N --d D --out DIR [--order shuffled|crawl]
+                                                      → DIR/x-d{D}-n{N}[-crawl].prn1.lz4, .f16.npy
   gen_data.py centroids --vectors X.f16.npy --k K --out C.npy
   gen_data.py selftest                                → compares with scripts/prn1.py
 """
@@ -58,9 +59,13 @@ def encode_prn1(vectors, start_id=0, dtype="f16"):
     return a.tobytes()
 
 
-def clustered(n, d, centers=1000, seed=0):
+def clustered(n, d, centers=1000, seed=0, order="shuffled", labels=False):
     """n unit vectors (float16) around `centers` random directions, with uneven
-    cluster sizes and spreads (as real concept clusters have), in random order."""
+    cluster sizes and spreads (as real concept clusters have). `order`
+    "shuffled": random order; "crawl": the same records grouped by their
+    generating centre (centre 0's first, in generation order within a centre),
+    as a crawler emitting one site at a time delivers concepts one by one.
+    `labels`: also return each row's generating centre."""
     rng = np.random.default_rng(seed)
     c = rng.standard_normal((centers, d)).astype(np.float32)
     c /= np.linalg.norm(c, axis=1, keepdims=True)
@@ -68,13 +73,19 @@ def clustered(n, d, centers=1000, seed=0):
     weights /= weights.sum()
     spread = rng.uniform(0.5, 1.5, centers).astype(np.float32)
     out = np.empty((n, d), dtype=np.float16)
+    centre = np.empty(n, dtype=np.int32)
     for s in range(0, n, CHUNK):
         m = min(CHUNK, n - s)
         lab = rng.choice(centers, m, p=weights)
         x = c[lab] * 3.0 + rng.standard_normal((m, d), dtype=np.float32) * spread[lab, None] / np.sqrt(d) * 3.0
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         out[s:s + m] = x
-    return out
+        centre[s:s + m] = lab
+    assert order in ("shuffled", "crawl"), order
+    if order == "crawl":
+        perm = np.argsort(centre, kind="stable")
+        out, centre = out[perm], centre[perm]
+    return (out, centre) if labels else out
 
 
 def write_lz4(path, vectors):
@@ -90,15 +101,17 @@ def write_lz4(path, vectors):
 
 def cmd_vectors(a):
     os.makedirs(a.out, exist_ok=True)
-    base = os.path.join(a.out, "x-d%d-n%d" % (a.d, a.n))
+    base = os.path.join(a.out, "x-d%d-n%d%s" % (a.d, a.n, "" if a.order == "shuffled" else "-" + a.order))
     meta_path = base + ".json"
     meta = {"n": a.n, "d": a.d, "seed": a.seed, "centers": a.centers, "version": 2}
+    if a.order != "shuffled":
+        meta["order"] = a.order
     if os.path.exists(meta_path) and json.load(open(meta_path)) == meta \
             and os.path.exists(base + ".prn1.lz4") and os.path.exists(base + ".f16.npy"):
         print(base)
         return
     t = time.perf_counter()
-    x = clustered(a.n, a.d, a.centers, a.seed)
+    x = clustered(a.n, a.d, a.centers, a.seed, a.order)
     np.save(base + ".f16.npy", x)
     write_lz4(base + ".prn1.lz4", x)
     json.dump(meta, open(meta_path, "w"))
@@ -131,7 +144,11 @@ def cmd_selftest(_):
     ids = ["r%09d" % (5 + i) for i in range(len(x))]
     assert encode_prn1(x, start_id=5) == prn1.encode(ids, x.astype(np.float32), "f16"), "PRN1 mismatch (f16)"
     assert encode_prn1(x.astype(np.float32), start_id=5, dtype="f32") == prn1.encode(ids, x.astype(np.float32), "f32")
-    print("selftest ok: vectorised PRN1 == scripts/prn1.py", file=sys.stderr)
+    crawl = clustered(1000, 7, centers=5, seed=3, order="crawl")
+    assert sorted(map(bytes, crawl)) == sorted(map(bytes, x)), "crawl order is not a permutation of the shuffled records"
+    _, lab = clustered(1000, 7, centers=5, seed=3, order="crawl", labels=True)
+    assert np.all(np.diff(lab) >= 0), "crawl order is not grouped by centre"
+    print("selftest ok: vectorised PRN1 == scripts/prn1.py; crawl order permutes the same records", file=sys.stderr)
 
 
 def main():
@@ -142,6 +159,7 @@ def main():
     v.add_argument("--d", type=int, required=True)
     v.add_argument("--centers", type=int, default=1000)
     v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--order", choices=("shuffled", "crawl"), default="shuffled")
     v.add_argument("--out", required=True)
     c = sub.add_parser("centroids")
     c.add_argument("--vectors", required=True)
