@@ -6,6 +6,7 @@
 //   PrunerEvaluation  fidelity and dedup measures against the offline recipe (not linked by the daemon)
 //   PrunerIO      codecs: LZ4 frames (liblz4), PRN1 / JSON Lines records, .npy/.npz (zlib), log lines
 //   PrunerDaemon  libuv event loop wiring inputs → engine → decision log
+//   PrunerConfig  serve's option table, the config file, DaemonSettings (command line > file > defaults)
 //   prunerd       the command line
 import Foundation
 import PackageDescription
@@ -76,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "PrunerConfig",
-            dependencies: ["PrunerDaemon"]
+            dependencies: ["PrunerDaemon", "PrunerIO", "PrunerCore", .product(name: "Logging", package: "swift-log")]
         ),
         // The fuzz targets' entry points; the fuzz executables and the corpus replay test share them.
         .target(name: "PrunerFuzzing", dependencies: ["PrunerConfig", "PrunerDaemon", "PrunerIO", "PrunerCore"]),

@@ -23,17 +23,8 @@ public struct ConfigFile: Sendable {
         case strings([String])
     }
 
-    /// Every key the file may hold: the options of `prunerd serve`.
-    public static let knownKeys: Set<String> = [
-        "listen", "reply", "decisions", "state-dir", "checkpoint-every", "metrics", "control",
-        "keep-ratio", "clusters", "temperature", "neighbors", "min-per-cluster", "keep", "seed",
-        "kmeans-iterations", "warmup", "lookahead", "recompute-every", "update", "centroids", "save-centroids",
-        "max-record-size", "log-level", "fresh", "threads", "append", "overwrite", "kept-ids",
-        "dedup-threshold", "dedup-memory", "min-score", "half-life", "spawn-after", "drift-quantile",
-        "max-connections", "connection-buffer", "max-reply-backlog", "socket-group", "max-hold",
-        "unique-ids", "expected-records", "consumer", "claim-after", "decisions-maxlen",
-        "cluster", "shard-id", "sync-every",
-    ]
+    /// Every key the file may hold: the options of `prunerd serve` that the option table (ServeOptions) allows in a file.
+    public static var knownKeys: Set<String> { ServeOptions.configurationKeys }
 
     /// The file's path, named in every error about it.
     public let path: String

@@ -2,8 +2,6 @@
 // pruner shared through Redis (docs/scale-out.md, "Shared state").
 import ArgumentParser
 import PrunerConfig
-import PrunerCore
-import PrunerDaemon
 
 /// Which cluster this daemon is a shard of, if any.
 struct ClusterOptions: ParsableArguments, Sendable {
@@ -19,22 +17,10 @@ struct ClusterOptions: ParsableArguments, Sendable {
             help: ArgumentHelp("Seconds between a shard's syncs with the cluster (default 1): publish its statistics, read the others'. A shard that stops syncing leaves the global view after max(5, 5 × this) seconds.", valueName: "SECONDS"))
     var syncEvery: Double?
 
-    /// The cluster configuration over the configuration file (the command line wins), or nil
-    /// without `--cluster`; `options` become the cluster's (update auto resolves to frozen).
-    func resolve(over file: ConfigFile?, options: inout PruningOptions) throws -> ClusterConfiguration? {
-        guard let text = try cluster ?? file?.string("cluster") else {
-            if shardID != nil || syncEvery != nil { throw ValidationError("--shard-id and --sync-every need --cluster") }
-            return nil
-        }
-        let url: RedisURL
-        do { url = try RedisURL(parsing: text) } catch { throw ValidationError("--cluster \(error)") }
-        if options.update == .auto { options.update = .frozen }
-        if let problem = options.clusterValidationError() { throw ValidationError(problem) }
-        do {
-            return try ClusterConfiguration(url: url, shardID: try shardID ?? file?.string("shard-id"),
-                                            syncEvery: try syncEvery ?? file?.double("sync-every"))
-        } catch {
-            throw ValidationError("\(error)")
-        }
+    /// What these options say, as command-line values of the option table.
+    func record(into values: inout CommandLineValues) {
+        values.set(ServeOptions.cluster, cluster)
+        values.set(ServeOptions.shardID, shardID)
+        values.set(ServeOptions.syncEvery, syncEvery)
     }
 }

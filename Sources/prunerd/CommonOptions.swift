@@ -9,21 +9,12 @@ import PrunerIO
 import Glibc
 #endif
 
-/// Where prunerd keeps its files unless told otherwise.
+/// Where prunerd keeps its files unless told otherwise, and the environment it reads.
 enum DefaultPaths {
-    /// `$STATE_DIRECTORY` (systemd's StateDirectory=), else `$XDG_STATE_HOME/prunerd`, else `~/.local/state/prunerd`.
-    static func stateDirectory() -> String {
-        if let state = environment("STATE_DIRECTORY")?.split(separator: ":").first { return String(state) }
-        if let xdg = environment("XDG_STATE_HOME") { return xdg + "/prunerd" }
-        return (environment("HOME") ?? ".") + "/.local/state/prunerd"
-    }
+    /// The default state directory (SettingsEnvironment says which variables decide it).
+    static func stateDirectory() -> String { SettingsEnvironment.current().stateDirectory }
 
-    /// `$LOGS_DIRECTORY/decisions.jsonl` (systemd's LogsDirectory=), else `<state dir>/decisions.jsonl`.
-    static func decisionLog(stateDirectory: String) -> String {
-        if let logs = environment("LOGS_DIRECTORY")?.split(separator: ":").first { return logs + "/decisions.jsonl" }
-        return stateDirectory + "/decisions.jsonl"
-    }
-
+    /// A variable of the environment; nil when unset or empty.
     static func environment(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         let text = String(cString: value)
@@ -74,45 +65,30 @@ struct OutputOptions: ParsableArguments, Sendable {
           help: "When the decision log already holds lines and there is no checkpoint to resume from, start it anew (truncate it). A restart from a checkpoint cuts the log back to the checkpoint's length instead.")
     var overwrite = false
 
-    /// The settings: command line, else configuration file, else default.
-    func resolve(over config: ConfigFile? = nil) throws -> ResolvedOutput {
-        let stateDirectory = try stateDirectory ?? config?.string("state-dir") ?? DefaultPaths.stateDirectory()
-        let all = decisions.isEmpty ? (try config?.strings("decisions") ?? []) : decisions
-        let streams = all.filter(RedisURL.isRedisURL)
-        let files = all.filter { !RedisURL.isRedisURL($0) }
-        guard files.count <= 1 else { throw ValidationError("--decisions names \(files.count) logs (\(files.joined(separator: ", "))): give one path (or -), and at most one redis:// stream beside it") }
-        guard streams.count <= 1 else { throw ValidationError("--decisions names \(streams.count) Redis streams: give at most one") }
-        let given = files.first
-        let decisions = given ?? DefaultPaths.decisionLog(stateDirectory: stateDirectory)
-        let append = try self.append || (config?.bool("append") ?? false)
-        let overwrite = try self.overwrite || (config?.bool("overwrite") ?? false)
-        if append && overwrite { throw ValidationError("--append and --overwrite exclude each other: keep adding to the log, or start it anew") }
-        return ResolvedOutput(
-            decisions: decisions, decisionsGiven: given != nil, decisionStream: streams.first,
-            existingLog: append ? .append : (overwrite ? .overwrite : .refuse), stateDirectory: stateDirectory,
-            centroids: try centroids ?? config?.string("centroids"),
-            saveCentroids: try saveCentroids ?? config?.string("save-centroids"),
-            keptIds: try keptIds ?? config?.string("kept-ids"),
-            maxRecordSize: try maxRecordSize ?? config?.int("max-record-size") ?? (1 << 20),
-            logLevel: try logLevel ?? config?.string("log-level") ?? "info")
+    /// What these options say, as command-line values of the option table.
+    func record(into values: inout CommandLineValues) {
+        values.set(ServeOptions.decisions, decisions.isEmpty ? nil : decisions)
+        values.set(ServeOptions.stateDir, stateDirectory)
+        values.set(ServeOptions.centroids, centroids)
+        values.set(ServeOptions.saveCentroids, saveCentroids)
+        values.set(ServeOptions.keptIds, keptIds)
+        values.set(ServeOptions.maxRecordSize, maxRecordSize)
+        values.set(ServeOptions.logLevel, logLevel)
+        values.set(ServeOptions.append, flag: append)
+        values.set(ServeOptions.overwrite, flag: overwrite)
+    }
+
+    /// The settings without a configuration file: command line, else default.
+    func resolve() throws -> OutputSettings {
+        var values = CommandLineValues()
+        record(into: &values)
+        return try resolvingForCommandLine { () throws(SettingsError) in
+            try OutputSettings(layers: SettingsLayers(commandLine: values), environment: .current())
+        }
     }
 }
 
-/// Output settings after layering.
-struct ResolvedOutput {
-    var decisions: String
-    /// Whether `decisions` was asked for (command line or file) rather than the default under the state directory.
-    var decisionsGiven: Bool
-    /// `--decisions redis://…`: the Redis stream the lines also go to (serve only).
-    var decisionStream: String?
-    var existingLog: ExistingLogChoice
-    var stateDirectory: String
-    var centroids: String?
-    var saveCentroids: String?
-    var keptIds: String?
-    var maxRecordSize: Int
-    var logLevel: String
-
+extension OutputSettings {
     /// Publishes the run's kept set (`--kept-ids`) and says where it went.
     func publishKeptIds(of daemon: Daemon, kept: Int) throws {
         guard let writer = daemon.keptIds else { return }
@@ -135,15 +111,9 @@ struct ResolvedOutput {
         try StartPreparation.checkLogLocation(decisions)
     }
 
-    /// Loads `--centroids`.
-    func loadCentroids() throws -> (values: [Float], dimension: Int)? {
-        guard let path = centroids else { return nil }
-        do {
-            let array = try NPYArray.decode(try FileSystem.readFile(atPath: path))
-            return (array.values, array.columns)
-        } catch {
-            throw ValidationError("--centroids \(path): \(error)")
-        }
+    /// Loads `--centroids`; a file that is no k × d matrix is a usage error.
+    func loadCentroidsForCommandLine() throws -> (values: [Float], dimension: Int)? {
+        try resolvingForCommandLine { () throws(SettingsError) in try loadCentroids() }
     }
 
     /// Writes `--save-centroids`.
@@ -238,6 +208,25 @@ extension String {
 func printToStandardError(_ text: String) {
     var bytes = Array(text.utf8)
     _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress!, $0.count) }
+}
+
+/// Runs a settings resolution, its errors as the command line reports them (`SettingsError.forCommandLine`).
+func resolvingForCommandLine<Value>(_ resolve: () throws(SettingsError) -> Value) throws -> Value {
+    do { return try resolve() } catch { throw error.forCommandLine }
+}
+
+extension SettingsError {
+    /// The error as the command line reports it: an option out of range or contradicting another is a
+    /// usage error (ValidationError prints the usage), a configuration file's or an address's error is
+    /// printed as it is.
+    var forCommandLine: any Error {
+        switch self {
+        case .invalid(let message): return ValidationError(message)
+        case .config(let error): return error
+        case .listenAddress(let error): return error
+        case .redisURL(let error): return error
+        }
+    }
 }
 
 /// A run that cannot go on or did not do what was asked (exit 1), said in one sentence.

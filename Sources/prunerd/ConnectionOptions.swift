@@ -3,7 +3,6 @@
 // an operator can size them and a hostile client cannot exceed them.
 import ArgumentParser
 import PrunerConfig
-import PrunerDaemon
 
 /// Connection limits and socket permissions of `prunerd serve`.
 struct ConnectionOptions: ParsableArguments, Sendable {
@@ -27,20 +26,12 @@ struct ConnectionOptions: ParsableArguments, Sendable {
             help: "Seconds a record may wait undecided (look-ahead, warm-up) while input is quiet; then everything held is decided against the quotas of that moment (default 5; 0: wait for more input or the stop).")
     var maxHold: Double?
 
-    /// Copies the settings (command line, else configuration file, else default) into `configuration`.
-    func apply(over file: ConfigFile?, to configuration: inout DaemonConfiguration) throws {
-        let maxConnections = try maxConnections ?? file?.int("max-connections") ?? configuration.maxConnections
-        let buffer = try connectionBuffer ?? file?.int("connection-buffer") ?? configuration.connectionBufferSize
-        let replies = try maxReplyBacklog ?? file?.int("max-reply-backlog") ?? configuration.maxReplyBacklog
-        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
-        guard buffer >= 4096 else { throw ValidationError("--connection-buffer must be at least 4096 bytes") }
-        guard replies >= 4096 else { throw ValidationError("--max-reply-backlog must be at least 4096 bytes") }
-        configuration.maxConnections = maxConnections
-        configuration.connectionBufferSize = buffer
-        configuration.maxReplyBacklog = replies
-        configuration.socketGroup = try socketGroup ?? file?.string("socket-group")
-        let hold = try maxHold ?? file?.double("max-hold") ?? 5
-        guard hold >= 0, hold.isFinite else { throw ValidationError("--max-hold must be 0 or more seconds") }
-        configuration.maxHold = hold > 0 ? hold : nil
+    /// What these options say, as command-line values of the option table.
+    func record(into values: inout CommandLineValues) {
+        values.set(ServeOptions.maxConnections, maxConnections)
+        values.set(ServeOptions.connectionBuffer, connectionBuffer)
+        values.set(ServeOptions.maxReplyBacklog, maxReplyBacklog)
+        values.set(ServeOptions.socketGroup, socketGroup)
+        values.set(ServeOptions.maxHold, maxHold)
     }
 }

@@ -3,6 +3,7 @@
 // clip-retrieval folders) recognised by their magic bytes and read in order as
 // the shards of one stream, with ids and scores from files beside them.
 import ArgumentParser
+import PrunerConfig
 import PrunerDaemon
 
 /// Input arguments and the options that say where a matrix's ids and scores are.
@@ -23,6 +24,13 @@ struct InputOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("npz-key"),
             help: "Which array of each .npz to read (default: its only 2-D float array; DataComp's hold several, e.g. l14_img).")
     var npzKey: String?
+
+    /// The matrix annotations, as command-line values of serve's option table (`--check-config` shows them).
+    func record(into values: inout CommandLineValues) {
+        values.set(ServeOptions.ids, ids)
+        values.set(ServeOptions.scores, scores)
+        values.set(ServeOptions.npzKey, npzKey)
+    }
 
     /// The inputs, split into record streams and one matrix stream.
     func resolve() throws -> (streams: [String], matrices: MatrixStream?) {

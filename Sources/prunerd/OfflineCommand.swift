@@ -1,5 +1,6 @@
 // `prunerd offline`: the exact batch DBP recipe over finished inputs.
 import ArgumentParser
+import PrunerConfig
 import PrunerCore
 import PrunerDaemon
 
@@ -36,7 +37,7 @@ struct OfflineCommand: ParsableCommand {
             resume: nil, restoredEngine: false, inputs: configuration.inputs,
             decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
         let options = try pruning.options()
-        let engine = OfflineEngine(options: options, centroids: try resolved.loadCentroids())
+        let engine = OfflineEngine(options: options, centroids: try resolved.loadCentroidsForCommandLine())
         engine.kernel = KernelOverrides.choice
         configuration.kernel = KernelOverrides.choice
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)

@@ -80,35 +80,32 @@ struct PruningOptionGroup: ParsableArguments, Sendable {
             help: "Streaming drift: a record is far when its distance exceeds this quantile of the warm-up distances (default 0.95).")
     var driftQuantile: Double?
 
-    /// The options: command line, else configuration file, else built-in default.
-    func options(over config: ConfigFile? = nil) throws -> PruningOptions {
-        var options = PruningOptions()
-        options.keepRatio = try keepRatio ?? config?.double("keep-ratio") ?? options.keepRatio
-        options.clusters = try clusters ?? config?.int("clusters") ?? options.clusters
-        options.temperature = try temperature ?? config?.double("temperature") ?? options.temperature
-        options.neighbors = try neighbors ?? config?.int("neighbors") ?? options.neighbors
-        options.minPerCluster = try minPerCluster ?? config?.double("min-per-cluster") ?? options.minPerCluster
-        options.keep = try keep ?? config?.string("keep").map { try parse($0, as: KeepMode.self, key: "keep") } ?? options.keep
-        options.seed = try seed ?? config?.unsigned("seed") ?? options.seed
-        options.kmeansIterations = try kmeansIterations ?? config?.int("kmeans-iterations") ?? options.kmeansIterations
-        options.warmup = try warmup ?? config?.int("warmup") ?? PruningOptions.defaultWarmup(clusters: options.clusters)
-        options.recomputeEvery = try recomputeEvery ?? config?.int("recompute-every") ?? options.recomputeEvery
-        options.update = try update ?? config?.string("update").map { try parse($0, as: CentroidUpdate.self, key: "update") }
-            ?? options.update
-        options.lookahead = try lookahead ?? config?.int("lookahead") ?? options.lookahead
-        options.dedupThreshold = try dedupThreshold ?? config?.double("dedup-threshold") ?? options.dedupThreshold
-        options.dedupMemory = try dedupMemory ?? config?.int("dedup-memory") ?? options.dedupMemory
-        options.minScore = try minScore ?? config?.double("min-score").map { Float($0) } ?? options.minScore
-        options.halfLife = try halfLife ?? config?.int("half-life") ?? options.halfLife
-        options.spawnAfter = try spawnAfter ?? config?.int("spawn-after") ?? options.spawnAfter
-        options.driftQuantile = try driftQuantile ?? config?.double("drift-quantile") ?? options.driftQuantile
-        if let message = options.validationError() { throw ValidationError(message) }
-        return options
+    /// What these options say, as command-line values of the option table.
+    func record(into values: inout CommandLineValues) {
+        values.set(ServeOptions.keepRatio, keepRatio)
+        values.set(ServeOptions.clusters, clusters)
+        values.set(ServeOptions.temperature, temperature)
+        values.set(ServeOptions.neighbors, neighbors)
+        values.set(ServeOptions.minPerCluster, minPerCluster)
+        values.set(ServeOptions.keep, keep)
+        values.set(ServeOptions.seed, seed)
+        values.set(ServeOptions.kmeansIterations, kmeansIterations)
+        values.set(ServeOptions.warmup, warmup)
+        values.set(ServeOptions.recomputeEvery, recomputeEvery)
+        values.set(ServeOptions.update, update)
+        values.set(ServeOptions.lookahead, lookahead)
+        values.set(ServeOptions.dedupThreshold, dedupThreshold)
+        values.set(ServeOptions.dedupMemory, dedupMemory)
+        values.set(ServeOptions.minScore, minScore)
+        values.set(ServeOptions.halfLife, halfLife)
+        values.set(ServeOptions.spawnAfter, spawnAfter)
+        values.set(ServeOptions.driftQuantile, driftQuantile)
     }
 
-    private func parse<Value: RawRepresentable>(_ text: String, as _: Value.Type, key: String) throws -> Value
-    where Value.RawValue == String {
-        guard let value = Value(rawValue: text) else { throw ValidationError("'\(key)' cannot be '\(text)'") }
-        return value
+    /// The options without a configuration file: command line, else built-in default.
+    func options() throws -> PruningOptions {
+        var values = CommandLineValues()
+        record(into: &values)
+        return try resolvingForCommandLine { () throws(SettingsError) in try PruningOptions(layers: SettingsLayers(commandLine: values)) }
     }
 }

@@ -4,9 +4,6 @@ import Logging
 import PrunerConfig
 import PrunerCore
 import PrunerDaemon
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,225 +72,92 @@ struct ServeCommand: ParsableCommand {
     @OptionGroup(title: "Many shards as one pruner") var cluster: ClusterOptions
     @OptionGroup var output: OutputOptions
 
+    /// What the command line says, as values of the option table (ServeOptions).
+    var commandLineValues: CommandLineValues {
+        var values = CommandLineValues()
+        input.record(into: &values)
+        values.set(ServeOptions.config, config)
+        values.set(ServeOptions.listen, listen.isEmpty ? nil : listen)
+        values.set(ServeOptions.consumer, consumer)
+        values.set(ServeOptions.claimAfter, claimAfter)
+        values.set(ServeOptions.decisionsMaxlen, decisionsMaxlen)
+        values.set(ServeOptions.reply, flag: reply)
+        values.set(ServeOptions.checkpointEvery, checkpointEvery)
+        values.set(ServeOptions.fresh, flag: fresh)
+        values.set(ServeOptions.metrics, metrics)
+        values.set(ServeOptions.control, control)
+        values.set(ServeOptions.threads, threads)
+        values.set(ServeOptions.checkConfig, flag: checkConfig)
+        pruning.record(into: &values)
+        connections.record(into: &values)
+        uniqueIDs.record(into: &values)
+        cluster.record(into: &values)
+        output.record(into: &values)
+        return values
+    }
+
     func run() throws {
         let file = try config.map { try ConfigFile.load(path: $0) }
-        let resolved = try output.resolve(over: file)
-        var options = try pruning.options(over: file)
-        let clusterConfiguration = try cluster.resolve(over: file, options: &options)
-        let unique = try uniqueIDs.resolve(over: file)
+        let layers = SettingsLayers(commandLine: commandLineValues, file: file)
         if checkConfig {
-            try printEffectiveSettings(options: options, resolved: resolved, file: file)
+            // Sockets systemd passes are not taken here (nothing is opened): a service by its listeners.
+            let settings = try resolvingForCommandLine { () throws(SettingsError) in
+                try DaemonSettings(layers: layers, environment: .current())
+            }
+            print(ServeOptions.effectiveLines(of: settings).joined(separator: "\n"))
+            print("configuration OK" + (file.map { " (\($0.path))" } ?? ""))
             return
         }
-        let logger = try resolved.makeLogger()
+        let activatedSockets = SocketActivation.takeListeningSockets().map { ActivatedSocket(fd: $0.fd, name: $0.name) }
+        let settings = try resolvingForCommandLine { () throws(SettingsError) in
+            try DaemonSettings(layers: layers, environment: .current(socketActivated: !activatedSockets.isEmpty))
+        }
+        let logger = try settings.output.makeLogger()
 
         var configuration = DaemonConfiguration()
-        let addresses = listen.isEmpty ? (try file?.strings("listen") ?? []) : listen
-        let configuredReply = try file?.bool("reply") ?? false
-        let replies = reply || configuredReply
-        configuration.listeners = try addresses.filter { !RedisURL.isRedisURL($0) }
-            .map { ListenerConfiguration(address: try ListenAddress(parsing: $0), replies: replies) }
-        try applyRedisOptions(addresses: addresses.filter(RedisURL.isRedisURL), resolved: resolved, file: file,
-                              shardID: clusterConfiguration?.shardID, to: &configuration)
-        configuration.activatedSockets = SocketActivation.takeListeningSockets().map { ActivatedSocket(fd: $0.fd, name: $0.name) }
-        let isService = !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty || !configuration.redisStreams.isEmpty
+        settings.apply(to: &configuration)
+        configuration.activatedSockets = activatedSockets
         let (streams, matrices) = try input.resolve()
         configuration.matrixStream = matrices
-        configuration.inputs = streams.isEmpty && matrices == nil && !isService ? ["-"] : streams
-        let meter = isService ? nil : ProgressMeter.standardError(total: ProgressMeter.inputSize(streams: configuration.inputs, matrices: matrices))
+        configuration.inputs = settings.inputs(given: streams, matrices: matrices != nil)
+        let meter = settings.isService ? nil : ProgressMeter.standardError(total: ProgressMeter.inputSize(streams: configuration.inputs, matrices: matrices))
         configuration.progress = meter?.daemonCallback()
-        configuration.decisionsPath = resolved.decisions
-        configuration.maxRecordSize = resolved.maxRecordSize
-        try connections.apply(over: file, to: &configuration)
-        configuration.keptIdsPath = resolved.keptIds
-        configuration.cluster = clusterConfiguration
-        try resolved.checkDecisionLogLocation()
-
-        if let every = try checkpointInterval(file: file, isService: isService) {
-            try FileSystem.createDirectory(atPath: resolved.stateDirectory)
-            configuration.checkpointPath = resolved.stateDirectory + "/checkpoint.prnckpt"
-            configuration.checkpointEvery = every
-        }
-        if let (path, inStateDirectory) = try controlSocket(file: file, resolved: resolved, isService: isService) {
-            if inStateDirectory { try FileSystem.createDirectory(atPath: resolved.stateDirectory) }
-            configuration.controlPath = path
-        }
-        configuration.metrics = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
-        let pruning = self.pruning
+        try settings.output.checkDecisionLogLocation()
+        if settings.needsStateDirectory { try FileSystem.createDirectory(atPath: settings.output.stateDirectory) }
         let configPath = config
         configuration.reloadOptions = {
-            try pruning.options(over: try configPath.map { try ConfigFile.load(path: $0) })
+            let file = try configPath.map { try ConfigFile.load(path: $0) }
+            return try resolvingForCommandLine { () throws(SettingsError) in try settings.reloadedOptions(file: file) }
         }
 
-        let configuredFresh = try file?.bool("fresh") ?? false
-        let (engine, resume, restoredEngine, restoredFilter) = try makeEngine(
-            options: options, resolved: resolved, checkpoint: configuration.checkpointPath,
-            fresh: fresh || configuredFresh, logger: logger)
+        var start: StartingEngine
+        do { start = try settings.startingEngine(logger: logger) } catch let error as SettingsError { throw error.forCommandLine }
         // Inputs checked against the checkpoint, the log cut back to it (or the existing-log rule applied).
         configuration.startPlan = try StartPreparation.prepare(
-            resume: resume, restoredEngine: restoredEngine, inputs: configuration.inputs,
-            matrixShards: configuration.matrixStream?.shards ?? [], decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
-        configuration.resume = resume
-        let idFilter = chooseIDFilter(unique, restored: consume restoredFilter, resume: resume,
-                                      restoredEngine: restoredEngine, plan: &configuration.startPlan)
+            resume: start.resume, restoredEngine: start.restoredEngine, inputs: configuration.inputs,
+            matrixShards: configuration.matrixStream?.shards ?? [], decisionsPath: settings.output.decisions,
+            existingLog: settings.output.existingLog)
+        configuration.resume = start.resume
+        let idFilter = settings.idFilter(restored: start.idFilter.take(), resume: start.resume,
+                                         restoredEngine: start.restoredEngine, plan: &configuration.startPlan)
+        let engine = start.engine
         engine.kernel = KernelOverrides.choice
         configuration.kernel = KernelOverrides.choice
-        engine.assignmentThreads = try assignmentThreads(file: file)
+        engine.assignmentThreads = settings.threads
         let warmupAtStart = engine.warmupProgress != nil
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger, uniqueIDs: consume idFilter)
         let summary = try daemon.run()
-        try resolved.saveCentroids(engine.centroids, dimension: engine.dimension)
+        try settings.output.saveCentroids(engine.centroids, dimension: engine.dimension)
         if let meter {
             meter.decisions(read: meter.totalBytes ?? 0, records: summary.tally.total, decided: summary.tally.kept + summary.tally.dropped,
                             kept: summary.tally.kept, warmup: nil)
             meter.finish()
         }
         printToStandardError(summary.report)
-        try resolved.publishKeptIds(of: daemon, kept: summary.tally.kept)
-        let outcome = summary.outcome(options: options, warmupAtStart: warmupAtStart)
+        try settings.output.publishKeptIds(of: daemon, kept: summary.tally.kept)
+        let outcome = summary.outcome(options: settings.pruning, warmupAtStart: warmupAtStart)
         for note in outcome.notes { printToStandardError("note: \(note)\n") }
         // As a filter, a failed input is a failed run (like zcat); as a service it is logged only.
-        if !isService && (summary.inputErrors > 0 || outcome.failed) { throw ExitCode(1) }
-    }
-
-    /// Seconds between checkpoints: `--checkpoint-every`, the file's, else 60 for a service and none for a filter.
-    private func checkpointInterval(file: ConfigFile?, isService: Bool) throws -> Double? {
-        try checkpointEvery ?? file?.double("checkpoint-every") ?? (isService ? 60 : nil)
-    }
-
-    /// The control socket and whether it defaults into the state directory: `--control`, the
-    /// file's, else for a service `$RUNTIME_DIRECTORY/control.sock` or `<state dir>/control.sock`.
-    private func controlSocket(file: ConfigFile?, resolved: ResolvedOutput, isService: Bool) throws -> (String, inStateDirectory: Bool)? {
-        if let control = try control ?? file?.string("control") { return (control, false) }
-        guard isService else { return nil }
-        if let runtime = DefaultPaths.environment("RUNTIME_DIRECTORY")?.split(separator: ":").first.map(String.init) {
-            return (runtime + "/control.sock", false)
-        }
-        return (resolved.stateDirectory + "/control.sock", true)
-    }
-
-    /// `--threads`, the file's, else the online CPUs.
-    private func assignmentThreads(file: ConfigFile?) throws -> Int {
-        max(1, try threads ?? file?.int("threads") ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    }
-
-    /// `--check-config`: every setting after layering, one `key = value` per line (every
-    /// config-file key has a line; PrunerDaemonTests' CheckConfigTests holds it to that).
-    private func printEffectiveSettings(options: PruningOptions, resolved: ResolvedOutput, file: ConfigFile?) throws {
-        var limits = DaemonConfiguration()
-        try connections.apply(over: file, to: &limits)
-        let given = listen.isEmpty ? (try file?.strings("listen") ?? []) : listen
-        let addresses = try given.filter { !RedisURL.isRedisURL($0) }.map { try ListenAddress(parsing: $0) }
-        var redis = DaemonConfiguration()
-        var shardOptions = options
-        try applyRedisOptions(addresses: given.filter(RedisURL.isRedisURL), resolved: resolved, file: file,
-                              shardID: try cluster.resolve(over: file, options: &shardOptions)?.shardID, to: &redis)
-        let metricsAddress = try (metrics ?? file?.string("metrics")).map { try ListenAddress(parsing: $0) }
-        // Sockets systemd passes are not taken here (nothing is opened): a service by its listeners.
-        let isService = !addresses.isEmpty || !redis.redisStreams.isEmpty
-        let fresh = try self.fresh || (file?.bool("fresh") ?? false)
-        let givenConsumer = try consumer ?? file?.string("consumer")
-        let consumerName = redis.redisStreams.first?.consumer ?? givenConsumer ?? "(host name and pid)"
-        let givenMaxLength = try decisionsMaxlen ?? file?.int("decisions-maxlen")
-        let maxLength = redis.decisionStream?.maxLength ?? givenMaxLength ?? 1_000_000
-        var lines = [
-            "listen = \(addresses.map(\.description))",
-            "listen-redis = \(redis.redisStreams.map { "\($0.url) consumer \($0.consumer)" })",
-            "claim-after = \(redis.redisStreams.first?.claimAfter.map { "\($0)" } ?? "never")",
-            "reply = \(try reply || (file?.bool("reply") ?? false))",
-            "consumer = \(consumerName)",
-            "decisions-maxlen = \(maxLength)",
-            "decisions = \(resolved.decisions)",
-            "append = \(resolved.existingLog == .append)", "overwrite = \(resolved.existingLog == .overwrite)",
-            "decisions-stream = \(redis.decisionStream.map { "redis://\($0.url.authority)/\($0.stream) maxlen ~\($0.maxLength)" } ?? "off")",
-            "state-dir = \(resolved.stateDirectory)",
-            "checkpoint-every = \(try checkpointInterval(file: file, isService: isService).map { "\($0)" } ?? "off")",
-            "fresh = \(fresh)",
-            "control = \(try controlSocket(file: file, resolved: resolved, isService: isService)?.0 ?? "off")",
-            "threads = \(try assignmentThreads(file: file))",
-            "centroids = \(resolved.centroids ?? "(fitted on the warm-up)")",
-            "save-centroids = \(resolved.saveCentroids ?? "off")",
-            "metrics = \(metricsAddress?.description ?? "off")",
-            "max-record-size = \(resolved.maxRecordSize)",
-            "max-connections = \(limits.maxConnections)", "connection-buffer = \(limits.connectionBufferSize)",
-            "max-reply-backlog = \(limits.maxReplyBacklog)", "socket-group = \(limits.socketGroup ?? "(the daemon's)")", "max-hold = \(limits.maxHold.map { "\($0)" } ?? "off")",
-            "log-level = \(resolved.logLevel)",
-            "kept-ids = \(resolved.keptIds ?? "off")",
-            "unique-ids = \(try uniqueIDs.resolve(over: file).enabled)",
-            "expected-records = \(try uniqueIDs.resolve(over: file).expectedRecords)",
-        ]
-        var clusterOptions = options
-        if let shard = try cluster.resolve(over: file, options: &clusterOptions) {
-            lines += ["cluster = \(shard.url)", "shard-id = \(shard.shardID)", "sync-every = \(shard.syncEvery)"]
-        } else {
-            lines += ["cluster = off", "shard-id = (no cluster)", "sync-every = (no cluster)"]
-        }
-        lines += [
-            "keep-ratio = \(options.keepRatio)", "clusters = \(options.clusters)", "temperature = \(options.temperature)",
-            "neighbors = \(options.neighbors)", "min-per-cluster = \(options.minPerCluster)", "keep = \(options.keep.rawValue)",
-            "seed = \(options.seed)", "warmup = \(options.warmup)", "lookahead = \(options.lookahead)",
-            "recompute-every = \(options.recomputeEvery)", "update = \(options.update.rawValue)",
-            "kmeans-iterations = \(options.kmeansIterations)",
-            "dedup-threshold = \(options.dedupThreshold)", "dedup-memory = \(options.dedupMemory)",
-            "min-score = \(options.minScore.map { "\($0)" } ?? "off")", "half-life = \(options.halfLife)",
-            "spawn-after = \(options.spawnAfter)", "drift-quantile = \(options.driftQuantile)",
-        ]
-        print(lines.joined(separator: "\n"))
-        print("configuration OK" + (file.map { " (\($0.path))" } ?? ""))
-    }
-
-    /// `--unique-ids`: the checkpoint's filter when there is one (it describes the records
-    /// the restored state counts), else a new one sized by `--expected-records`.
-    private func chooseIDFilter(_ unique: (enabled: Bool, expectedRecords: Int), restored: consuming IDFilter?,
-                                resume: ResumePoint?, restoredEngine: Bool, plan: inout StartPlan) -> IDFilter? {
-        guard unique.enabled else {
-            if restored != nil {
-                plan.notices.append("the checkpoint's id filter is not used (no --unique-ids): repeated ids are decided like any record, and the next checkpoint no longer holds the filter")
-            }
-            return nil
-        }
-        if let restored {
-            var notice = "--unique-ids: the checkpoint's id filter holds \(restored.insertedCount) ids (sized for \(restored.expectedRecords))"
-            if restored.expectedRecords != unique.expectedRecords {
-                notice += "; it keeps its size, --expected-records \(unique.expectedRecords) applies to a fresh start (--fresh)"
-            }
-            plan.notices.append(notice)
-            return restored
-        }
-        if resume != nil || restoredEngine {
-            plan.warnings.append("--unique-ids: the checkpoint holds no id filter (it was written without --unique-ids): ids decided before it are not recognised as repeats")
-        }
-        return IDFilter(expectedRecords: unique.expectedRecords)
-    }
-
-    /// The streaming engine, restored from the state directory's checkpoint when one is there,
-    /// with the checkpoint's resume point (nil for a bare engine checkpoint of an older prunerd)
-    /// and its `--unique-ids` filter.
-    private func makeEngine(options: PruningOptions, resolved: ResolvedOutput, checkpoint: String?, fresh: Bool,
-                            logger: Logger) throws -> (StreamingEngine, ResumePoint?, restored: Bool, idFilter: IDFilter?) {
-        if let checkpoint, !fresh, FileSystem.fileExists(atPath: checkpoint) {
-            do {
-                let bytes = try FileSystem.readFile(atPath: checkpoint)
-                if ResumePoint.isResumePoint(bytes) {
-                    var point = try ResumePoint(decoding: bytes)
-                    let engine = point.engine.isEmpty
-                        ? try StreamingEngine(options: options, centroids: try resolved.loadCentroids())
-                        : try StreamingEngine(restoringCheckpoint: point.engine, options: options)
-                    let filter = try point.idFilter.map { bytes throws(CheckpointError) in try IDFilter(checkpoint: bytes) }
-                    point.idFilter = nil   // decoded; the bytes (tens of MB) are not kept twice
-                    logger.info("restored checkpoint \(checkpoint)")
-                    return (engine, point, !point.engine.isEmpty, filter)
-                }
-                let engine = try StreamingEngine(restoringCheckpoint: bytes, options: options)
-                logger.info("restored checkpoint \(checkpoint) (an engine checkpoint without input positions: inputs are read from their start)")
-                return (engine, nil, true, nil)
-            } catch {
-                // Never half-load: keep the file for inspection, start from scratch.
-                let aside = checkpoint + ".rejected"
-                logger.error("checkpoint \(checkpoint) not restored: \(error); moved to \(aside), starting fresh")
-                try? FileSystem.rename(checkpoint, to: aside)
-            }
-        }
-        return (try StreamingEngine(options: options, centroids: try resolved.loadCentroids()), nil, false, nil)
+        if !settings.isService && (summary.inputErrors > 0 || outcome.failed) { throw ExitCode(1) }
     }
 }

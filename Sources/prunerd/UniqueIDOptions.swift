@@ -3,7 +3,6 @@
 // number of records expected (docs/reliability.md, "Duplicate ids").
 import ArgumentParser
 import PrunerConfig
-import PrunerCore
 
 /// Whether and how ids are checked for repeats.
 struct UniqueIDOptions: ParsableArguments, Sendable {
@@ -15,17 +14,9 @@ struct UniqueIDOptions: ParsableArguments, Sendable {
             help: ArgumentHelp("Distinct ids the --unique-ids filter is sized for: 19.2 bits each, so the default 10000000 takes 24 MB at a false-positive rate of 1e-4. A filter restored from a checkpoint keeps its size.", valueName: "n"))
     var expectedRecords: Int?
 
-    /// Largest `--expected-records` accepted (a 9.6 GiB filter).
-    static let maximumExpectedRecords = 1 << 32
-
-    /// `--unique-ids` and `--expected-records` resolved over the configuration file
-    /// (the command line wins), the size checked.
-    func resolve(over file: ConfigFile?) throws -> (enabled: Bool, expectedRecords: Int) {
-        let enabled = try uniqueIDs || (file?.bool("unique-ids") ?? false)
-        let expected = try expectedRecords ?? file?.int("expected-records") ?? IDFilter.defaultExpectedRecords
-        guard expected >= 1, expected <= Self.maximumExpectedRecords else {
-            throw ValidationError("--expected-records must be between 1 and \(Self.maximumExpectedRecords) (got \(expected))")
-        }
-        return (enabled, expected)
+    /// What these options say, as command-line values of the option table.
+    func record(into values: inout CommandLineValues) {
+        values.set(ServeOptions.uniqueIDs, flag: uniqueIDs)
+        values.set(ServeOptions.expectedRecords, expectedRecords)
     }
 }

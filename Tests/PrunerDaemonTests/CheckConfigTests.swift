@@ -1,21 +1,23 @@
 // `prunerd serve --check-config` prints every setting: one `key = value` line for
-// each key the config file takes (ConfigFile.knownKeys), so no option can be
-// added to the file and left out of what an operator checks.
+// each row of the option table that is a setting (ServeOptions.table), so no
+// option can be added and left out of what an operator checks.
 import Foundation
 import PrunerConfig
 import Testing
 
 @Suite("check-config")
 struct CheckConfigTests {
-    @Test("every config-file key has a line in --check-config")
-    func everyKeyPrinted() throws {
+    @Test("every setting of the option table has a line in --check-config")
+    func everySettingPrinted() throws {
         let result = try runProcess(TestPaths.prunerd, ["serve", "--check-config", "--decisions", "-"])
         try #require(result.status == 0, "prunerd serve --check-config failed: \(result.stderr)")
         let printed = Set(String(decoding: result.stdout, as: UTF8.self).split(separator: "\n").compactMap { line in
             line.range(of: " = ").map { String(line[..<$0.lowerBound]) }
         })
-        let missing = ConfigFile.knownKeys.subtracting(printed).sorted()
+        let missing = ServeOptions.table.filter { $0.show != nil && !printed.contains($0.name) }.map(\.name)
         #expect(missing.isEmpty, "--check-config leaves out \(missing.joined(separator: ", "))")
+        #expect(ConfigFile.knownKeys.isSubset(of: printed), "every config-file key is a setting")
+        #expect(ServeOptions.table.filter { $0.show == nil }.map(\.name) == ["config", "check-config"], "only the file and the action are no settings")
     }
 
     @Test("--check-config shows the layered values: the file's, the command line over it, the defaults")
