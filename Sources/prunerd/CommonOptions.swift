@@ -9,26 +9,20 @@ import PrunerIO
 import Glibc
 #endif
 
-/// Where prunerd keeps its files unless told otherwise, and the environment it reads.
-enum DefaultPaths {
-    /// The default state directory (SettingsEnvironment says which variables decide it).
-    static func stateDirectory() -> String { SettingsEnvironment.current().stateDirectory }
-
-    /// A variable of the environment; nil when unset or empty.
-    static func environment(_ name: String) -> String? {
-        guard let value = getenv(name) else { return nil }
-        let text = String(cString: value)
-        return text.isEmpty ? nil : text
-    }
-}
-
 /// The environment's measurement overrides of the assignment kernel.
 enum KernelOverrides {
     /// The assignment kernel as the measurement overrides say, read once here so the
     /// core reads no environment: PRUNERD_TILES=0 (no screen), PRUNERD_SCREEN=amx|vnni|none,
     /// PRUNERD_KERNEL=12x32|6x16 (every choice decides alike; see docs/performance.md).
-    static let choice = KernelChoice(tiles: DefaultPaths.environment("PRUNERD_TILES"), screen: DefaultPaths.environment("PRUNERD_SCREEN"),
-                                     kernel: DefaultPaths.environment("PRUNERD_KERNEL"))
+    static let choice = KernelChoice(tiles: environment("PRUNERD_TILES"), screen: environment("PRUNERD_SCREEN"),
+                                     kernel: environment("PRUNERD_KERNEL"))
+
+    /// A variable of the environment; nil when unset or empty.
+    private static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
+    }
 }
 
 /// Options of every subcommand that writes a decision log.

@@ -1,5 +1,6 @@
 // `prunerd status`: asks a running daemon for its figures over the control socket.
 import ArgumentParser
+import PrunerConfig
 import PrunerDaemon
 
 struct StatusCommand: ParsableCommand {
@@ -32,7 +33,8 @@ struct StatusCommand: ParsableCommand {
     /// The socket to ask, and every place considered, in order, with why it was or was not taken.
     private func defaultControlPath() -> (String, [String]) {
         var looked: [String] = []
-        if let runtime = DefaultPaths.environment("RUNTIME_DIRECTORY")?.split(separator: ":").first {
+        let environment = SettingsEnvironment.current()
+        if let runtime = environment.runtimeDirectory {
             return (runtime + "/control.sock", ["$RUNTIME_DIRECTORY/control.sock = \(runtime)/control.sock"])
         }
         looked.append("$RUNTIME_DIRECTORY (unset)")
@@ -43,8 +45,8 @@ struct StatusCommand: ParsableCommand {
                 looked.append("\(path) (absent)")
             }
         }
-        let directory = stateDirectory.map { "--state-dir \($0)" } ?? "the default state directory \(DefaultPaths.stateDirectory())"
-        let path = (stateDirectory ?? DefaultPaths.stateDirectory()) + "/control.sock"
+        let directory = stateDirectory.map { "--state-dir \($0)" } ?? "the default state directory \(environment.stateDirectory)"
+        let path = (stateDirectory ?? environment.stateDirectory) + "/control.sock"
         return (path, looked + ["control.sock in \(directory)"])
     }
 }

@@ -40,6 +40,64 @@ struct ServeOptionTableTests {
         ])
     }
 
+    /// An example value of every setting, and how `--check-config` shows it. Two groups, each
+    /// consistent (`--append` excludes `--overwrite`; cluster mode refuses online centroids, decay and spawning).
+    static let examples: [[(name: String, value: String, shown: String)]] = [
+        [("listen", "unix:/tmp/p.sock", #"["unix:/tmp/p.sock"]"#), ("claim-after", "7", "7.0"), ("reply", "", "true"),
+         ("consumer", "c1", "c1"), ("decisions-maxlen", "5000", "5000"), ("decisions", "/tmp/d.jsonl", "/tmp/d.jsonl"),
+         ("append", "", "true"), ("state-dir", "/tmp/st", "/tmp/st"), ("checkpoint-every", "9", "9.0"), ("fresh", "", "true"),
+         ("control", "/tmp/c.sock", "/tmp/c.sock"), ("threads", "3", "3"), ("centroids", "/tmp/c.npy", "/tmp/c.npy"),
+         ("save-centroids", "/tmp/s.npy", "/tmp/s.npy"), ("metrics", "tcp:127.0.0.1:9100", "tcp:127.0.0.1:9100"),
+         ("max-record-size", "4096", "4096"), ("max-connections", "8", "8"), ("connection-buffer", "8192", "8192"),
+         ("max-reply-backlog", "8192", "8192"), ("socket-group", "adm", "adm"), ("max-hold", "2", "2.0"),
+         ("log-level", "debug", "debug"), ("kept-ids", "/tmp/k.txt", "/tmp/k.txt"), ("unique-ids", "", "true"),
+         ("expected-records", "1000", "1000"), ("cluster", "redis://127.0.0.1:6379/p", "redis://127.0.0.1:6379/p"),
+         ("shard-id", "s7", "s7"), ("sync-every", "3", "3.0"), ("keep-ratio", "0.5", "0.5"), ("clusters", "7", "7"),
+         ("temperature", "0.2", "0.2"), ("neighbors", "5", "5"), ("min-per-cluster", "0.5", "0.5"), ("keep", "easy", "easy"),
+         ("seed", "12345", "12345"), ("warmup", "99", "99"), ("lookahead", "3", "3"), ("recompute-every", "50", "50"),
+         ("kmeans-iterations", "9", "9"), ("dedup-threshold", "0.05", "0.05"), ("dedup-memory", "64", "64"),
+         ("min-score", "0.25", "0.25"), ("drift-quantile", "0.9", "0.9"),
+         ("ids", "/tmp/ids.txt", "/tmp/ids.txt"), ("scores", "/tmp/sc.npy", "/tmp/sc.npy"), ("npz-key", "l14_img", "l14_img")],
+        [("overwrite", "", "true"), ("update", "online", "online"), ("half-life", "500", "500"), ("spawn-after", "50", "50")],
+    ]
+
+    @Test("every setting given on the command line, or in the file, is what --check-config shows")
+    func everyOptionReachesItsSetting() throws {
+        let rows = Dictionary(uniqueKeysWithValues: ServeOptions.table.map { ($0.name, $0) })
+        let named = Self.examples.flatMap { $0.map(\.name) }
+        #expect(Set(named) == Set(ServeOptions.table.filter { $0.show != nil }.map(\.name)), "an example for every setting")
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        for group in Self.examples {
+            var arguments: [String] = []
+            var file: [String] = []
+            for example in group {
+                let row = try #require(rows[example.name])
+                arguments += example.value.isEmpty ? ["--\(example.name)"] : ["--\(example.name)", example.value]
+                guard row.source == .commandLineAndFile else { continue }
+                switch row.kind {
+                case .flag: file.append("\(example.name) = true")
+                case .number, .integer, .unsigned: file.append("\(example.name) = \(example.value)")
+                case .string, .choice: file.append("\(example.name) = \"\(example.value)\"")
+                case .strings: file.append("\(example.name) = [\"\(example.value)\"]")
+                }
+            }
+            let config = work.appendingPathComponent("all.toml")
+            try file.joined(separator: "\n").write(to: config, atomically: true, encoding: .utf8)
+            let commandLineOnly = group.filter { rows[$0.name]?.source == .commandLineOnly }
+                .flatMap { ["--\($0.name)", $0.value] }
+            for (source, run) in [("command line", arguments), ("file", ["--config", config.path] + commandLineOnly)] {
+                let result = try runProcess(TestPaths.prunerd, ["serve", "--check-config"] + run)
+                try #require(result.status == 0, "\(source): \(result.stderr)")
+                let lines = Set(String(decoding: result.stdout, as: UTF8.self).split(separator: "\n").map(String.init))
+                for example in group {
+                    let shown = lines.contains("\(example.name) = \(example.shown)")
+                    #expect(shown, "\(source): --\(example.name) \(example.value) not shown as \(example.shown)")
+                }
+            }
+        }
+    }
+
     @Test("docs/options.md's table is the one generated from ServeOptions (PRUNERD_WRITE_DOCS=1 rewrites it)")
     func documentation() throws {
         let url = TestPaths.packageRoot.appendingPathComponent("docs/options.md")
