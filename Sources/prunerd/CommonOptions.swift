@@ -27,35 +27,35 @@ enum KernelOverrides {
 
 /// Options of every subcommand that writes a decision log.
 struct OutputOptions: ParsableArguments, Sendable {
-    @Option(name: .customLong("decisions"),
+    @Option(name: .customLong(ServeOptions.decisions.name),
             help: "Decision log (JSON Lines, appended): a path, or - for stdout. Default: $LOGS_DIRECTORY/decisions.jsonl under systemd, else <state dir>/decisions.jsonl. serve also takes redis://HOST:PORT/STREAM (given once more, beside the log): each engine batch's lines also go to that Redis stream as one entry (XADD, field lines; docs/scale-out.md).")
     var decisions: [String] = []
 
-    @Option(name: .customLong("state-dir"),
+    @Option(name: .customLong(ServeOptions.stateDir.name),
             help: "State directory (checkpoints). Default: $STATE_DIRECTORY, else $XDG_STATE_HOME/prunerd, else ~/.local/state/prunerd.")
     var stateDirectory: String?
 
-    @Option(name: .customLong("centroids"), help: "Use these centroids (.npy, k × d, float32 or float16) instead of k-means.")
+    @Option(name: .customLong(ServeOptions.centroids.name), help: "Use these centroids (.npy, k × d, float32 or float16) instead of k-means.")
     var centroids: String?
 
-    @Option(name: .customLong("save-centroids"), help: "Write the final centroids (.npy, float32, k × d) on exit.")
+    @Option(name: .customLong(ServeOptions.saveCentroids.name), help: "Write the final centroids (.npy, float32, k × d) on exit.")
     var saveCentroids: String?
 
-    @Option(name: .customLong("kept-ids"),
+    @Option(name: .customLong(ServeOptions.keptIds.name),
             help: "Also write the kept records' ids here when the run ends (and on SIGHUP): one per line, or DataComp's sorted u8,u8 subset array when FILE ends .npy (ids must be 32-hex-digit uids). Written atomically. After a restart from the state directory it covers the whole run (the decision log's earlier kept ids too).")
     var keptIds: String?
 
-    @Option(name: .customLong("max-record-size"), help: "Largest record accepted, in bytes (PRN1 length, JSON line; default 1 MiB: 64 times a d = 4096 float32 record, and a bound on what one input can make the daemon hold).")
+    @Option(name: .customLong(ServeOptions.maxRecordSize.name), help: "Largest record accepted, in bytes (PRN1 length, JSON line; default 1 MiB: 64 times a d = 4096 float32 record, and a bound on what one input can make the daemon hold).")
     var maxRecordSize: Int?
 
-    @Option(name: .customLong("log-level"), help: "Daemon log level: trace, debug, info (default), notice, warning, error, critical.")
+    @Option(name: .customLong(ServeOptions.logLevel.name), help: "Daemon log level: trace, debug, info (default), notice, warning, error, critical.")
     var logLevel: String?
 
-    @Flag(name: .customLong("append"),
+    @Flag(name: .customLong(ServeOptions.append.name),
           help: "When the decision log already holds lines and there is no checkpoint to resume from, keep adding to it (without this or --overwrite, prunerd refuses to start).")
     var append = false
 
-    @Flag(name: .customLong("overwrite"),
+    @Flag(name: .customLong(ServeOptions.overwrite.name),
           help: "When the decision log already holds lines and there is no checkpoint to resume from, start it anew (truncate it). A restart from a checkpoint cuts the log back to the checkpoint's length instead.")
     var overwrite = false
 

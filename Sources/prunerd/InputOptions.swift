@@ -13,15 +13,15 @@ struct InputOptions: ParsableArguments, Sendable {
         discussion: "Matrices are read in the order given, as shards of one stream (one row, one record)."))
     var inputs: [String] = []
 
-    @Option(name: .customLong("ids"),
+    @Option(name: .customLong(ServeOptions.ids.name),
             help: "Ids of the matrix rows: a text file, one id per line, in row order over all shards (default: each shard's ids file beside it, else the row number).")
     var ids: String?
 
-    @Option(name: .customLong("scores"),
+    @Option(name: .customLong(ServeOptions.scores.name),
             help: "Scores of the matrix rows (for --min-score, and logged): a .npy vector, one value per row over all shards (default: none).")
     var scores: String?
 
-    @Option(name: .customLong("npz-key"),
+    @Option(name: .customLong(ServeOptions.npzKey.name),
             help: "Which array of each .npz to read (default: its only 2-D float array; DataComp's hold several, e.g. l14_img).")
     var npzKey: String?
 

@@ -22,47 +22,47 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(name: .customLong("config"), help: "TOML configuration file; keys are these long options (the command line wins).")
+    @Option(name: .customLong(ServeOptions.config.name), help: "TOML configuration file; keys are these long options (the command line wins).")
     var config: String?
 
-    @Option(name: .customLong("listen"),
+    @Option(name: .customLong(ServeOptions.listen.name),
             help: "Listen on unix:PATH or tcp:HOST:PORT (repeatable); each connection is an input. TCP without HOST binds 127.0.0.1. Or read a Redis stream as one shard of a consumer group: redis://HOST:PORT/STREAM?group=NAME (group default prunerd; each entry's field records holds PRN1 or JSON Lines records, raw or LZ4; an entry is acknowledged once its lines are fsynced; docs/scale-out.md).")
     var listen: [String] = []
 
-    @Option(name: .customLong("consumer"),
+    @Option(name: .customLong(ServeOptions.consumer.name),
             help: ArgumentHelp("This daemon's consumer name in the Redis group of --listen redis://… (default: its --shard-id with --cluster, else host name and pid). A restart under the same name reads its own pending entries first.", valueName: "NAME"))
     var consumer: String?
 
-    @Option(name: .customLong("claim-after"),
+    @Option(name: .customLong(ServeOptions.claimAfter.name),
             help: ArgumentHelp("Take over entries of the Redis stream that another consumer of the group has left pending (unacknowledged, untouched) for this many seconds: a dead shard's records never wait forever (XAUTOCLAIM). Default: never.", valueName: "SECONDS"))
     var claimAfter: Double?
 
-    @Option(name: .customLong("decisions-maxlen"),
+    @Option(name: .customLong(ServeOptions.decisionsMaxlen.name),
             help: ArgumentHelp("Trim the --decisions redis://… stream to about this many entries, one per engine batch (XADD MAXLEN ~; default 1000000).", valueName: "N"))
     var decisionsMaxlen: Int?
 
-    @Flag(name: .customLong("reply"), help: "Write each record's decision line back on its connection (all --listen sockets).")
+    @Flag(name: .customLong(ServeOptions.reply.name), help: "Write each record's decision line back on its connection (all --listen sockets).")
     var reply = false
 
-    @Option(name: .customLong("checkpoint-every"),
+    @Option(name: .customLong(ServeOptions.checkpointEvery.name),
             help: "Seconds between checkpoints in the state directory (default 60 when listening, else off; 0: only at start and stop). A restart after a crash resumes each file input after the records the checkpoint had, and cuts the decision log back to the checkpoint's length: exactly one line per record.")
     var checkpointEvery: Double?
 
-    @Flag(name: .customLong("fresh"), help: "Start without restoring the state directory's checkpoint (a decision log that already holds lines then needs --append or --overwrite).")
+    @Flag(name: .customLong(ServeOptions.fresh.name), help: "Start without restoring the state directory's checkpoint (a decision log that already holds lines then needs --append or --overwrite).")
     var fresh = false
 
-    @Option(name: .customLong("metrics"), help: "Serve Prometheus metrics at tcp:HOST:PORT (GET /metrics).")
+    @Option(name: .customLong(ServeOptions.metrics.name), help: "Serve Prometheus metrics at tcp:HOST:PORT (GET /metrics).")
     var metrics: String?
 
-    @Option(name: .customLong("control"),
+    @Option(name: .customLong(ServeOptions.control.name),
             help: "Unix socket for `prunerd status` (default when listening: $RUNTIME_DIRECTORY/control.sock, else <state dir>/control.sock).")
     var control: String?
 
-    @Option(name: .customLong("threads"),
+    @Option(name: .customLong(ServeOptions.threads.name),
             help: "Threads sharing nearest-centroid assignment and the near-duplicate checks (default: the online CPUs; decisions never depend on it).")
     var threads: Int?
 
-    @Flag(name: .customLong("check-config"),
+    @Flag(name: .customLong(ServeOptions.checkConfig.name),
           help: "Resolve --config and the command line, print the effective settings, and exit without opening anything.")
     var checkConfig = false
 
