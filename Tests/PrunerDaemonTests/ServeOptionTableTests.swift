@@ -4,6 +4,7 @@
 // (CheckConfigTests holds --check-config to it).
 import Foundation
 import PrunerConfig
+import PrunerCore
 import Testing
 
 @Suite("serve's option table")
@@ -95,6 +96,39 @@ struct ServeOptionTableTests {
                     #expect(shown, "\(source): --\(example.name) \(example.value) not shown as \(example.shown)")
                 }
             }
+        }
+    }
+
+    /// The example as the configuration file holds it, by the row's kind.
+    static func fileValue(_ example: String, kind: ValueKind) -> ConfigFile.Value {
+        switch kind {
+        case .flag: return .bool(true)
+        case .number: return .number(Double(example)!)
+        case .integer, .unsigned: return .integer(Int(example)!)
+        case .string, .choice: return .string(example)
+        case .strings: return .strings([example])
+        }
+    }
+
+    @Test("what the table says a SIGHUP does is what the reload does: applied, refused by the engine, or not read")
+    func reloadMatchesTable() throws {
+        let base = try DaemonSettings(layers: SettingsLayers(), environment: SettingsEnvironment())
+        // Read by the reload and accepted, but used only while warming up: the table says a restart applies them.
+        let warmupOnly: Set = ["warmup", "kmeans-iterations"]
+        for example in Self.examples.joined() {
+            let row = try #require(ServeOptions.table.first { $0.name == example.name })
+            guard row.source == .commandLineAndFile else { continue }
+            let file = ConfigFile(path: "t.toml", values: [row.name: Self.fileValue(example.value, kind: row.kind)])
+            let reloaded = try base.reloadedOptions(file: file)
+            guard reloaded != base.pruning else {
+                #expect(row.reload == .restart, "\(row.name): a reload does not read it, the table says \(row.reload)")
+                continue
+            }
+            var engine = try StreamingPruner(options: base.pruning, dimension: 4)
+            let refused = (try? engine.reload(reloaded)) == nil
+            let expected: Reload = refused ? .refused : (warmupOnly.contains(row.name) ? .restart : .live)
+            #expect(row.reload == expected, "\(row.name): the reload \(refused ? "refuses" : "applies") it, the table says \(row.reload)")
+            if !refused { #expect(engine.options == reloaded, "\(row.name): applied") }
         }
     }
 
