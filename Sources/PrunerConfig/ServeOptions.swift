@@ -222,6 +222,12 @@ public enum ServeOptions {
         ids.option, scores.option, npzKey.option, config.option, checkConfig.option,
     ]
 
+    /// The options a SIGHUP applies, as a sentence lists them ("a, b and c"), for help texts.
+    public static var liveNames: String {
+        let names = table.filter { $0.reload == .live }.map(\.name)
+        return names.dropLast().joined(separator: ", ") + (names.count > 1 ? " and " : "") + (names.last ?? "")
+    }
+
     /// The keys a configuration file may hold.
     public static let configurationKeys = Set(table.filter { $0.source == .commandLineAndFile }.map(\.name))
 

@@ -16,8 +16,7 @@ struct ServeCommand: ParsableCommand {
             decision is written (exit 0; 1 if an input failed, held no record, or every record was rejected), so `zcat x | prunerd serve` works \
             as a filter. With listeners it runs until SIGTERM/SIGINT, then decides every record \
             already read, writes a checkpoint and exits 0. SIGHUP reopens the decision log, rewrites --kept-ids and \
-            reloads keep-ratio, temperature, neighbors, min-per-cluster, keep and recompute-every \
-            from --config.
+            reloads \(ServeOptions.liveNames) from --config (docs/options.md).
             """)
 
     @OptionGroup var input: InputOptions
