@@ -50,7 +50,7 @@ public enum ServeOptions {
         $0.output.stateDirectory
     }
     /// `--checkpoint-every`.
-    public static let checkpointEvery = OptionKey<Double>.number("checkpoint-every", nil, "60 when listening, else off",
+    public static let checkpointEvery = OptionKey<Double>.number("checkpoint-every", nil, "60 when listening, else off (0: only at start and stop)",
                                                                  reload: .restart) {
         $0.checkpointEvery.map { "\($0)" } ?? "off"
     }
@@ -97,7 +97,7 @@ public enum ServeOptions {
         $0.limits.socketGroup ?? "(the daemon's)"
     }
     /// `--max-hold` (0: off).
-    public static let maxHold = OptionKey<Double>.number("max-hold", 5, reload: .restart) {
+    public static let maxHold = OptionKey<Double>.number("max-hold", 5, "5 (0: wait for more input or the stop)", reload: .restart) {
         $0.limits.maxHold.map { "\($0)" } ?? "off"
     }
     /// `--log-level`.
