@@ -675,7 +675,10 @@ public final class Daemon: InputDelegate {
 
     /// Stops accepting, decides every record already read, and exits the loop.
     public func stop() {
-        guard !isStopping else { return }
+        guard !isStopping else {
+            cluster?.hurry()   // a second signal: a cluster shard stops waiting for the others
+            return
+        }
         isStopping = true
         logger.info("stopping: no new input; deciding every record already read")
         notifier?.stopping()

@@ -75,6 +75,10 @@ final class ClusterShard {
     /// Every other shard published its final snapshot too, or the wait timed out: finish now.
     private var barrierPassed = false
     private var stopped = false
+    /// Loop time of the daemon's stop (SIGTERM), nil before.
+    private var stopRequestedAt: UInt64?
+    /// Finish at once: a second stop signal, or no epoch found within the bound after a stop.
+    private var hurried = false
 
     // Figures for status and docs/scale-out.md.
     private(set) var syncs = 0
@@ -133,9 +137,16 @@ final class ClusterShard {
     /// first publishes a snapshot marked final and waits until every other shard's latest
     /// is final too (or `barrierLeases` leases have passed), so that the records it still holds are
     /// decided against everyone's complete statistics, as one daemon decides its held
-    /// records at the end. On a stop it finishes at once, on its own centroids if it must.
+    /// records at the end.
+    ///
+    /// A stop (SIGTERM) is the end of this shard's input, as the end of a file is: a Redis
+    /// stream never ends, so the operator's stop is the only end a stream-fed shard has, and
+    /// deciding the held records alone then would decide them on this shard's statistics
+    /// (or, before an epoch, on its own centroids). The same bound holds (`barrierLeases`
+    /// leases, also for finding an epoch); a second stop signal (`hurry()`) finishes at once.
     func mayFinish(stopping: Bool) -> Bool {
-        if stopping {
+        if stopping && stopRequestedAt == nil { stopRequestedAt = loop.now }
+        if hurried {
             if role == .waiting {
                 logger.warning("cluster \(configuration.url.name): stopping before the cluster had centroids; the records held are decided on this shard's own")
                 engine.leadCluster()
@@ -151,6 +162,14 @@ final class ClusterShard {
             lastSyncAt = 0   // publish the final snapshot at the next tick
         }
         return false
+    }
+
+    /// A second stop signal: finish now, without waiting for an epoch or the others' statistics.
+    func hurry() {
+        guard stopRequestedAt != nil, !hurried else { return }
+        logger.info("cluster \(configuration.url.name): second stop signal: deciding the held records now, against the view so far")
+        hurried = true
+        hooks.wake()
     }
 
     /// The daemon is stopping: publish the final snapshot (if Redis answers), then let go.
@@ -178,6 +197,11 @@ final class ClusterShard {
         if let asked = finishRequestedAt, !barrierPassed, now - asked >= UInt64(Self.barrierLeases * configuration.lease * 1000) {
             logger.warning("cluster \(configuration.url.name): not every shard published its final statistics within \(Self.barrierLeases * configuration.lease) s; deciding the held records against the view so far")
             passBarrier()
+        }
+        if let asked = stopRequestedAt, role == .waiting, !hurried, now - asked >= UInt64(Self.barrierLeases * configuration.lease * 1000) {
+            logger.warning("cluster \(configuration.url.name): no epoch within \(Self.barrierLeases * configuration.lease) s of the stop")
+            hurried = true
+            hooks.wake()
         }
         guard client.isConnected else { return }
         if role == .leader && epoch == nil && now - lastRenewalAt >= UInt64(configuration.lease * 250) {

@@ -274,6 +274,79 @@ struct ClusterTests {
         #expect(outcome.overlap >= 0.85)
     }
 
+    /// XADDs `lines` to `stream` as entries of `perEntry` records (field `records`) through `redis-cli --pipe`.
+    static func feed(_ redis: RedisServer, stream: String, lines: [[UInt8]], perEntry: Int = 100) throws {
+        var resp = Data()
+        func bulk(_ bytes: [UInt8]) {
+            resp.append(Data("$\(bytes.count)\r\n".utf8)); resp.append(contentsOf: bytes); resp.append(Data("\r\n".utf8))
+        }
+        for start in stride(from: 0, to: lines.count, by: perEntry) {
+            resp.append(Data("*5\r\n".utf8))
+            for word in ["XADD", stream, "*", "records"] { bulk(Array(word.utf8)) }
+            bulk(lines[start..<min(start + perEntry, lines.count)].flatMap { $0 + [10] })
+        }
+        let result = try runProcess("/usr/bin/redis-cli", ["-h", "127.0.0.1", "-p", "\(redis.port)", "--pipe"], input: resp)
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    /// Waits until `group` has `count` entries delivered and unacknowledged (every record held), then SIGTERMs `shards`.
+    static func stopOnceDelivered(_ shards: [Shard], redis: RedisServer, group: String, count: Int) {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, RedisStreamTests.pending(redis, stream: "crawl", group: group) < count { usleep(50_000) }
+        #expect(RedisStreamTests.pending(redis, stream: "crawl", group: group) == count, "every entry delivered to group \(group)")
+        usleep(500_000)   // ten syncs: every shard's statistics hold every record
+        for shard in shards { kill(shard.process.processIdentifier, SIGTERM) }
+    }
+
+    @Test("one Redis stream, 4 shards each --listen and --cluster, stopped once it is read: every record decided exactly once, keep ratio ρ ± 0.005, overlap with one daemon on the stream ≥ 0.95",
+          .enabled(if: FileManager.default.fileExists(atPath: TestPaths.sample), "the shipped sample Samples/docstrings-8k.prn1.lz4 is absent"))
+    func streamAndCluster() throws {
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let stream = try Stream(source: TestPaths.sample, shards: 4, seed: 45)
+        let work = stream.directory
+        defer { try? FileManager.default.removeItem(at: work) }
+        try Self.feed(redis, stream: "crawl", lines: stream.lines)
+        // The default look-ahead (20,000) holds the whole stream: nothing is decided, and no warm-up
+        // fills, before the stop; the stop is each shard's end of input (one leads, three adopt, all
+        // publish final statistics, then each decides what it holds).
+        let shards = try (0..<4).map { s in
+            try Shard(s, arguments: ["serve", "--listen", redis.url("crawl?group=g"), "--consumer", "s\(s)",
+                                     "--cluster", redis.url("both"), "--shard-id", "s\(s)", "--sync-every", "0.05",
+                                     "--decisions", work.appendingPathComponent("shard\(s).jsonl").path, "--save-centroids",
+                                     work.appendingPathComponent("centroids\(s).npy").path, "--log-level", "info",
+                                     "--state-dir", work.appendingPathComponent("state\(s)").path,
+                                     "--control", work.appendingPathComponent("s\(s).sock").path] + Self.engine, work: work)
+        }
+        Self.stopOnceDelivered(shards, redis: redis, group: "g", count: 80)
+        for shard in shards { #expect(shard.wait(seconds: 120), "shard \(shard.index) did not end: \(shard.errors)") }
+        for shard in shards { #expect(shard.process.terminationStatus == 0, "\(shard.errors)") }
+        #expect(RedisStreamTests.pending(redis, stream: "crawl", group: "g") == 0, "every entry acknowledged")
+        let decisions = shards.map { parseDecisions((try? Data(contentsOf: $0.log)) ?? Data()) }
+        let all = decisions.flatMap { $0 }
+        let ids = Set(all.map(\.id))
+        #expect(all.count == 8000 && ids.count == 8000, "\(all.count) lines, \(ids.count) ids: every record decided exactly once")
+        #expect(shards.filter { $0.errors.contains("this shard leads") }.count == 1, "one leader fits epoch 1")
+        #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3)
+        let c0 = try Data(contentsOf: work.appendingPathComponent("centroids0.npy"))
+        for s in 1..<4 { #expect(try Data(contentsOf: work.appendingPathComponent("centroids\(s).npy")) == c0) }
+        let kept = Set(all.filter { $0.decision == "keep" }.map(\.id))
+        let ratio = Double(kept.count) / Double(max(all.count, 1))
+        // One daemon on the same stream (its own group), with the cluster's centroids and the same options.
+        let one = try Shard(9, arguments: ["serve", "--listen", redis.url("crawl?group=one"), "--consumer", "one",
+                                           "--decisions", work.appendingPathComponent("shard9.jsonl").path,
+                                           "--state-dir", work.appendingPathComponent("state9").path,
+                                           "--control", work.appendingPathComponent("s9.sock").path,
+                                           "--centroids", work.appendingPathComponent("centroids0.npy").path] + Self.engine, work: work)
+        Self.stopOnceDelivered([one], redis: redis, group: "one", count: 80)
+        #expect(one.wait(seconds: 120), "the one daemon did not end: \(one.errors)")
+        let reference = Set(parseDecisions(try Data(contentsOf: one.log)).filter { $0.decision == "keep" }.map(\.id))
+        let overlap = Double(kept.intersection(reference).count) / Double(max(reference.count, 1))
+        print("cluster on one Redis stream, 4 shards: lines per shard \(decisions.map(\.count)), keep ratio \(ratio), overlap with one daemon \(overlap)")
+        #expect(abs(ratio - 0.3) <= 0.005)
+        #expect(overlap >= 0.95)
+    }
+
     @Test("real data: 4 shards on quarters of the shuffled docstrings set (40,000 × 384), k = 100, default warm-up and sync",
           .enabled(if: TestPaths.sharedData != nil))
     func realDataQuarters() throws {
