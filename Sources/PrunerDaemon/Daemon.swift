@@ -261,7 +261,8 @@ public final class Daemon: InputDelegate {
         // A stream entry is acknowledged once its lines are fsynced (a restart keeps them: only lines of
         // inputs read again are cut back to the checkpoint).
         try redis.open(configuration, sources: sources, loop: loop, logger: logger, held: worker.engine.heldOrigins,
-                       whenDurable: { [unowned self] in log.whenDurable($0) }, start: { start($0) })
+                       whenDurable: { [unowned self] in log.whenDurable($0) },
+                       write: { [unowned self] lines in log.append(lines) }, start: { start($0) })
         try startServices()
         if let shard = configuration.cluster, let engine = worker.engine as? StreamingEngine {
             cluster = try ClusterShard(configuration: shard, engine: engine, loop: loop, logger: logger, hooks: .init(
@@ -560,7 +561,7 @@ public final class Daemon: InputDelegate {
         recordsDecided += UInt64(output.tally.total)
         let decidedSoFar = recordsDecided
         log.append(output.lines) { [self] in latency.recordWritten(total: decidedSoFar, at: uv_hrtime()) }
-        redis.didWork(decidedPerSource: output.decidedPerSource, lines: output.lines)
+        redis.didWork(decidedPerSource: output.decidedPerSource, lines: output.lines, deferred: output.deferred)
         tally.add(output.tally)
         do { try keptIds?.append(output.keptIds) } catch { logger.error("kept ids: \(error)") }
         for (source, count) in output.decidedPerSource {

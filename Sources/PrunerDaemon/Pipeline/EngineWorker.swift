@@ -47,6 +47,8 @@ struct WorkerOutput: @unchecked Sendable {
     var lines: [UInt8] = []
     /// Lines to send back on reply-mode connections, by source.
     var replies: [UInt32: [UInt8]] = [:]
+    /// Lines of sources that write them only once committed elsewhere (`SourceTable.Source.defers`), by source.
+    var deferred: [UInt32: [UInt8]] = [:]
     /// Decisions per source (to know when a reply connection has all its answers).
     var decidedPerSource: [UInt32: Int] = [:]
     /// Ids of the kept records, each followed by a newline (only with `collectsKeptIds`).
@@ -269,8 +271,13 @@ final class EngineWorker {
                 let decision = decided.decisions[index]
                 let source = names[Int(entry.origin.source)]
                 let start = output.lines.count
-                formatter.append(ts: now, source: source.escapedName, seq: entry.origin.seq, id: entry.id,
-                                 decision: decision, score: entry.score, to: &output.lines)
+                if source.defers {
+                    formatter.append(ts: now, source: source.escapedName, seq: entry.origin.seq, id: entry.id,
+                                     decision: decision, score: entry.score, to: &output.deferred[entry.origin.source, default: []])
+                } else {
+                    formatter.append(ts: now, source: source.escapedName, seq: entry.origin.seq, id: entry.id,
+                                     decision: decision, score: entry.score, to: &output.lines)
+                }
                 if source.replies {
                     output.replies[entry.origin.source, default: []].append(contentsOf: output.lines[start...])
                 }

@@ -9,6 +9,9 @@ final class SourceTable: Sendable {
         var name: String
         var escapedName: [UInt8]
         var replies: Bool
+        /// Its lines are not written with their batch but handed to its input, which writes
+        /// them once Redis has committed them (an entry of a Redis stream, docs/scale-out.md).
+        var defers = false
     }
 
     private let sources = Mutex<[Source]>([])
@@ -39,6 +42,11 @@ final class SourceTable: Sendable {
             sources[Int(source)].name = name
             sources[Int(source)].escapedName = DecisionLineFormatter.jsonEscaped(name)
         }
+    }
+
+    /// Makes a source's lines wait for its input's commit (`Source.defers`).
+    func setDefers(_ source: UInt32) {
+        sources.withLock { $0[Int(source)].defers = true }
     }
 
     /// A consistent copy for one batch's formatting (copy-on-write: cheap).

@@ -35,6 +35,20 @@ enum RedisEntryLog {
         return found
     }
 
+    /// The lines of `blob` (one entry's committed lines) whose `seq` is not in `seqs`.
+    static func lines(_ blob: [UInt8], without seqs: Set<UInt64>) -> [UInt8] {
+        guard !seqs.isEmpty else { return blob }
+        let marker = Array("\"src\":\"".utf8)
+        var kept: [UInt8] = []
+        var start = blob.startIndex
+        while let newline = blob[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            let line = blob[start..<newline]
+            if let (_, seq) = entry(in: line, marker: marker), seqs.contains(seq) {} else { kept += blob[start...newline] }
+            start = newline + 1
+        }
+        return kept
+    }
+
     /// `(entry id, seq)` of one line whose src starts with `marker`, else nil.
     private static func entry(in line: ArraySlice<UInt8>, marker: [UInt8]) -> (String, UInt64)? {
         guard line.count > marker.count, let start = range(of: marker, in: line) else { return nil }

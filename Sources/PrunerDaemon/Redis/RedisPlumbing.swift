@@ -14,13 +14,19 @@ final class RedisPlumbing {
     /// - Parameter whenDurable: runs its argument once every line decided so far is durable
     ///   (the daemon's log fsync, or its next checkpoint when it writes checkpoints).
     /// - Parameter held: origins of the records the (restored) engine holds undecided.
+    /// - Parameter write: appends lines to the decision log (a stream entry's, once Redis committed them).
     func open(_ configuration: DaemonConfiguration, sources: SourceTable, loop: EventLoop, logger: Logger,
-              held: [RecordOrigin], whenDurable: @escaping (@escaping () -> Void) -> Void, start: (Input) -> Void) throws {
+              held: [RecordOrigin], whenDurable: @escaping (@escaping () -> Void) -> Void,
+              write: @escaping ([UInt8]) -> Void, start: (Input) -> Void) throws {
         let names = sources.snapshot().map(\.name)
         for stream in configuration.redisStreams {
             let input = try RedisStreamInput(configuration: stream, sources: sources, loop: loop, logger: logger,
                                              maxRecordSize: configuration.maxRecordSize)
             input.whenDurable = whenDurable
+            input.writeLines = { [unowned self] lines in
+                write(lines)
+                decisionStream?.append(lines)
+            }
             input.logPath = configuration.decisionsPath == "-" ? nil : configuration.decisionsPath
             // Entries of this stream that the checkpoint's engine still holds records of.
             var heldSeqs: [UInt32: Set<UInt64>] = [:]
@@ -44,9 +50,10 @@ final class RedisPlumbing {
         }
     }
 
-    /// One engine output: counts per source (entries complete), lines for the decision stream.
-    func didWork(decidedPerSource: [UInt32: Int], lines: [UInt8]) {
-        for input in inputs { input.noteDecided(decidedPerSource) }
+    /// One engine output: counts per source (entries complete), lines for the decision stream,
+    /// and the stream entries' lines, which their input writes once Redis has committed them.
+    func didWork(decidedPerSource: [UInt32: Int], lines: [UInt8], deferred: [UInt32: [UInt8]]) {
+        for input in inputs { input.noteDecided(decidedPerSource, lines: deferred) }
         decisionStream?.append(lines)
     }
 

@@ -5,10 +5,13 @@
 // wire-format message (PRN1 or JSON Lines, LZ4 or raw), decoded on its own by the
 // same decoders as socket and file inputs. Its records' decision lines name the
 // entry: `src` is `redis://HOST:PORT/STREAM/ENTRY-ID`, `seq` the record's index in
-// the entry. An entry is acknowledged (XACK) only once every one of its lines is
-// durable: written and fsynced, or, with a state directory, covered by a written
-// checkpoint (a restart cuts the log back to its checkpoint, so a line after it
-// is not durable yet).
+// the entry. Its lines are not written with their batch: once every record of
+// the entry is decided, one script acknowledges it in Redis only if it is still
+// pending for this consumer, storing its lines in this consumer's `unlogged`
+// hash in the same atomic step (RedisEntryCommit); the lines are written to the
+// log after that, and the hash field is deleted once they are fsynced. So a line
+// in a log is a committed one: an entry another consumer claimed meanwhile is
+// decided in one log only (docs/scale-out.md, "exactly once").
 //
 // Two connections: `reader` only issues XREADGROUP … BLOCK (a blocked command
 // holds its connection), `control` acknowledges, claims and keeps this consumer's
@@ -27,6 +30,8 @@ final class RedisStreamInput: Input {
     var whenDurable: (@escaping () -> Void) -> Void = { $0() }
     /// Called once, after `finish()`, when the last acknowledgements are answered or given up.
     var onFinished: (() -> Void)?
+    /// Appends committed lines to the decision log (and the decision stream).
+    var writeLines: ([UInt8]) -> Void = { _ in }
 
     private let reader: RedisClient
     private let control: RedisClient
@@ -40,9 +45,18 @@ final class RedisStreamInput: Input {
     /// Ids of entries in hand (deciding, or awaiting their acknowledgement): a read of
     /// this consumer's pending entries after a reconnect must not decide them twice.
     private var known: Set<String> = []
-    /// Durable entries whose XACK has not been confirmed.
-    private var ackQueue: [String] = []
-    private var ackInFlight = false
+    /// Decided entries whose commit (acknowledgement with their lines) Redis has not answered.
+    private var commitQueue: [Commit] = []
+    private var commitInFlight = false
+    /// Entries whose commit was sent at least once: a second answer "committed earlier" is ours.
+    private var attempted: Set<String> = []
+    /// Committed entries whose lines are fsynced: their `unlogged` fields are deleted.
+    private var unloggedDone: [String] = []
+    private var unloggedDeleteInFlight = false
+    /// This consumer's hash of committed lines not yet fsynced (RedisEntryCommit).
+    private let unloggedKey: String
+    /// Lines of an entry's parts decided so far, by entry id.
+    private var linesOf: [String: [UInt8]] = [:]
     private var groupReady = false
     private var readInFlight = false
     /// After (re)connecting, this consumer's own pending entries are read first (id 0,
@@ -82,6 +96,15 @@ final class RedisStreamInput: Input {
         /// Records handed on under this slot (known once the entry is decoded).
         var records: UInt64?
         var decided: UInt64 = 0
+        /// This part's decision lines, waiting for the entry's commit.
+        var lines: [UInt8] = []
+    }
+
+    /// One entry to commit: its lines and the source slots to free once Redis answered.
+    private struct Commit {
+        var id: String
+        var lines: [UInt8]
+        var slots: [UInt32]
     }
 
     /// The restored engine holds records of these entries under their old source slots: they
@@ -89,6 +112,7 @@ final class RedisStreamInput: Input {
     /// is delivered again. `expected` leaves out the seqs whose second line is suppressed.
     func adoptRestored(slot: UInt32, id: String, seqs: Set<UInt64>, expected: Int) {
         restoredHeld[id, default: []].formUnion(seqs)
+        sources.setDefers(slot)
         partsLeft[id, default: 0] += 1
         slotsOf[id, default: []].append(slot)
         entries[slot] = Entry(id: id, records: UInt64(expected))
@@ -104,6 +128,7 @@ final class RedisStreamInput: Input {
         var base = configuration.url
         base.query = []
         streamName = base.description
+        unloggedKey = RedisEntryCommit.unloggedKey(stream: configuration.stream, group: configuration.group, consumer: configuration.consumer)
         reader = try RedisClient(url: configuration.url, role: "stream \(configuration.stream) reader", loop: loop, logger: logger)
         control = try RedisClient(url: configuration.url, role: "stream \(configuration.stream) control", loop: loop, logger: logger)
         super.init(name: streamName, source: sources.register(name: streamName), maxRecordSize: maxRecordSize)
@@ -112,7 +137,10 @@ final class RedisStreamInput: Input {
             historyCursor = "0"
             createGroup()
         }
-        control.onConnected = { [unowned self] in flushAcks() }
+        control.onConnected = { [unowned self] in
+            flushCommits()
+            deleteUnlogged()
+        }
     }
 
     // MARK: Input
@@ -199,6 +227,42 @@ final class RedisStreamInput: Input {
     /// `--consumer`) are looked up in the decision log and the restored engine, so that a
     /// redelivered entry hands in only the records that have no line and are not held.
     private func reconcile() {
+        guard !unloggedRecovered else { return reconcilePending() }
+        reader.send(["HGETALL", unloggedKey]) { [self] result in
+            guard case .success(let reply) = result else { return }   // reconnecting: asked again
+            unloggedRecovered = true
+            recoverUnlogged(reply.elements ?? [])
+            reconcilePending()
+        }
+    }
+    /// The `unlogged` hash was read once (its lines are being written: not again on a reconnect).
+    private var unloggedRecovered = false
+
+    /// Lines a killed run committed but may not have fsynced (its `unlogged` fields): those the
+    /// log lacks are written now, then the fields are deleted.
+    private func recoverUnlogged(_ pairs: [RedisReply]) {
+        var blobs: [String: [UInt8]] = [:]
+        var index = 0
+        while index + 1 < pairs.count {
+            if let id = pairs[index].text, case .string(let bytes) = pairs[index + 1] { blobs[id] = bytes }
+            index += 2
+        }
+        guard !blobs.isEmpty else { return }
+        let logged = RedisEntryLog.loggedSeqs(path: logPath ?? "-", prefix: streamName, ids: Set(blobs.keys))
+        var missing: [UInt8] = []
+        for (id, bytes) in blobs { missing += RedisEntryLog.lines(bytes, without: logged[id] ?? []) }
+        let count = missing.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        logger.info("input \(streamName): \(blobs.count) entries committed by an earlier run of consumer \(configuration.consumer) were waiting for their fsync; \(count) of their lines were not in the log and are written now from Redis")
+        writeLines(missing)
+        durableWaits += 1
+        whenDurable { [self] in
+            durableWaits -= 1
+            unloggedDone += blobs.keys
+            deleteUnlogged()
+        }
+    }
+
+    private func reconcilePending() {
         reader.send(["XPENDING", configuration.stream, configuration.group, "-", "+", 100_000, configuration.consumer]) { [self] result in
             guard case .success(let reply) = result else { return }   // reconnecting: asked again
             let pending = Set((reply.elements ?? []).compactMap { $0.elements?.first?.text })
@@ -316,65 +380,132 @@ final class RedisStreamInput: Input {
             sources.rename(slot, to: name)
             return slot
         }
-        return sources.register(name: name)
+        let slot = sources.register(name: name)
+        sources.setDefers(slot)
+        return slot
     }
 
     // MARK: Decisions and acknowledgements
 
-    /// The daemon's count of lines formatted per source in one engine output.
-    func noteDecided(_ perSource: [UInt32: Int]) {
+    /// The daemon's count of lines formatted per source in one engine output, and the lines
+    /// of the entries' sources (deferred: written once committed).
+    func noteDecided(_ perSource: [UInt32: Int], lines: [UInt32: [UInt8]]) {
+        for (slot, bytes) in lines where entries[slot] != nil { entries[slot]!.lines += bytes }
         for (slot, count) in perSource where entries[slot] != nil {
             entries[slot]!.decided += UInt64(count)
             completeIfDecided(slot)
         }
     }
 
-    /// An entry all of whose parts have their lines: acknowledged once those are durable.
+    /// An entry all of whose parts have their lines: committed (then its lines are written).
     private func completeIfDecided(_ slot: UInt32) {
         guard let entry = entries[slot], let records = entry.records, entry.decided >= records else { return }
         entries[slot] = nil
+        linesOf[entry.id, default: []] += entry.lines
         partsLeft[entry.id, default: 1] -= 1
         guard partsLeft[entry.id]! <= 0 else { return }
         partsLeft[entry.id] = nil
         let slots = slotsOf.removeValue(forKey: entry.id) ?? [slot]
-        durableWaits += 1
-        whenDurable { [self] in
-            durableWaits -= 1
-            // Its lines are written: the slots' names may change for the next entries.
-            freeSlots += slots
-            acknowledge(entry.id)
-        }
+        commitQueue.append(Commit(id: entry.id, lines: linesOf.removeValue(forKey: entry.id) ?? [], slots: slots))
+        flushCommits()
     }
 
+    /// An entry with nothing to decide (bad, or trimmed): committed without lines.
     private func acknowledge(_ id: String) {
-        ackQueue.append(id)
-        flushAcks()
+        commitQueue.append(Commit(id: id, lines: [], slots: []))
+        flushCommits()
     }
 
-    /// One XACK in flight with every durable id queued so far; the ids stay queued until
-    /// Redis confirms, so a broken connection only delays them.
-    private func flushAcks() {
-        guard !ackInFlight, !ackQueue.isEmpty, control.isConnected else {
+    /// One commit in flight with the entries queued so far (at most 1,000, or 8 MiB of lines);
+    /// they stay queued until Redis answers, so a broken connection only delays them.
+    private func flushCommits() {
+        guard !commitInFlight, !commitQueue.isEmpty, control.isConnected else {
             finishIfDone()
             return
         }
-        ackInFlight = true
-        let ids = Array(ackQueue.prefix(1000))
-        control.send(["XACK", configuration.stream, configuration.group] + ids) { [self] result in
-            ackInFlight = false
+        var count = 0, bytes = 0
+        while count < min(commitQueue.count, 1000) && (count == 0 || bytes + commitQueue[count].lines.count <= 8 << 20) {
+            bytes += commitQueue[count].lines.count
+            count += 1
+        }
+        let batch = Array(commitQueue.prefix(count))
+        if bytes > 0 { RedisEntryCommit.KillPoint.beforeCommit.killIfConfigured() }
+        let retried = Set(batch.map(\.id)).intersection(attempted)
+        attempted.formUnion(batch.map(\.id))
+        commitInFlight = true
+        var arguments: [any RedisArgument] = ["EVAL", RedisEntryCommit.script, 2, configuration.stream, unloggedKey,
+                                             configuration.group, configuration.consumer]
+        for commit in batch { arguments += [commit.id, commit.lines] }
+        control.send(arguments) { [self] result in
+            commitInFlight = false
             switch result {
             case .success(let reply) where reply.errorMessage == nil:
-                ackQueue.removeFirst(ids.count)
-                entriesAcknowledged += ids.count
-                for id in ids { known.remove(id) }
+                commitQueue.removeFirst(batch.count)
+                let outcomes = (reply.elements ?? []).map { $0.integer.flatMap { RedisEntryCommit.Outcome(rawValue: Int($0)) } }
+                if bytes > 0 { RedisEntryCommit.KillPoint.afterCommit.killIfConfigured() }
+                var written: [String] = []
+                var discarded: [(String, Int)] = []
+                for (index, commit) in batch.enumerated() {
+                    attempted.remove(commit.id)
+                    known.remove(commit.id)
+                    freeSlots += commit.slots
+                    switch index < outcomes.count ? outcomes[index] : nil {
+                    case .committed?, .groupGone?:
+                        entriesAcknowledged += 1
+                        writeLines(commit.lines)
+                        if !commit.lines.isEmpty { written.append(commit.id) }
+                    case .committedEarlier? where retried.contains(commit.id):
+                        entriesAcknowledged += 1
+                        writeLines(commit.lines)
+                        written.append(commit.id)
+                    default:
+                        // Claimed by another consumer meanwhile (it decides the entry), or committed by an
+                        // earlier run of this one (its lines are in the log or written from Redis at start).
+                        if !commit.lines.isEmpty { discarded.append((commit.id, commit.lines.count)) }
+                    }
+                }
+                if outcomes.contains(.groupGone) {
+                    logger.warning("input \(streamName): the group \(configuration.group) is gone (Redis lost it); decided entries are written without a commit")
+                }
+                if let first = discarded.first {
+                    logger.warning("input \(streamName): \(discarded.count) entries (from \(first.0)) are no longer pending for consumer \(configuration.consumer) (claimed by another consumer after --claim-after, or committed by an earlier run): their decisions here are discarded, not logged")
+                }
+                if !written.isEmpty {
+                    durableWaits += 1
+                    whenDurable { [self] in
+                        durableWaits -= 1
+                        unloggedDone += written
+                        deleteUnlogged()
+                    }
+                }
             case .success(let reply):
-                logger.error("input \(streamName): XACK refused: \(reply.errorMessage!); the entries stay pending")
-                ackQueue.removeFirst(ids.count)
-                for id in ids { known.remove(id) }
+                // The script itself was refused (no scripting?): nothing was committed; the entries stay pending.
+                logger.error("input \(streamName): commit refused: \(reply.errorMessage!); the entries stay pending and are delivered again")
+                commitQueue.removeFirst(batch.count)
+                for commit in batch {
+                    attempted.remove(commit.id)
+                    known.remove(commit.id)
+                    freeSlots += commit.slots
+                }
             case .failure:
                 break   // retried once control is back
             }
-            flushAcks()
+            flushCommits()
+        }
+    }
+
+    /// Deletes the `unlogged` fields of entries whose lines are fsynced (one HDEL in flight).
+    private func deleteUnlogged() {
+        guard !unloggedDeleteInFlight, !unloggedDone.isEmpty, control.isConnected else {
+            finishIfDone()
+            return
+        }
+        unloggedDeleteInFlight = true
+        let ids = Array(unloggedDone.prefix(1000))
+        control.send(["HDEL", unloggedKey] + ids) { [self] result in
+            unloggedDeleteInFlight = false
+            if case .success = result { unloggedDone.removeFirst(ids.count) }
+            deleteUnlogged()
         }
     }
 
@@ -422,8 +553,8 @@ final class RedisStreamInput: Input {
         close()
         isFinishing = true
         if let timer = try? LoopTimer(on: loop, action: { [unowned self] in
-            if !ackQueue.isEmpty || durableWaits > 0 {
-                logger.warning("input \(streamName): \(ackQueue.count + durableWaits) entries decided but not acknowledged (Redis unreachable); they stay pending and are delivered again")
+            if !commitQueue.isEmpty {
+                logger.warning("input \(streamName): \(commitQueue.count) entries decided but not committed (Redis unreachable): their lines are not in the log; they stay pending and are decided again by a restart or another consumer")
             }
             end()
         }) {
@@ -435,7 +566,7 @@ final class RedisStreamInput: Input {
     }
 
     private func finishIfDone() {
-        guard isFinishing, ackQueue.isEmpty, durableWaits == 0, !ackInFlight else { return }
+        guard isFinishing, commitQueue.isEmpty, durableWaits == 0, !commitInFlight, unloggedDone.isEmpty, !unloggedDeleteInFlight else { return }
         end()
     }
 

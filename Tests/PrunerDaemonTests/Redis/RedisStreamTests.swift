@@ -73,11 +73,11 @@ struct RedisStreamTests {
 
     /// - Parameter holds: without `--max-hold`, records wait in the warm-up until it is full (or the daemon stops).
     static func daemon(_ server: RedisServer, work: URL, name: String, stream: String, extra: [String] = [],
-                       holds: Bool = false) throws -> BackgroundDaemon {
+                       holds: Bool = false, environment: [String: String] = [:]) throws -> BackgroundDaemon {
         try BackgroundDaemon(arguments: ["serve", "--listen", server.url(stream), "--consumer", name] + (holds ? [] : ["--max-hold", "0.3"]) + [
             "--decisions", work.appendingPathComponent("\(name).jsonl").path,
             "--state-dir", work.appendingPathComponent("\(name)-state").path,
-            "--control", work.appendingPathComponent("\(name).sock").path] + options + extra)
+            "--control", work.appendingPathComponent("\(name).sock").path] + options + extra, environment: environment)
     }
 
     /// Every sample id exactly once over `logs`; returns the lines.
@@ -187,8 +187,8 @@ struct RedisStreamTests {
         Self.expectExactlyOnce([log])
     }
 
-    @Test("lines fsynced but the XACK never applied (Redis paused writes, then the daemon stopped): a restart under the same --consumer finds the entries in its log and acknowledges them without a second line")
-    func unacknowledgedLinesAreNotWrittenTwice() throws {
+    @Test("decided but the commit never applied (Redis paused writes, then the daemon stopped): no line is logged, and a restart under the same --consumer decides the 80 pending entries once")
+    func uncommittedEntriesAreNotLogged() throws {
         let server = try RedisServer()
         defer { server.stop() }
         let work = TestPaths.temporaryDirectory()
@@ -197,19 +197,83 @@ struct RedisStreamTests {
         // A warm-up larger than the stream: all 80 entries are read and held, nothing decided yet.
         let first = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "9000"], holds: true)
         _ = Self.waitFor("80 entries held") { Self.pending(server, stream: "crawl") == 80 }
-        // Writes (XACK) wait on the server; the stop decides everything, fsyncs, and gives up on the acknowledgements.
+        // Writes (the commit script) wait on the server; the stop decides everything and gives up on the commits.
         try server.cli(["CLIENT", "PAUSE", "30000", "WRITE"])
         #expect(first.terminate() == 0)
-        #expect(first.stderr.contains("entries decided but not acknowledged"), "\(first.stderr)")
+        #expect(first.stderr.contains("80 entries decided but not committed"), "\(first.stderr)")
         try server.cli(["CLIENT", "UNPAUSE"])
         let log = work.appendingPathComponent("a.jsonl").path
-        #expect(Self.decisions(log).count == 8000)
+        #expect(Self.decisions(log).isEmpty, "a line in the log is a committed one")
         #expect(Self.pending(server, stream: "crawl") == 80)
         let again = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "9000"])
-        #expect(again.waitForLog("80 entries were pending for consumer a; 8000 of their records"), "\(again.stderr)")
+        #expect(again.waitForLog("80 entries were pending for consumer a; 0 of their records"), "\(again.stderr)")
         _ = Self.waitFor("every entry acknowledged") { Self.pending(server, stream: "crawl") == 0 }
         #expect(again.terminate() == 0)
         Self.expectExactlyOnce([log])
+    }
+
+    /// Waits up to a minute for a daemon to exit by itself (the test hook kills it); SIGKILL and false if not.
+    static func waitForExit(_ daemon: BackgroundDaemon) -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while daemon.process.isRunning && Date() < deadline { usleep(20_000) }
+        guard daemon.process.isRunning else { return true }
+        kill(daemon.process.processIdentifier, SIGKILL)
+        daemon.process.waitUntilExit()
+        return false
+    }
+
+    /// The hash of consumer `consumer`'s committed lines not yet fsynced.
+    static func unlogged(_ server: RedisServer, consumer: String) -> Int {
+        Int(((try? server.raw(["HLEN", "prunerd:stream:crawl:prunerd:unlogged:\(consumer)"])) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    @Test("SIGKILLed with its entries decided and not yet committed (PRUNERD_TEST_KILL_AT=before-commit: where fsync-then-XACK had lines in its log): the other consumer claims them, and every record has one line across both logs")
+    func killedBeforeCommitIsDecidedOnce() throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        try Self.feed(server, stream: "crawl", 0..<3000)
+        let a = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "1000"],
+                                environment: ["PRUNERD_TEST_KILL_AT": "before-commit"])
+        #expect(Self.waitForExit(a), "\(a.stderr)")
+        #expect(a.process.terminationReason == .uncaughtSignal && a.process.terminationStatus == SIGKILL, "\(a.stderr)")
+        let logs = ["a", "b"].map { work.appendingPathComponent("\($0).jsonl").path }
+        #expect(Self.decisions(logs[0]).isEmpty, "a decided its first entries, and none is in its log")
+        let held = Self.pending(server, stream: "crawl")
+        #expect(held > 0)
+        let b = try Self.daemon(server, work: work, name: "b", stream: "crawl", extra: ["--warmup", "1000", "--claim-after", "2"])
+        try Self.feed(server, stream: "crawl", 3000..<8000)
+        _ = Self.waitFor("8000 lines") { logs.map { Self.decisions($0).count }.reduce(0, +) >= 8000 }
+        _ = Self.waitFor("every entry acknowledged") { Self.pending(server, stream: "crawl") == 0 }
+        #expect(b.terminate() == 0)
+        Self.expectExactlyOnce(logs)
+        #expect(b.stderr.contains("claimed"), "\(b.stderr)")
+        #expect(Self.unlogged(server, consumer: "b") == 0)
+    }
+
+    @Test("SIGKILLed once its first entries are committed and before their lines are written (PRUNERD_TEST_KILL_AT=after-commit): the restart under the same --consumer writes them from Redis, each record once")
+    func killedAfterCommitIsRecovered() throws {
+        let server = try RedisServer()
+        defer { server.stop() }
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        try Self.feed(server, stream: "crawl", 0..<8000)
+        let first = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "1000"],
+                                    environment: ["PRUNERD_TEST_KILL_AT": "after-commit"])
+        #expect(Self.waitForExit(first), "\(first.stderr)")
+        #expect(first.process.terminationReason == .uncaughtSignal, "\(first.stderr)")
+        let log = work.appendingPathComponent("a.jsonl").path
+        #expect(Self.decisions(log).isEmpty)
+        let committed = Self.unlogged(server, consumer: "a")
+        #expect(committed > 0, "the committed entries' lines wait in Redis")
+        let again = try Self.daemon(server, work: work, name: "a", stream: "crawl", extra: ["--warmup", "1000"])
+        #expect(again.waitForLog("entries committed by an earlier run of consumer a were waiting for their fsync"), "\(again.stderr)")
+        _ = Self.waitFor("8000 lines") { Self.decisions(log).count >= 8000 }
+        _ = Self.waitFor("every entry acknowledged") { Self.pending(server, stream: "crawl") == 0 }
+        #expect(again.terminate() == 0)
+        Self.expectExactlyOnce([log])
+        #expect(Self.unlogged(server, consumer: "a") == 0, "the fields are deleted once the lines are fsynced")
     }
 
     @Test("redis-server stopped for 3 s mid-stream and started again: warned, reconnected, nothing lost or doubled")
