@@ -142,8 +142,9 @@ final class ClusterShard {
     /// A stop (SIGTERM) is the end of this shard's input, as the end of a file is: a Redis
     /// stream never ends, so the operator's stop is the only end a stream-fed shard has, and
     /// deciding the held records alone then would decide them on this shard's statistics
-    /// (or, before an epoch, on its own centroids). The same bound holds (`barrierLeases`
-    /// leases, also for finding an epoch); a second stop signal (`hurry()`) finishes at once.
+    /// (or, before an epoch, on its own centroids). The same bounds hold (`barrierLeases`
+    /// leases for the barrier, and as many for finding an epoch after the stop); a second
+    /// stop signal (`hurry()`) finishes at once.
     func mayFinish(stopping: Bool) -> Bool {
         if stopping && stopRequestedAt == nil { stopRequestedAt = loop.now }
         if hurried {
