@@ -19,6 +19,10 @@ struct OfflineCommand: ParsableCommand {
     @OptionGroup var pruning: PruningOptionGroup
     @OptionGroup var output: OutputOptions
 
+    @Option(name: .customLong(ServeOptions.threads.name),
+            help: "Threads for k-means and assignment (default: the online CPUs; decisions do not depend on it).")
+    var threads: Int?
+
     func run() throws {
         let resolved = try output.resolve()
         let logger = try resolved.makeLogger()
@@ -39,6 +43,7 @@ struct OfflineCommand: ParsableCommand {
         let options = try pruning.options()
         let engine = OfflineEngine(options: options, centroids: try resolved.loadCentroidsForCommandLine())
         engine.kernel = KernelOverrides.choice
+        engine.threads = max(1, threads ?? SettingsEnvironment.current().onlineCPUs)
         configuration.kernel = KernelOverrides.choice
         let daemon = try Daemon(configuration: configuration, engine: engine, logger: logger)
         let summary = try daemon.run()

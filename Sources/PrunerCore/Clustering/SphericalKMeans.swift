@@ -1,5 +1,6 @@
 // Spherical k-means: k-means++ seeding with cosine distance, then Lloyd
 // iterations that assign by largest inner product and re-normalise means.
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,17 +19,22 @@ public enum SphericalKMeans {
     /// most once per iteration. Stops when no assignment changes or after
     /// `iterations` rounds. If `k > n`, the extra centroids repeat rows (they stay empty).
     ///
-    /// `kernel` shapes the assignment code only (every choice assigns alike).
+    /// `kernel` shapes the assignment code only (every choice assigns alike), and
+    /// `threads` only splits the work: seeding and assignment split rows between
+    /// threads that each compute their rows exactly as one thread would, so the
+    /// centroids are the same bit for bit whatever the count.
     ///
     /// - Returns: `k × dimension` centroids, row-major.
     public static func fit(vectors: [Float], dimension d: Int, k: Int, iterations: Int, seed: UInt64,
-                           kernel: KernelChoice = .fastest) -> [Float] {
+                           kernel: KernelChoice = .fastest, threads: Int = 1) -> [Float] {
         let n = vectors.count / d
         precondition(k >= 1 && n >= 1)
-        var centroids = seedPlusPlus(vectors: vectors, dimension: d, k: k, seed: seed)
+        var centroids = seedPlusPlus(vectors: vectors, dimension: d, k: k, seed: seed, threads: threads)
         var previous = [Int32](repeating: -1, count: n)
         for _ in 0..<max(iterations, 1) {
-            let (assign, sim) = NearestCentroid(centroids: centroids, dimension: d, kernel: kernel).assign(rows: vectors)
+            var nearest = NearestCentroid(centroids: centroids, dimension: d, kernel: kernel)
+            nearest.threads = threads
+            let (assign, sim) = nearest.assign(rows: vectors)
             if assign == previous { break }
             previous = assign
             var sums = [Float](repeating: 0, count: k * d)
@@ -70,29 +76,104 @@ public enum SphericalKMeans {
     /// a subset of the rows (the streaming warm-up) draws the same seeds as a
     /// run over all of them wherever its D² agree, and its k-means converges
     /// to the optimum the full run finds rather than to another seed's.
-    static func seedPlusPlus(vectors: [Float], dimension d: Int, k: Int, seed: UInt64) -> [Float] {
+    ///
+    /// Each step is one pass over the rows that updates D² with the newest centre
+    /// and runs the next step's race on the updated weights; with `threads` > 1 the
+    /// rows are split into contiguous ranges and the ranges' winners compared by
+    /// the race's own order (lower score, then lower key, then lower row), which
+    /// picks the row a single pass would.
+    static func seedPlusPlus(vectors: [Float], dimension d: Int, k: Int, seed: UInt64, threads: Int = 1) -> [Float] {
         let n = vectors.count / d
         let keys = rowKeys(vectors, dimension: d, seed: seed)
         var centroids = [Float](); centroids.reserveCapacity(k * d)
         var first = race(keys, step: 0, weights: nil)
         var dist = [Double](repeating: .infinity, count: n)
+        let parts = max(1, min(threads, n / seedingRowsPerThreadMinimum))
         for c in 0..<k {
             centroids.append(contentsOf: vectors[(first * d)..<(first * d + d)])
             if c == k - 1 { break }
-            var total = 0.0
+            let salt = raceSalt(step: UInt64(c + 1))
+            var winners = [RaceEntry?](repeating: nil, count: parts)
+            var positive = [Bool](repeating: false, count: parts)
             vectors.withUnsafeBufferPointer { v in
-                let cp = v.baseAddress! + first * d
-                for i in 0..<n {
-                    let dd = max(0, 1 - Double(VectorMath.dot(v.baseAddress! + i * d, cp, d)))
-                    let squared = dd * dd
-                    if squared < dist[i] { dist[i] = squared }
-                    total += dist[i]
+                keys.withUnsafeBufferPointer { keyBuffer in
+                    dist.withUnsafeMutableBufferPointer { distBuffer in
+                        winners.withUnsafeMutableBufferPointer { winnerBuffer in
+                            positive.withUnsafeMutableBufferPointer { positiveBuffer in
+                                let shared = SeedingBuffers(vectors: v, keys: keyBuffer, dist: distBuffer,
+                                                            winners: winnerBuffer, positive: positiveBuffer)
+                                let centre = first
+                                let step: @Sendable (Int) -> Void = { part in
+                                    let range = (n * part / parts)..<(n * (part + 1) / parts)
+                                    let (winner, anyPositive) = updateAndRace(shared, rows: range, centre: centre,
+                                                                              dimension: d, salt: salt)
+                                    shared.winners[part] = winner
+                                    shared.positive[part] = anyPositive
+                                }
+                                if parts == 1 { step(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: step) }
+                            }
+                        }
+                    }
                 }
             }
-            // All rows coincide with chosen centres: a uniform draw.
-            first = race(keys, step: UInt64(c + 1), weights: total > 0 ? dist : nil)
+            if positive.contains(true) {
+                var best: RaceEntry?
+                for case let candidate? in winners where best == nil || candidate.precedes(best!) { best = candidate }
+                first = best!.row
+            } else {
+                // All rows coincide with chosen centres: a uniform draw.
+                first = race(keys, step: UInt64(c + 1), weights: nil)
+            }
         }
         return centroids
+    }
+
+    /// Rows per seeding thread below which splitting costs more than it saves.
+    static let seedingRowsPerThreadMinimum = 4096
+
+    /// The buffers of one seeding step, handed to its threads, which write disjoint ranges.
+    private struct SeedingBuffers: @unchecked Sendable {
+        let vectors: UnsafeBufferPointer<Float>
+        let keys: UnsafeBufferPointer<UInt64>
+        let dist: UnsafeMutableBufferPointer<Double>
+        let winners: UnsafeMutableBufferPointer<RaceEntry?>
+        let positive: UnsafeMutableBufferPointer<Bool>
+    }
+
+    /// One row's draw in a race: the winner has the least score.
+    struct RaceEntry {
+        var score: Double
+        var key: UInt64
+        var row: Int
+
+        /// The race's order: lower score, then lower key, then lower row.
+        func precedes(_ other: RaceEntry) -> Bool {
+            if score != other.score { return score < other.score }
+            if key != other.key { return key < other.key }
+            return row < other.row
+        }
+    }
+
+    /// Updates D² of `rows` with centre row `centre`, and returns those rows' winner of
+    /// the race salted `salt` on the updated weights (rows of weight 0 never win), and
+    /// whether any of them has a positive weight.
+    private static func updateAndRace(_ shared: SeedingBuffers, rows: Range<Int>, centre: Int, dimension d: Int,
+                                      salt: UInt64) -> (RaceEntry?, Bool) {
+        let v = shared.vectors.baseAddress!
+        let cp = v + centre * d
+        var best: RaceEntry?
+        var anyPositive = false
+        for i in rows {
+            let dd = max(0, 1 - Double(VectorMath.dot(v + i * d, cp, d)))
+            let squared = dd * dd
+            if squared < shared.dist[i] { shared.dist[i] = squared }
+            let w = shared.dist[i]
+            guard w > 0 else { continue }
+            anyPositive = true
+            let entry = RaceEntry(score: raceScore(key: shared.keys[i], salt: salt, weight: w), key: shared.keys[i], row: i)
+            if best == nil || entry.score < best!.score || (entry.score == best!.score && entry.key < best!.key) { best = entry }
+        }
+        return (best, anyPositive)
     }
 
     /// A 64-bit key per row: a hash of the seed and the row's sign pattern
@@ -128,18 +209,26 @@ public enum SphericalKMeans {
         var best = 0
         var bestScore = Double.infinity
         var bestKey = UInt64.max
-        let salt = (step &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        let salt = raceSalt(step: step)
         for i in keys.indices {
             let w = weights?[i] ?? 1
             guard w > 0 else { continue }
-            var draw = SplitMix64(seed: keys[i] ^ salt)
-            let bits = draw.next()
-            let u = (Double(bits >> 11) + 0.5) * 0x1.0p-53
-            let score = -log(u) / w
+            let score = raceScore(key: keys[i], salt: salt, weight: w)
             if score < bestScore || (score == bestScore && keys[i] < bestKey) {
                 best = i; bestScore = score; bestKey = keys[i]
             }
         }
         return best
+    }
+
+    /// The salt of step `step`'s race.
+    @inline(__always) static func raceSalt(step: UInt64) -> UInt64 { (step &+ 1) &* 0x9E37_79B9_7F4A_7C15 }
+
+    /// A row's score in a race: `−log(u) / w`, with `u` uniform in (0, 1) from its key and the salt.
+    @inline(__always) static func raceScore(key: UInt64, salt: UInt64, weight w: Double) -> Double {
+        var draw = SplitMix64(seed: key ^ salt)
+        let bits = draw.next()
+        let u = (Double(bits >> 11) + 0.5) * 0x1.0p-53
+        return -log(u) / w
     }
 }

@@ -271,7 +271,8 @@ public struct StreamingPruner: Sendable {
                 if !kept.isEmpty { fitRows = kept }
             }
             concepts.centroids = SphericalKMeans.fit(vectors: fitRows, dimension: d, k: options.clusters,
-                                                     iterations: options.kmeansIterations, seed: options.seed, kernel: kernel)
+                                                     iterations: options.kmeansIterations, seed: options.seed, kernel: kernel,
+                                                     threads: assignmentThreads)
         }
         nearest = makeNearest()
         quota.dInterStale = true

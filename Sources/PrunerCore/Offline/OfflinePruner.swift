@@ -65,9 +65,10 @@ public enum OfflinePruner {
     /// [`SemDeDup.withinConcept`]). Statistics, quotas and M = round(ρ·n′) are
     /// then computed on the n′ remaining (non-duplicate, scored) rows only: the
     /// kept count is ρ × the number of non-duplicate records.
-    /// `kernel` shapes the assignment code only (every choice assigns alike).
+    /// `kernel` shapes the assignment code only (every choice assigns alike), and
+    /// `threads` only splits k-means and assignment by rows (results do not change).
     public static func run(vectors: [Float], dimension d: Int, options: PruningOptions, centroids given: [Float]? = nil,
-                           scores: [Float?]? = nil, kernel: KernelChoice = .fastest) -> OfflineResult {
+                           scores: [Float?]? = nil, kernel: KernelChoice = .fastest, threads: Int = 1) -> OfflineResult {
         let n = vectors.count / d
         var lowScore = [Bool](repeating: false, count: n)
         if let minScore = options.minScore, let scores {
@@ -86,10 +87,16 @@ public enum OfflinePruner {
             VectorMath.normaliseRows(&centroids, d)
         } else {
             centroids = SphericalKMeans.fit(vectors: nFit > 0 ? fitRows : vectors, dimension: d, k: min(options.clusters, max(nFit, 1)),
-                                            iterations: options.kmeansIterations, seed: options.seed, kernel: kernel)
+                                            iterations: options.kmeansIterations, seed: options.seed, kernel: kernel,
+                                            threads: threads)
         }
         let k = centroids.count / d
-        var (assignments, similarities) = n > 0 ? NearestCentroid(centroids: centroids, dimension: d, kernel: kernel).assign(rows: vectors) : ([], [])
+        var (assignments, similarities): ([Int32], [Float]) = ([], [])
+        if n > 0 {
+            var nearest = NearestCentroid(centroids: centroids, dimension: d, kernel: kernel)
+            nearest.threads = threads
+            (assignments, similarities) = nearest.assign(rows: vectors)
+        }
         var distances = similarities.map { 1 - $0 }
         for i in 0..<n where lowScore[i] { assignments[i] = -1; distances[i] = 0 }
         var members = [[Int]](repeating: [], count: k)

@@ -151,6 +151,8 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
     public private(set) var dimension: Int?
     /// The assignment kernel's shape (decisions do not depend on it).
     public var kernel = KernelChoice.fastest
+    /// Threads for k-means and assignment (`--threads`; decisions do not depend on it).
+    public var threads = 1
 
     public init(options: PruningOptions, centroids: (values: [Float], dimension: Int)?) {
         self.options = options
@@ -175,7 +177,7 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
         var scores = [Float?](repeating: nil, count: all.rowCount)
         for entry in all.entries where entry.row >= 0 { scores[Int(entry.row)] = entry.score }
         let result = OfflinePruner.run(vectors: all.vectors, dimension: all.dimension, options: options,
-                                       centroids: givenCentroids, scores: scores, kernel: kernel)
+                                       centroids: givenCentroids, scores: scores, kernel: kernel, threads: threads)
         self.result = result
         var decided = DecidedRecords()
         decided.entries = all.entries
