@@ -289,18 +289,27 @@ struct ClusterTests {
         #expect(result.status == 0, "\(result.stderr)")
     }
 
-    /// Waits until `group` has `count` entries delivered and unacknowledged (every record held), then SIGTERMs `shards`.
-    static func stopOnceDelivered(_ shards: [Shard], redis: RedisServer, group: String, count: Int) {
+    /// Waits until `group` has read every one of the stream's `count` entries, then SIGTERMs `shards`.
+    static func stopOnceRead(_ shards: [Shard], redis: RedisServer, group: String, count: Int) {
+        func allRead() -> Bool {
+            // XINFO GROUPS --raw: per group "name", NAME, …, "entries-read", N, "lag", L.
+            let text = (try? redis.raw(["XINFO", "GROUPS", "crawl"])) ?? ""
+            return text.components(separatedBy: "name\n").contains { $0.hasPrefix(group + "\n") && $0.contains("entries-read\n\(count)\nlag\n0\n") }
+        }
         let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, RedisStreamTests.pending(redis, stream: "crawl", group: group) < count { usleep(50_000) }
-        #expect(RedisStreamTests.pending(redis, stream: "crawl", group: group) == count, "every entry delivered to group \(group)")
+        while Date() < deadline, !allRead() { usleep(50_000) }
+        #expect(allRead(), "every entry delivered to group \(group)")
         usleep(500_000)   // ten syncs: every shard's statistics hold every record
         for shard in shards { kill(shard.process.processIdentifier, SIGTERM) }
     }
 
+    /// nil: the default look-ahead (20,000), which holds the whole stream until the stop; 1,000: most
+    /// records are decided while the stream flows.
     @Test("one Redis stream, 4 shards each --listen and --cluster, stopped once it is read: every record decided exactly once, keep ratio ρ ± 0.005, overlap with one daemon on the stream ≥ 0.95",
-          .enabled(if: FileManager.default.fileExists(atPath: TestPaths.sample), "the shipped sample Samples/docstrings-8k.prn1.lz4 is absent"))
-    func streamAndCluster() throws {
+          .enabled(if: FileManager.default.fileExists(atPath: TestPaths.sample), "the shipped sample Samples/docstrings-8k.prn1.lz4 is absent"),
+          arguments: [nil, 1000] as [Int?])
+    func streamAndCluster(lookahead: Int?) throws {
+        let options = Self.engine + (lookahead.map { ["--lookahead", String($0)] } ?? [])
         let redis = try RedisServer()
         defer { redis.stop() }
         let stream = try Stream(source: TestPaths.sample, shards: 4, seed: 45)
@@ -309,16 +318,17 @@ struct ClusterTests {
         try Self.feed(redis, stream: "crawl", lines: stream.lines)
         // The default look-ahead (20,000) holds the whole stream: nothing is decided, and no warm-up
         // fills, before the stop; the stop is each shard's end of input (one leads, three adopt, all
-        // publish final statistics, then each decides what it holds).
+        // publish final statistics, then each decides what it holds). At look-ahead 1,000 the first
+        // shard whose clustering warm-up (1,000) fills leads, and the shards decide as they read.
         let shards = try (0..<4).map { s in
             try Shard(s, arguments: ["serve", "--listen", redis.url("crawl?group=g"), "--consumer", "s\(s)",
                                      "--cluster", redis.url("both"), "--shard-id", "s\(s)", "--sync-every", "0.05",
                                      "--decisions", work.appendingPathComponent("shard\(s).jsonl").path, "--save-centroids",
                                      work.appendingPathComponent("centroids\(s).npy").path, "--log-level", "info",
                                      "--state-dir", work.appendingPathComponent("state\(s)").path,
-                                     "--control", work.appendingPathComponent("s\(s).sock").path] + Self.engine, work: work)
+                                     "--control", work.appendingPathComponent("s\(s).sock").path] + options, work: work)
         }
-        Self.stopOnceDelivered(shards, redis: redis, group: "g", count: 80)
+        Self.stopOnceRead(shards, redis: redis, group: "g", count: 80)
         for shard in shards { #expect(shard.wait(seconds: 120), "shard \(shard.index) did not end: \(shard.errors)") }
         for shard in shards { #expect(shard.process.terminationStatus == 0, "\(shard.errors)") }
         #expect(RedisStreamTests.pending(redis, stream: "crawl", group: "g") == 0, "every entry acknowledged")
@@ -337,14 +347,26 @@ struct ClusterTests {
                                            "--decisions", work.appendingPathComponent("shard9.jsonl").path,
                                            "--state-dir", work.appendingPathComponent("state9").path,
                                            "--control", work.appendingPathComponent("s9.sock").path,
-                                           "--centroids", work.appendingPathComponent("centroids0.npy").path] + Self.engine, work: work)
-        Self.stopOnceDelivered([one], redis: redis, group: "one", count: 80)
+                                           "--centroids", work.appendingPathComponent("centroids0.npy").path] + options, work: work)
+        Self.stopOnceRead([one], redis: redis, group: "one", count: 80)
         #expect(one.wait(seconds: 120), "the one daemon did not end: \(one.errors)")
         let reference = Set(parseDecisions(try Data(contentsOf: one.log)).filter { $0.decision == "keep" }.map(\.id))
         let overlap = Double(kept.intersection(reference).count) / Double(max(reference.count, 1))
-        print("cluster on one Redis stream, 4 shards: lines per shard \(decisions.map(\.count)), keep ratio \(ratio), overlap with one daemon \(overlap)")
-        #expect(abs(ratio - 0.3) <= 0.005)
-        #expect(overlap >= 0.95)
+        print("cluster on one Redis stream, 4 shards, look-ahead \(lookahead.map(String.init) ?? "default"): lines per shard \(decisions.map(\.count)), keep ratio \(ratio), overlap with one daemon \(overlap)")
+        guard lookahead != nil else {
+            #expect(abs(ratio - 0.3) <= 0.005)
+            #expect(overlap >= 0.95)
+            return
+        }
+        // Known short of issue 18 (docs/scale-out.md, "Measured"): decided as the stream flows, the leader
+        // decides its first records before the others' statistics of the epoch reach it, and the order alone
+        // moves a streaming kept set (one daemon on two shuffles: 0.905 at look-ahead 1,000).
+        #expect(abs(ratio - 0.3) <= 0.03)
+        #expect(overlap >= 0.85)
+        withKnownIssue("decided while the stream flows: keep ratio ρ ± 0.005 and overlap ≥ 0.95 (issue 18)", isIntermittent: true) {
+            #expect(abs(ratio - 0.3) <= 0.005)
+            #expect(overlap >= 0.95)
+        }
     }
 
     @Test("real data: 4 shards on quarters of the shuffled docstrings set (40,000 × 384), k = 100, default warm-up and sync",
