@@ -168,6 +168,15 @@ public enum StartPreparation {
         for path in inputs {
             let name = InputOpener.inputName(forPath: path)
             given.insert(name)
+            // Only regular files have an identity to check; anything else is not opened here:
+            // a FIFO's writer would pair with this check's short-lived reader and lose what it
+            // writes (or block the daemon's own open, waiting for a writer that already left).
+            if path != "-", let kind = try? FileKind.of(path: path), kind != .regular {
+                if resume.files.contains(where: { $0.name == name }) {
+                    throw .inputChanged(input: name, reason: "it is no longer a regular file")
+                }
+                continue
+            }
             var request = uv_fs_t()
             let fd: Int32
             if path == "-" {
