@@ -46,6 +46,8 @@ public struct DaemonSettings: Sendable {
     public var metrics: ListenAddress?
     /// `--fresh`: do not restore the checkpoint.
     public var fresh: Bool
+    /// `--suspend-on-stop`: a stop checkpoints the held records undecided (DaemonConfiguration.suspendOnStop).
+    public var suspendOnStop: Bool
     /// Connection limits and socket permissions.
     public var limits: ConnectionLimits
     /// `--ids`, `--scores`, `--npz-key` of matrix inputs (command line only).
@@ -127,6 +129,13 @@ public struct DaemonSettings: Sendable {
             self.metrics = try metrics.map { text throws(ListenAddressError) in try ListenAddress(parsing: text) }
         } catch { throw .listenAddress(error) }
         fresh = try layers.resolved(ServeOptions.fresh)
+        suspendOnStop = try layers.resolved(ServeOptions.suspendOnStop)
+        if suspendOnStop && checkpointEvery == nil {
+            throw .invalid("--suspend-on-stop needs checkpoints (--checkpoint-every, or listening): without one the held records would be lost")
+        }
+        if suspendOnStop && cluster != nil {
+            throw .invalid("--suspend-on-stop is not for --cluster: a shard decides what it holds against the cluster when it stops")
+        }
         limits = try Self.limits(layers: layers)
         matrixIDs = layers.commandLine.value(ServeOptions.ids)
         matrixScores = layers.commandLine.value(ServeOptions.scores)
@@ -164,6 +173,7 @@ public struct DaemonSettings: Sendable {
             configuration.checkpointPath = path
             configuration.checkpointEvery = every
         }
+        configuration.suspendOnStop = suspendOnStop
         configuration.controlPath = control?.path
         configuration.metrics = metrics
     }

@@ -56,6 +56,8 @@ public enum ServeOptions {
     }
     /// `--fresh`.
     public static let fresh = OptionKey<Bool>.flag("fresh", reload: .restart) { "\($0.fresh)" }
+    /// `--suspend-on-stop`.
+    public static let suspendOnStop = OptionKey<Bool>.flag("suspend-on-stop", reload: .restart) { "\($0.suspendOnStop)" }
     /// `--control`.
     public static let control = OptionKey<String>.string(
         "control", nil, "$RUNTIME_DIRECTORY/control.sock when listening, else <state dir>/control.sock", reload: .restart) {
@@ -211,7 +213,7 @@ public enum ServeOptions {
     /// Every option of `prunerd serve`, in `--check-config`'s order.
     public static let table: [ServeOption] = [
         listen.option, claimAfter.option, reply.option, consumer.option, decisionsMaxlen.option,
-        decisions.option, append.option, overwrite.option, stateDir.option, checkpointEvery.option, fresh.option,
+        decisions.option, append.option, overwrite.option, stateDir.option, checkpointEvery.option, fresh.option, suspendOnStop.option,
         control.option, threads.option, centroids.option, saveCentroids.option, metrics.option,
         maxRecordSize.option, maxConnections.option, connectionBuffer.option, maxReplyBacklog.option,
         socketGroup.option, maxHold.option, logLevel.option, keptIds.option,

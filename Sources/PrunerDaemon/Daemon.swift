@@ -53,6 +53,11 @@ public struct DaemonConfiguration: Sendable {
     public var checkpointPath: String?
     /// Seconds between checkpoints while running (0: only at stop).
     public var checkpointEvery: Double = 0
+    /// `--suspend-on-stop`: a stop signal leaves the held (look-ahead, warm-up) records
+    /// undecided in the last checkpoint instead of deciding them against the quotas of that
+    /// moment, so a restart with the same command ends with an uninterrupted run's kept set.
+    /// Needs `checkpointPath`.
+    public var suspendOnStop = false
     /// The assignment kernel the engine was given (for the startup log; the CLI reads PRUNERD_SCREEN and friends).
     public var kernel = KernelChoice.fastest
     /// Called on the loop thread about five times a second with the run's figures (the
@@ -119,6 +124,9 @@ public struct DaemonSummary: Sendable {
     public var latency: LatencyHistogram
     /// Records of resumed file inputs skipped because they reached the engine before the checkpoint.
     public var resumedRecords: UInt64 = 0
+    /// `--suspend-on-stop`: records the engine held undecided at the stop (the checkpoint holds
+    /// them; the next start decides them), or nil when the run was not suspended.
+    public var suspendedRecords: UInt64?
 
     /// Records per second over the whole run.
     public var rate: Double { seconds > 0 ? Double(tally.total) / seconds : 0 }
@@ -150,6 +158,8 @@ public final class Daemon: InputDelegate {
     private var backpressure: Backpressure
     private var isStopping = false
     private var engineFinished = false
+    /// The stop left the engine's held records undecided for the checkpoint (`suspendOnStop`).
+    private var engineSuspended = false
     /// When records were read: (records read in all, loop time in ns), one entry per 10 ms
     /// at most; entries whose records are all decided are dropped (see `releaseHeldIfDue`).
     private var readTimes: [(total: UInt64, at: UInt64)] = []
@@ -287,6 +297,7 @@ public final class Daemon: InputDelegate {
                              inputErrors: inputErrors, decisionsPath: configuration.decisionsPath,
                              latency: latency.histogram)
         summary.resumedRecords = resumedRecords
+        if engineSuspended { summary.suspendedRecords = recordsRead - recordsDecided }
         return summary
     }
 
@@ -608,10 +619,18 @@ public final class Daemon: InputDelegate {
         let noMoreInput = isStopping || (listeners.isEmpty && pendingOpens == 0 && inputs.isEmpty)
         guard noMoreInput, checkpoint == .none, worker.isReady, batcher.pendingCount == 0 else { return }
         if !engineFinished {
-            if let cluster, !cluster.mayFinish(stopping: isStopping) { return }
-            engineFinished = true
-            worker.run(.finish, done: didWork)
-            return
+            // Suspended: the last checkpoint holds what the engine holds, as a SIGKILL just after a
+            // checkpoint would leave it; the restart decides those records as if never stopped.
+            if isStopping && configuration.suspendOnStop && configuration.checkpointPath != nil {
+                engineFinished = true
+                engineSuspended = true
+                logger.info("suspending: the \(recordsRead - recordsDecided) records held undecided go into the checkpoint; the next start with this state directory decides them")
+            } else {
+                if let cluster, !cluster.mayFinish(stopping: isStopping) { return }
+                engineFinished = true
+                worker.run(.finish, done: didWork)
+                return
+            }
         }
         guard !isShuttingDown, !worker.hasPendingOutput else { return }
         isShuttingDown = true
@@ -674,14 +693,19 @@ public final class Daemon: InputDelegate {
         }
     }
 
-    /// Stops accepting, decides every record already read, and exits the loop.
+    /// Stops accepting, decides every record already read (or, suspending, checkpoints
+    /// the held ones undecided), and exits the loop.
     public func stop() {
         guard !isStopping else {
             cluster?.hurry()   // a second signal: a cluster shard stops waiting for the others
             return
         }
         isStopping = true
-        logger.info("stopping: no new input; deciding every record already read")
+        if configuration.suspendOnStop && configuration.checkpointPath != nil {
+            logger.info("stopping: no new input; suspending (--suspend-on-stop): held records are checkpointed undecided")
+        } else {
+            logger.info("stopping: no new input; deciding every record already read")
+        }
         notifier?.stopping()
         for listener in listeners { listener.close() }
         listeners = []

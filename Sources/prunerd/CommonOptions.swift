@@ -155,7 +155,7 @@ extension DaemonSummary {
 extension DaemonSummary {
     /// What a user must know about how the run went, beyond the figures: an empty
     /// input, every record rejected (both fail the run), k above the records, a
-    /// stream that ended inside its warm-up.
+    /// stream that ended inside its warm-up, records left undecided by `--suspend-on-stop`.
     /// - Parameter warmupAtStart: the streaming engine was in its warm-up when the run began (nil: offline).
     func outcome(options: PruningOptions, warmupAtStart: Bool?) -> (notes: [String], failed: Bool) {
         var notes: [String] = []
@@ -163,11 +163,15 @@ extension DaemonSummary {
         // Repeated ids (`--unique-ids`) never reached the engine: they are not records it clustered.
         let repeats = tally.droppedByReason["duplicate_id"] ?? 0
         let valid = tally.kept + tally.dropped - repeats
+        if let suspended = suspendedRecords {
+            notes.append("suspended (--suspend-on-stop): \(suspended) records held undecided in the checkpoint; "
+                + "the next start with the same command decides them")
+        }
         if tally.total > 0 && repeats == tally.total {
             notes.append("every record's id was already decided (--unique-ids): all \(repeats) were answered drop/duplicate_id, nothing new was decided")
         } else if tally.total == 0 && resumedRecords > 0 {
             notes.append("nothing left to decide: the \(resumedRecords) records of the inputs were all decided or held before the checkpoint")
-        } else if tally.total == 0 {
+        } else if tally.total == 0 && suspendedRecords == nil {
             notes.append("no records: the input was empty" + (inputErrors > 0 ? " or could not be read (see above)" : ""))
             failed = true
         } else if tally.rejected == tally.total {
@@ -179,7 +183,7 @@ extension DaemonSummary {
             notes.append("--clusters \(options.clusters) is more than the \(valid) valid records: most concepts are empty or single "
                 + "records and the quotas say little; lower --clusters (the default --warmup, 300·k, gives k-means 300 records per concept)")
         }
-        if warmupAtStart == true, valid > 0, valid < options.clusteringWarmup {
+        if warmupAtStart == true, suspendedRecords == nil, valid > 0, valid < options.clusteringWarmup {
             let named = options.lookahead > options.warmup ? "--lookahead \(options.lookahead), longer than --warmup"
                                                            : "--warmup \(options.warmup)"
             notes.append("the run ended inside the warm-up (\(valid) of \(named) records): every record was decided "

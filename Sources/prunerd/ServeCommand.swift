@@ -15,7 +15,7 @@ struct ServeCommand: ParsableCommand {
             With no INPUT, no --listen and no socket passed by systemd, stdin. With only INPUTs, prunerd exits once all reach EOF and every \
             decision is written (exit 0; 1 if an input failed, held no record, or every record was rejected), so `zcat x | prunerd serve` works \
             as a filter. With listeners it runs until SIGTERM/SIGINT, then decides every record \
-            already read, writes a checkpoint and exits 0. SIGHUP reopens the decision log, rewrites --kept-ids and \
+            already read (with --suspend-on-stop: checkpoints the held ones undecided), writes a checkpoint and exits 0. SIGHUP reopens the decision log, rewrites --kept-ids and \
             reloads \(ServeOptions.liveNames) from --config (docs/options.md).
             """)
 
@@ -46,6 +46,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong(ServeOptions.checkpointEvery.name),
             help: "Seconds between checkpoints in the state directory (default 60 when listening, else off; 0: only at start and stop). A restart after a crash resumes each file input after the records the checkpoint had, and cuts the decision log back to the checkpoint's length: exactly one line per record.")
     var checkpointEvery: Double?
+
+    @Flag(name: .customLong(ServeOptions.suspendOnStop.name),
+          help: "On SIGTERM/SIGINT, leave the records held by the look-ahead or the warm-up undecided in the checkpoint instead of deciding them now: the next start with the same command decides them as an uninterrupted run would (the same kept set), but until then they have no line (reply clients get no answer for them). Needs a state directory (--checkpoint-every).")
+    var suspendOnStop = false
 
     @Flag(name: .customLong(ServeOptions.fresh.name), help: "Start without restoring the state directory's checkpoint (a decision log that already holds lines then needs --append or --overwrite).")
     var fresh = false
@@ -83,6 +87,7 @@ struct ServeCommand: ParsableCommand {
         values.set(ServeOptions.reply, flag: reply)
         values.set(ServeOptions.checkpointEvery, checkpointEvery)
         values.set(ServeOptions.fresh, flag: fresh)
+        values.set(ServeOptions.suspendOnStop, flag: suspendOnStop)
         values.set(ServeOptions.metrics, metrics)
         values.set(ServeOptions.control, control)
         values.set(ServeOptions.threads, threads)

@@ -28,34 +28,6 @@ struct CrashResumeTests {
     /// The same 120,000 rows as a float32 `.npy` (its records' `seq` is the row).
     static let npyInput: URL = input.deletingLastPathComponent().appendingPathComponent("x.npy")
 
-    /// SplitMix64: the kill moments are random, and the same on every run of the test.
-    struct Moments {
-        var state: UInt64
-        mutating func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-        }
-    }
-
-    static func fileSize(_ path: String) -> Int {
-        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
-    }
-
-    static func start(_ arguments: [String], stderr: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPaths.prunerd)
-        process.arguments = arguments
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: stderr)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     @Test("SIGKILL at 12 random moments, restarted with the same command: one whole line per record, the uninterrupted kept set",
           arguments: zip(["lz4", "lz4", "npy"], ["auto", "online", "auto"]))
     func killLoop(kind: String, update: String) throws {
@@ -71,66 +43,21 @@ struct CrashResumeTests {
         let keptFile = work.appendingPathComponent("kept.txt")
         let command = ["serve", input.path, "--decisions", log, "--state-dir", work.appendingPathComponent("state").path,
                        "--checkpoint-every", "0.1", "--kept-ids", keptFile.path] + options
-        var moments = Moments(state: kind == "npy" ? 3 : update == "online" ? 2 : 1)
-        var kills = 0, runs = 0, resumed = 0
-        while kills < 12 && runs < 40 {
-            runs += 1
-            let stderr = work.appendingPathComponent("run\(runs).txt")
-            let process = try Self.start(command, stderr: stderr)
-            // Most kills come once the log grew by a random amount (up to 1.5 MB, ~10,000
-            // lines: every run leaves work for the next), plus a random delay of up to 30 ms;
-            // one in four comes at a random moment of the run's first 0.15 s.
-            if moments.next() < 0.25 {
-                usleep(UInt32(moments.next() * 150_000))
-            } else {
-                let target = Self.fileSize(log) + Int(moments.next() * 1_500_000)
-                let deadline = Date().addingTimeInterval(20)
-                while process.isRunning && Self.fileSize(log) <= target && Date() < deadline { usleep(2_000) }
-                usleep(UInt32(moments.next() * 30_000))
-            }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                kills += 1
-            }
-            process.waitUntilExit()
-            let text = (try? String(contentsOf: stderr, encoding: .utf8)) ?? ""
-            #expect(!text.contains("error"), "run \(runs): \(text)")
-            if text.contains("resumes after record") { resumed += 1 }
-        }
-        #expect(kills >= 10, "\(kills) kills landed in \(runs) runs")
+        let tally = try RestartLoop.run(command, log: log, signal: SIGKILL, stops: 12,
+                                        seed: kind == "npy" ? 3 : update == "online" ? 2 : 1, work: work)
+        #expect(tally.stops >= 10, "\(tally.stops) kills landed in \(tally.runs) runs")
         let final = try runProcess(TestPaths.prunerd, command)
         #expect(final.status == 0, "\(final.stderr)")
-        #expect(resumed >= 3, "only \(resumed) runs resumed from a recorded position")
+        #expect(tally.resumed >= 3, "only \(tally.resumed) runs resumed from a recorded position")
 
-        // Every line whole and parseable, exactly one per record, seq 0..<n in order.
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: log))
-        #expect(bytes.last == UInt8(ascii: "\n"))
-        var verdicts: [String: String] = [:]
-        var seqs: [Int] = []
-        var unparsable = 0, duplicates = 0
-        for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  let id = object["id"] as? String, let decision = object["decision"] as? String,
-                  let seq = object["seq"] as? Int else {
-                unparsable += 1
-                continue
-            }
-            if verdicts.updateValue(decision, forKey: id) != nil { duplicates += 1 }
-            seqs.append(seq)
-        }
-        #expect(unparsable == 0)
-        #expect(duplicates == 0)
-        #expect(verdicts.count == Self.records)
-        #expect(seqs.sorted() == Array(0..<Self.records))
-        let expected = parseDecisions(try Data(contentsOf: URL(fileURLWithPath: reference)))
-        let keptBefore = Set(expected.filter { $0.decision == "keep" }.map(\.id))
-        let keptAfter = Set(verdicts.filter { $0.value == "keep" }.map(\.key))
-        #expect(keptAfter == keptBefore, "kept sets differ in \(keptAfter.symmetricDifference(keptBefore).count) ids")
+        // Every line whole and parseable, exactly one per record, the uninterrupted run's decisions.
+        let verdicts = try RestartLoop.exactlyOnce(log: log, records: Self.records)
+        try RestartLoop.expectUninterrupted(verdicts, reference: reference)
         // --kept-ids of the last run covers the whole run (the log's earlier decisions too), each id once.
+        let keptBefore = Set(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: reference))).filter { $0.decision == "keep" }.map(\.id))
         let keptIds = try String(contentsOf: keptFile, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(keptIds.count == keptBefore.count && Set(keptIds) == keptBefore,
                 "--kept-ids holds \(keptIds.count) ids (\(Set(keptIds).count) distinct), the run kept \(keptBefore.count)")
-        #expect(expected.allSatisfy { verdicts[$0.id] == $0.decision })
     }
 
     @Test("an input that shrank or changed since the checkpoint is refused, naming it; --fresh --overwrite starts anew")

@@ -33,7 +33,7 @@ struct ServeOptionTableTests {
             "listen", "reply", "decisions", "state-dir", "checkpoint-every", "metrics", "control",
             "keep-ratio", "clusters", "temperature", "neighbors", "min-per-cluster", "keep", "seed",
             "kmeans-iterations", "warmup", "lookahead", "recompute-every", "update", "centroids", "save-centroids",
-            "max-record-size", "log-level", "fresh", "threads", "append", "overwrite", "kept-ids",
+            "max-record-size", "log-level", "fresh", "suspend-on-stop", "threads", "append", "overwrite", "kept-ids",
             "dedup-threshold", "dedup-memory", "min-score", "half-life", "spawn-after", "drift-quantile",
             "max-connections", "connection-buffer", "max-reply-backlog", "socket-group", "max-hold",
             "unique-ids", "expected-records", "consumer", "claim-after", "decisions-maxlen",
@@ -59,7 +59,7 @@ struct ServeOptionTableTests {
          ("kmeans-iterations", "9", "9"), ("dedup-threshold", "0.05", "0.05"), ("dedup-memory", "64", "64"),
          ("min-score", "0.25", "0.25"), ("drift-quantile", "0.9", "0.9"),
          ("ids", "/tmp/ids.txt", "/tmp/ids.txt"), ("scores", "/tmp/sc.npy", "/tmp/sc.npy"), ("npz-key", "l14_img", "l14_img")],
-        [("overwrite", "", "true"), ("update", "online", "online"), ("half-life", "500", "500"), ("spawn-after", "50", "50")],
+        [("overwrite", "", "true"), ("checkpoint-every", "9", "9.0"), ("suspend-on-stop", "", "true"), ("update", "online", "online"), ("half-life", "500", "500"), ("spawn-after", "50", "50")],
     ]
 
     @Test("every setting given on the command line, or in the file, is what --check-config shows")

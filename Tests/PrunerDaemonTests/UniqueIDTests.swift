@@ -148,29 +148,12 @@ struct UniqueIDTests {
         let log = work.appendingPathComponent("decisions.jsonl").path
         let command = ["serve", CrashResumeTests.input.path, "--decisions", log, "--state-dir", work.appendingPathComponent("state").path,
                        "--checkpoint-every", "0.1", "--unique-ids", "--expected-records", "200000"] + CrashResumeTests.engine
-        var moments = CrashResumeTests.Moments(state: 7)
-        var kills = 0, runs = 0
-        while kills < 5 && runs < 20 {
-            runs += 1
-            let stderr = work.appendingPathComponent("run\(runs).txt")
-            let process = try CrashResumeTests.start(command, stderr: stderr)
-            let target = CrashResumeTests.fileSize(log) + Int(moments.next() * 1_500_000)
-            let deadline = Date().addingTimeInterval(20)
-            while process.isRunning && CrashResumeTests.fileSize(log) <= target && Date() < deadline { usleep(2_000) }
-            usleep(UInt32(moments.next() * 30_000))
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                kills += 1
-            }
-            process.waitUntilExit()
-        }
-        #expect(kills >= 3, "\(kills) kills landed in \(runs) runs")
+        let tally = try RestartLoop.run(command, log: log, signal: SIGKILL, stops: 5, seed: 7, work: work, maxRuns: 20)
+        #expect(tally.stops >= 3, "\(tally.stops) kills landed in \(tally.runs) runs")
         let final = try runProcess(TestPaths.prunerd, command)
         #expect(final.status == 0, "\(final.stderr)")
-        let decided = try Self.lines(log)
-        #expect(decided.count == CrashResumeTests.records)
-        #expect(Set(decided.map(\.id)).count == CrashResumeTests.records)
-        #expect(decided.filter { $0.reason == "duplicate_id" }.count == 0, "records taken for their own repeat")
+        _ = try RestartLoop.exactlyOnce(log: log, records: CrashResumeTests.records)
+        #expect(try Self.lines(log).filter { $0.reason == "duplicate_id" }.count == 0, "records taken for their own repeat")
     }
 
     @Test("more ids than --expected-records: a warning naming the rate and the way out")
