@@ -882,6 +882,7 @@ public final class Daemon: InputDelegate {
         // job lets go of it, which it does before the engine may take the next batch (whose
         // ids join the filter): no copy.
         job.idFilter = batcher.uniqueIDs?.filter
+        logger.debug("checkpoint taken: \(decided) records decided, positions of \(files.count) file inputs; writing it off the loop")
         worker.runExclusively({
             job.run(path: path, logPath: logPath, logDescriptor: logDescriptor, sources: sourceTable, files: files,
                     engine: engine)
