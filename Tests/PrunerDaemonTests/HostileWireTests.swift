@@ -74,12 +74,18 @@ struct HostileWireTests {
         deinit { Glibc.close(fd) }
     }
 
-    @Test("4 GiB length, 100 MB JSON line, 1 MiB of random bytes, a truncated record, a silent client: logged, contained")
-    func hostileClients() throws {
+    @Test("4 GiB length, 100 MB JSON line, 1 MiB of random bytes, a truncated record, a silent client: logged, contained",
+          arguments: [false, true])
+    func hostileClients(swapped: Bool) throws {
         let port = SocketClient.freePort()
         let daemon = try ListeningDaemon(arguments: Self.engine + ["--listen", "tcp:127.0.0.1:\(port)", "--lookahead", "0"])
         #expect(daemon.waitUntilListening())
         #expect(daemon.daemon.waitForLog("listening on tcp:127.0.0.1:\(port)"))
+        // Each hostile client on its transport, or on the other one when swapped: every case goes
+        // through both a unix and a TCP socket.
+        func connect(tcp: Bool) throws -> Client {
+            tcp != swapped ? try Client(tcpPort: port) : try Client(unix: daemon.socketPath)
+        }
         let pid = daemon.daemon.process.processIdentifier
         // The well-behaved client starts first and keeps sending throughout.
         let good = LoadClients.records(client: 0, count: 6_000, dimension: 16)
@@ -98,15 +104,15 @@ struct HostileWireTests {
             goodDone.signal()
         }
         // A client that connects and sends nothing, kept open to the end.
-        let silent = try Client(unix: daemon.socketPath)
-        // 1. A PRN1 header claiming 4 GiB − 1 bytes (TCP).
-        let huge = try Client(tcpPort: port)
+        let silent = try connect(tcp: false)
+        // 1. A PRN1 header claiming 4 GiB − 1 bytes (TCP; unix when swapped, and so on).
+        let huge = try connect(tcp: true)
         huge.send(Data("PRN1".utf8) + Data([0xFF, 0xFF, 0xFF, 0xFF]) + Data(count: 4096))
         huge.halfClose()
         _ = huge.readAll()
         #expect(daemon.daemon.waitForLog("PRN1 record length 4294967295 exceeds the maximum record size 1048576"))
         // 2. A 100 MB JSON line without a newline (unix): one too_large reject, nothing buffered.
-        let longLine = try Client(unix: daemon.socketPath)
+        let longLine = try connect(tcp: false)
         longLine.send(Data("{\"id\":\"long\",\"embedding\":[".utf8))
         let filler = Data(String(repeating: "0.5,", count: 1 << 18).utf8)   // 1 MiB
         for _ in 0..<100 { longLine.send(filler) }
@@ -116,12 +122,12 @@ struct HostileWireTests {
         var generator = SystemRandomNumberGenerator()
         var noise = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) })
         noise[0] = 0xEE
-        let random = try Client(tcpPort: port)
+        let random = try connect(tcp: true)
         random.send(noise)
         random.halfClose()
         _ = random.readAll()
         // 4. A stream that stops in the middle of its second record (unix).
-        let truncated = try Client(unix: daemon.socketPath)
+        let truncated = try connect(tcp: false)
         let two = Handmade.prn1("t0", Handmade.randomVector(1, dimension: 16)) + Handmade.prn1("t1", Handmade.randomVector(2, dimension: 16))
         truncated.send(two.prefix(two.count - 30))
         truncated.halfClose()
@@ -133,7 +139,7 @@ struct HostileWireTests {
                 "random bytes: \(stderr().suffix(2000))")
         #expect(waitForLines(in: daemon.logPath, atLeast: 6_000 + 2) != nil)
         let peak = ProcessMemory.peakResidentKiB(pid) ?? 0
-        print("[measured] hostile clients: peak RSS \(peak / 1024) MiB")
+        print("[measured] hostile clients\(swapped ? " (transports swapped)" : ""): peak RSS \(peak / 1024) MiB")
         #expect(daemon.daemon.process.isRunning)
         // The silent client does not keep the daemon from stopping.
         #expect(daemon.daemon.terminate() == 0, "\(stderr())")
@@ -147,13 +153,17 @@ struct HostileWireTests {
         #expect(peak < Self.rssBoundKiB, "peak RSS \(peak / 1024) MiB")
     }
 
-    @Test("a reply-mode client that never reads: its reading pauses at --max-reply-backlog, another reply client is served")
-    func replyClientThatNeverReads() throws {
-        let daemon = try ListeningDaemon(arguments: Self.engine + ["--reply", "--lookahead", "0", "--max-reply-backlog", "1048576"])
+    @Test("a reply-mode client that never reads: its reading pauses at --max-reply-backlog, another reply client is served",
+          arguments: [false, true])
+    func replyClientThatNeverReads(tcp: Bool) throws {
+        let port = SocketClient.freePort()
+        let daemon = try ListeningDaemon(arguments: Self.engine + ["--reply", "--lookahead", "0", "--max-reply-backlog", "1048576",
+                                                                   "--listen", "tcp:127.0.0.1:\(port)"])
         #expect(daemon.waitUntilListening())
+        #expect(daemon.daemon.waitForLog("listening on tcp:127.0.0.1:\(port)"))
         let pid = daemon.daemon.process.processIdentifier
-        // 60,000 records: ~12 MB of replies it never reads.
-        let deaf = try Client(unix: daemon.socketPath)
+        // 60,000 records: ~12 MB of replies it never reads (on a unix socket, or TCP).
+        let deaf = tcp ? try Client(tcpPort: port) : try Client(unix: daemon.socketPath)
         let deafRecords = LoadClients.records(client: 1, count: 60_000, dimension: 16)
         Thread.detachNewThread { deaf.send(deafRecords) }
         #expect(daemon.daemon.waitForLog("reply bytes not read by the client (--max-reply-backlog 1048576)"))
@@ -163,7 +173,7 @@ struct HostileWireTests {
         let replies = parseDecisions(reply)
         #expect(replies.map(\.id) == (0..<3_000).map { "c2-\($0)" })
         let peak = ProcessMemory.peakResidentKiB(pid) ?? 0
-        print("[measured] reply client that never reads: peak RSS \(peak / 1024) MiB")
+        print("[measured] reply client that never reads (\(tcp ? "TCP" : "unix")): peak RSS \(peak / 1024) MiB")
         #expect(daemon.daemon.process.isRunning)
         // Stopping does not wait for the client that never reads.
         #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")
@@ -175,10 +185,14 @@ struct HostileWireTests {
         #expect(peak < Self.rssBoundKiB, "peak RSS \(peak / 1024) MiB")
     }
 
-    @Test("1,000 connections at once with --max-connections 500: 500 served in full, the rest refused politely")
-    func connectionLimit() throws {
-        let daemon = try ListeningDaemon(arguments: Self.engine + ["--reply", "--lookahead", "0", "--max-connections", "500"])
+    @Test("1,000 connections at once with --max-connections 500: 500 served in full, the rest refused politely",
+          arguments: [false, true])
+    func connectionLimit(tcp: Bool) throws {
+        let port = SocketClient.freePort()
+        let daemon = try ListeningDaemon(arguments: Self.engine + ["--reply", "--lookahead", "0", "--max-connections", "500",
+                                                                   "--listen", "tcp:127.0.0.1:\(port)"])
         #expect(daemon.waitUntilListening())
+        #expect(daemon.daemon.waitForLog("listening on tcp:127.0.0.1:\(port)"))
         let pid = daemon.daemon.process.processIdentifier
         let clients = 1_000, perClient = 20
         // Every client connects, then all send once all are connected: 500 are open when
@@ -191,7 +205,7 @@ struct HostileWireTests {
             connected.enter()
             finished.enter()
             Thread.detachNewThread {
-                let socket = try? Client(unix: daemon.socketPath)
+                let socket = tcp ? try? Client(tcpPort: port) : try? Client(unix: daemon.socketPath)
                 connected.leave()
                 start.wait()
                 if let socket {
@@ -212,7 +226,7 @@ struct HostileWireTests {
         #expect(served == 500)
         #expect(daemon.daemon.waitForLog("500 connections open, the limit (--max-connections 500)"))
         let peak = ProcessMemory.peakResidentKiB(pid) ?? 0
-        print("[measured] 1,000 connections, limit 500: peak RSS \(peak / 1024) MiB")
+        print("[measured] 1,000 \(tcp ? "TCP" : "unix") connections, limit 500: peak RSS \(peak / 1024) MiB")
         #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")
         let lines = parseDecisions(try Data(contentsOf: URL(fileURLWithPath: daemon.logPath)))
         #expect(lines.count == served * perClient)
