@@ -265,7 +265,13 @@ public final class Daemon: InputDelegate {
                 + "\(supported.isEmpty ? "none" : supported), PRUNERD_SCREEN=amx|vnni|none picks; "
                 + "PRUNERD_KERNEL=12x32|6x16 picks the tile)"
         logger.info("assignment: \(kernel)")
-        if !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty { raiseDescriptorLimit() }
+        if !configuration.listeners.isEmpty || !configuration.activatedSockets.isEmpty {
+            raiseDescriptorLimit()
+            // libuv writes replies with write(2): a reply to a client that already closed its
+            // connection must fail that write (EPIPE), not kill the daemon with SIGPIPE. (A filter
+            // with no listeners keeps SIGPIPE, so `prunerd serve x --decisions - | head` ends.)
+            signal(SIGPIPE, SIG_IGN)
+        }
         for listener in configuration.listeners { try listen(listener) }
         for socket in configuration.activatedSockets { try adopt(socket) }
         // A stream entry is acknowledged once its lines are fsynced (a restart keeps them: only lines of

@@ -185,6 +185,31 @@ struct HostileWireTests {
         #expect(peak < Self.rssBoundKiB, "peak RSS \(peak / 1024) MiB")
     }
 
+    @Test("reply clients that close before their verdicts: the writes fail, the daemon lives on (it died of SIGPIPE)")
+    func replyClientsThatLeave() throws {
+        let daemon = try ListeningDaemon(arguments: Self.engine + ["--reply", "--lookahead", "0"])
+        #expect(daemon.waitUntilListening())
+        // 100 records held by the warm-up (500), the connection closed: their verdicts have nowhere to go.
+        _ = try SocketClient.sendUnix(path: daemon.socketPath, data: LoadClients.records(client: 1, count: 100, dimension: 16))
+        #expect(daemon.daemon.waitForLog("reached EOF after 100 records"))
+        // A client that reads: its records end the warm-up, so the first client's verdicts are written.
+        let reply = try SocketClient.sendUnix(path: daemon.socketPath, data: LoadClients.records(client: 2, count: 1_000, dimension: 16),
+                                              readReply: true)
+        #expect(parseDecisions(reply).map(\.id) == (0..<1_000).map { "c2-\($0)" })
+        #expect(daemon.daemon.process.isRunning)
+        #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")
+        let lines = parseDecisions(try Data(contentsOf: URL(fileURLWithPath: daemon.logPath)))
+        #expect(lines.count == 1_100 && Set(lines.map(\.id)).count == 1_100, "\(lines.count) lines")
+
+        // Held at the stop: the verdicts are written while stopping, to a closed connection.
+        let stopping = try ListeningDaemon(arguments: Self.engine + ["--reply", "--lookahead", "0"])
+        #expect(stopping.waitUntilListening())
+        _ = try SocketClient.sendUnix(path: stopping.socketPath, data: LoadClients.records(client: 3, count: 50, dimension: 16))
+        #expect(stopping.daemon.waitForLog("reached EOF after 50 records"))
+        #expect(stopping.daemon.terminate() == 0, "\(stopping.daemon.stderr)")
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: stopping.logPath))).count == 50)
+    }
+
     @Test("1,000 connections at once with --max-connections 500: 500 served in full, the rest refused politely",
           arguments: [false, true])
     func connectionLimit(tcp: Bool) throws {
