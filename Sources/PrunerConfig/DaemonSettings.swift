@@ -121,6 +121,10 @@ public struct DaemonSettings: Sendable {
 
         isService = !listeners.isEmpty || environment.socketActivated || !redisStreams.isEmpty
         checkpointEvery = try layers.value(ServeOptions.checkpointEvery) ?? (isService ? 60 : nil)
+        // An infinite or huge period trapped converting to the timer's milliseconds.
+        if let every = checkpointEvery, !(every >= 0 && every <= 1e9) {
+            throw .invalid("--checkpoint-every must be 0 (only at start and stop) or a number of seconds up to 1e9, not \(every)")
+        }
         control = try Self.controlSocket(layers: layers, environment: environment, stateDirectory: output.stateDirectory,
                                          isService: isService)
         threads = max(1, try layers.value(ServeOptions.threads) ?? environment.onlineCPUs)

@@ -46,6 +46,8 @@ public struct OutputSettings: Sendable {
         saveCentroids = try layers.value(ServeOptions.saveCentroids)
         keptIds = try layers.value(ServeOptions.keptIds)
         maxRecordSize = try layers.resolved(ServeOptions.maxRecordSize)
+        // The decoders need room for a PRN1 header (their precondition trapped on less).
+        guard maxRecordSize >= 16 else { throw .invalid("--max-record-size must be at least 16 bytes, not \(maxRecordSize)") }
         logLevel = try layers.resolved(ServeOptions.logLevel)
     }
 

@@ -50,7 +50,12 @@ public struct PruningOptions: Sendable, Equatable {
     /// each warm-up centroid is a mean of ~300 members (its standard error ~6% of the
     /// concept's spread, 1/√300). Memory while warming up: 4·d bytes per record
     /// (46 MB at k = 100, d = 384; 460 MB at k = 1,000).
-    public static func defaultWarmup(clusters: Int) -> Int { 300 * max(clusters, 1) }
+    public static func defaultWarmup(clusters: Int) -> Int { 300 * min(max(clusters, 1), maxClusters) }
+    /// The most concepts accepted. Each concept holds a 4,096-bin histogram (16 KiB) and
+    /// a centroid before any record arrives (k = 100,000 is 1.6 GB of statistics); a
+    /// mistyped k above it would exhaust memory (the allocation trapped) instead of
+    /// being refused. The paper's recipe uses 10,000 concepts for 50M records.
+    public static let maxClusters = 100_000
     /// Records k-means sees when it fits the concepts: the warm-up, or the look-ahead
     /// when that is longer. No record is decided before `lookahead` later ones have
     /// arrived, so a warm-up shorter than the look-ahead would only cluster on part
@@ -96,6 +101,9 @@ public struct PruningOptions: Sendable, Equatable {
     public func validationError() -> String? {
         if !(keepRatio > 0 && keepRatio <= 1) { return "--keep-ratio must be in (0, 1], got \(keepRatio)" }
         if clusters < 1 { return "--clusters must be at least 1, got \(clusters)" }
+        if clusters > Self.maxClusters {
+            return "--clusters must be at most \(Self.maxClusters) (each concept holds 16 KiB of statistics before any record arrives), got \(clusters)"
+        }
         if !(temperature > 0) || !temperature.isFinite { return "--temperature must be positive, got \(temperature)" }
         if neighbors < 1 { return "--neighbors must be at least 1, got \(neighbors)" }
         if !(minPerCluster >= 0) || !minPerCluster.isFinite { return "--min-per-cluster must be ≥ 0, got \(minPerCluster)" }

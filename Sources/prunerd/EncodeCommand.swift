@@ -165,6 +165,10 @@ struct DecodeCommand: ParsableCommand {
     @Option(name: .customLong("max-record-size"), help: "Largest record accepted, in bytes (default 1 MiB, as serve).")
     var maxRecordSize: Int = 1 << 20
 
+    func validate() throws {
+        guard maxRecordSize >= 16 else { throw ValidationError("--max-record-size must be at least 16 bytes, not \(maxRecordSize)") }
+    }
+
     func run() throws {
         let (streams, matrices) = try input.resolve()
         let sink = try ByteSink(path: nil, compressed: false)

@@ -53,6 +53,9 @@ struct FidelityCommand: ParsableCommand {
         }
         let (loaded, rejected) = try matrices.map { try RecordFileLoader.load(stream: $0) } ?? RecordFileLoader.load(streams[0])
         let rows = min(loaded.rowCount, limit ?? Int.max)
+        // k-means over no rows trapped (a precondition), as did --limit 0.
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit)") }
+        guard rows > 0 else { throw ValidationError("fidelity needs records: the input holds none") }
         let d = loaded.dimension
         var labelList: [Substring] = []
         if let labels {

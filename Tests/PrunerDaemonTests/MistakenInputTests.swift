@@ -58,6 +58,30 @@ struct MistakenInputTests {
         #expect(Set(lines.map(\.id)) == Set((0..<12).map { "g\($0)" }))
     }
 
+    @Test("endless devices (/dev/zero as a file and as stdin, /dev/full): closed at their first byte, named; the good input decided")
+    func endlessDevices() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = try goodFile(in: directory)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "exec \"$0\" \"$@\" < /dev/zero", TestPaths.prunerd, "serve", "/dev/zero", "/dev/full", "-", good.path,
+                             "--decisions", directory.appendingPathComponent("d.jsonl").path] + Self.options
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(text)")
+        for name in ["file:/dev/zero", "file:/dev/full", "stdin"] {
+            #expect(text.contains("input \(name) closed: record error at decompressed byte offset 0: unknown record encoding: unrecognised data (first byte 0x00)"),
+                    "\(name): \(text)")
+        }
+        #expect(text.contains("inputs closed on error: 3"))
+        #expect(parseDecisions(try Data(contentsOf: directory.appendingPathComponent("d.jsonl"))).count == 12)
+    }
+
     @Test("stdin redirected from a directory is an error naming stdin, not SIGABRT")
     func standardInputDirectory() throws {
         let process = Process()

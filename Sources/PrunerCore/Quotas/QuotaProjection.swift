@@ -31,7 +31,9 @@ public enum QuotaProjection {
     /// The per-concept lower bounds `floor_j` for total M over k concepts.
     public static func floors(sizes: [Int], total m: Int, minPerCluster f: Double) -> [Int] {
         let k = max(sizes.count, 1)
-        let base = max(1, Int((f * Double(m) / Double(k)).rounded(.down)))
+        // Capped before the conversion, which trapped past Int.max (--min-per-cluster 1e19):
+        // a floor beyond every concept's size is cut to n_j − 1 below all the same.
+        let base = max(1, Int(min((f * Double(m) / Double(k)).rounded(.down), Double(Int.max / 2))))
         return sizes.map { n in max(0, min(base, n - 1)) }
     }
 
