@@ -6,7 +6,7 @@ import PrunerCore
 /// with each optional state (near-duplicates, score filter, drift) in use.
 ///
 /// Why in the library: the corpus replay test checks these stay restorable, and
-/// the seed writer (`PRUNERD_WRITE_FUZZ_SEEDS=1 swift test --filter SeedWriter`) stores them.
+/// the seed writer (`PRUNERD_WRITE_FUZZ_SEEDS=1 swift test --filter CheckpointSeedTests`) stores them.
 public enum CheckpointSeeds {
     /// Named checkpoint inputs, each prefixed with the control byte `fixChecksum`
     /// (0: the bytes as saved; 1: libFuzzer's mutations get a recomputed CRC-32).
