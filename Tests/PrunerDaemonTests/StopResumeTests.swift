@@ -58,7 +58,7 @@ struct StopResumeTests {
         #expect(without.status != 0)
         #expect(without.stderr.contains("--suspend-on-stop needs checkpoints"), "\(without.stderr)")
         let config = work.appendingPathComponent("p.toml")
-        try "suspend-on-stop = true\n".write(to: config, atomically: true, encoding: .utf8)
+        try "suspend-on-stop = true\ncheckpoint-every = 5\n".write(to: config, atomically: true, encoding: .utf8)
         let shown = try runProcess(TestPaths.prunerd, ["serve", "--config", config.path, "--check-config"])
         #expect(shown.status == 0, "\(shown.stderr)")
         #expect(String(decoding: shown.stdout, as: UTF8.self).contains("suspend-on-stop = true"))
