@@ -51,6 +51,19 @@ struct OptionValueTests {
         #expect(fidelity.status == 64 && fidelity.stderr.contains("--limit must be at least 1, not 0"), "\(fidelity.stderr)")
     }
 
+    @Test("a unix socket path longer than sun_path is refused, naming the limit; no socket file appears (it bound a cut name)")
+    func longSocketPath() throws {
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let path = work.appendingPathComponent(String(repeating: "s", count: 200)).path
+        let result = try runProcess(TestPaths.prunerd, ["serve", "--listen", "unix:\(path)", "--decisions", work.appendingPathComponent("d.jsonl").path,
+                                                        "--state-dir", work.path])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("ENAMETOOLONG") && result.stderr.contains("a unix socket's holds at most 107"), "\(result.stderr)")
+        let entries = try FileManager.default.contentsOfDirectory(atPath: work.path)
+        #expect(!entries.contains { $0.hasPrefix("sss") }, "\(entries)")
+    }
+
     @Test("--min-per-cluster 1e19 runs: every concept's floor is its size less one (the conversion trapped)")
     func hugeMinimumPerConcept() throws {
         let work = TestPaths.temporaryDirectory()

@@ -78,6 +78,13 @@ final class Listener {
         self.name = address.description
         switch address {
         case .unix(let path):
+            // uv_pipe_bind cuts a longer path to fit sun_path and binds that other name (a stray
+            // socket file, then a chmod error on the path asked for): refused before.
+            let limit = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+            guard path.utf8.count <= limit else {
+                throw UVError(code: Int32(UV_ENAMETOOLONG.rawValue),
+                              operation: "bind \(address) (its path is \(path.utf8.count) bytes; a unix socket's holds at most \(limit))")
+            }
             let pipe = try UVHandle<uv_pipe_t> { uv_pipe_init(loop.loop, $0, 0) }
             // A socket file left by an unclean stop would make bind fail with EADDRINUSE.
             if Listener.isStaleSocket(path) { FileSystem.removeFile(atPath: path) }
