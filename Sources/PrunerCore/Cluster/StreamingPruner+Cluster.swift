@@ -47,6 +47,17 @@ extension StreamingPruner {
         set { warmupEndsEarly = newValue }
     }
 
+    /// Cluster mode: while true, records are held however many there are (nothing is decided
+    /// by threshold); set when the shard leads or adopts an epoch and cleared once every
+    /// present shard's statistics of that epoch are in its view, so that no record is decided
+    /// on this shard's statistics alone (the leader's fit would otherwise decide the warm-up's
+    /// overflow beyond the look-ahead at once). The next `submit`, even an empty one, decides
+    /// what is due then. `finish` decides everything whatever its value.
+    public var holdsForClusterView: Bool {
+        get { holdsForView }
+        set { holdsForView = newValue }
+    }
+
     /// True while warming up with the warm-up's records all buffered: the moment a shard
     /// asks to lead the cluster's first epoch.
     public var warmupIsFull: Bool {

@@ -8,7 +8,7 @@ extension StreamingPruner {
                 emitFiltered(h, into: &out)
             } else if h.cluster < 0 {
                 emitRejection(h.entry, into: &out)
-            } else if queue.valid > options.lookahead {
+            } else if queue.valid > options.lookahead && !holdsForView {
                 if h.epoch != concepts.epoch && reassignsHeld {
                     reassignHeld(from: 0, limit: Self.reassignBlock)
                 }

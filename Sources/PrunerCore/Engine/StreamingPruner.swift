@@ -108,6 +108,9 @@ public struct StreamingPruner: Sendable {
     /// Cluster mode: the leader's warm-up ends at the next `submit` with what it has buffered
     /// (its input ended before the warm-up filled).
     var warmupEndsEarly = false
+    /// Cluster mode: nothing is decided by threshold, beyond the look-ahead too, until the
+    /// other shards' statistics of the epoch are in (`StreamingPruner+Cluster.swift`).
+    var holdsForView = false
 
     // MARK: Parameters (not state: decisions are identical for any value)
 
@@ -224,6 +227,10 @@ public struct StreamingPruner: Sendable {
         }
         if !warming && index < batch.count {
             arrive(batch, from: index, into: &out, as: .live)
+        } else if !warming && remote != nil && !holdsForView {
+            // A cluster shard's empty batch after its hold ends: what is due now is decided.
+            recompute()
+            popDue(into: &out)
         }
         return out
     }

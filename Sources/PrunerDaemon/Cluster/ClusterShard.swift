@@ -79,6 +79,9 @@ final class ClusterShard {
     private var stopRequestedAt: UInt64?
     /// Finish at once: a second stop signal, or no epoch found within the bound after a stop.
     private var hurried = false
+    /// Loop time this shard took an epoch (led or adopted) while its engine holds every record
+    /// until each present shard's statistics of the epoch are in the view; nil when not holding.
+    private var holdingSince: UInt64?
 
     // Figures for status and docs/scale-out.md.
     private(set) var syncs = 0
@@ -126,6 +129,7 @@ final class ClusterShard {
     /// Whether the daemon may hand the engine another batch: not while the shard waits
     /// for an epoch with its warm-up and look-ahead already full (inputs then feel backpressure).
     func acceptsBatches(warmup: (seen: Int, target: Int)?) -> Bool {
+        if holdingSince != nil { return false }   // holding for the view: inputs feel backpressure
         guard role == .waiting, let warmup else { return true }
         return warmup.seen < warmup.target + engine.options.lookahead
     }
@@ -199,6 +203,9 @@ final class ClusterShard {
             logger.warning("cluster \(configuration.url.name): not every shard published its final statistics within \(Self.barrierLeases * configuration.lease) s; deciding the held records against the view so far")
             passBarrier()
         }
+        if let since = holdingSince, now - since >= UInt64(configuration.lease * 1000) {
+            endHold(reason: "not every shard's statistics of the epoch came within a lease (\(configuration.lease) s)")
+        }
         if let asked = stopRequestedAt, role == .waiting, !hurried, now - asked >= UInt64(Self.barrierLeases * configuration.lease * 1000) {
             logger.warning("cluster \(configuration.url.name): no epoch within \(Self.barrierLeases * configuration.lease) s of the stop")
             hurried = true
@@ -222,6 +229,7 @@ final class ClusterShard {
             if role == .leader, epoch == nil, !state.warming, let d = state.dimension {
                 epoch = CentroidEpoch(epoch: 1, leader: configuration.shardID, clusters: engine.options.clusters,
                                       dimension: d, centroids: state.centroids)
+                if holdingSince != nil { holdingSince = now }   // the wait for the others' statistics starts with the fit done
             }
             if role == .leader, epoch == nil, state.warming { hooks.nudge() }
             if due { snapshot = encodeOwnSnapshot() }
@@ -318,6 +326,10 @@ final class ClusterShard {
                     coordinationNanoseconds += Self.threadNanoseconds() - started
                     // After the engine has the final view: the finish job that passing wakes must see it.
                     if finishRequestedAt != nil, publishedFinal, !barrierPassed, everyoneFinal { passBarrier() }
+                    if holdingSince != nil, let epochNumber = epoch?.epoch,
+                       kept.allSatisfy({ view.latest[$0]?.epoch == epochNumber }) {
+                        endHold(reason: "every shard's statistics of epoch \(epochNumber) are in")
+                    }
                     done()
                 }
             }
@@ -353,6 +365,26 @@ final class ClusterShard {
         }
     }
 
+    /// From taking an epoch until the others' statistics of it are in, the engine decides nothing:
+    /// records decided on this shard's statistics alone would tilt the global keep ratio (the
+    /// leader's fit would decide its warm-up's overflow beyond the look-ahead at once).
+    private func holdForView() {
+        engine.holdForClusterView(true)
+        holdingSince = loop.now
+    }
+
+    /// Ends the hold: the engine decides what is due, in an empty batch, then takes batches again.
+    private func endHold(reason: String) {
+        guard holdingSince != nil else { return }
+        holdingSince = nil
+        logger.info("cluster \(configuration.url.name): deciding: \(reason)")
+        hooks.whenEngineIdle { [self] in
+            engine.holdForClusterView(false)
+            hooks.nudge()
+            hooks.wake()
+        }
+    }
+
     /// The held records may now be decided: wake the daemon, whose drain asks `mayFinish` again.
     private func passBarrier() {
         barrierPassed = true
@@ -376,6 +408,7 @@ final class ClusterShard {
                     role = .leader
                     hooks.whenEngineIdle { [self] in
                         engine.leadCluster()
+                        holdForView()
                         hooks.wake()
                     }
                 }
@@ -399,6 +432,7 @@ final class ClusterShard {
         hooks.whenEngineIdle { [self] in
             do {
                 try engine.adoptCluster(adopted)
+                holdForView()
                 epoch = adopted
                 epochConfirmed = true
                 role = .member
@@ -469,6 +503,7 @@ final class ClusterShard {
         json.field("redis", client.isConnected ? "connected" : "unreachable")
         json.field("role", role.rawValue)
         json.field("waiting_for_epoch", role == .waiting ? 1 : 0)
+        json.field("holding_for_view", holdingSince != nil ? 1 : 0)
         json.field("epoch", epoch.map { Int($0.epoch) } ?? 0)
         json.field("epoch_conflict", epochConflict ? 1 : 0)
         json.field("sequence", Int(sequence))

@@ -47,6 +47,11 @@ extension StreamingEngine {
         try pruner!.adoptCentroids(epoch.centroids)
     }
 
+    /// Holds every record (decides none by threshold) until the cluster's view is complete.
+    func holdForClusterView(_ holds: Bool) {
+        pruner?.holdsForClusterView = holds
+    }
+
     /// The other shards' statistics, from now on part of every recompute.
     func adoptClusterRemote(_ others: ShardStatistics?) {
         pruner?.adoptRemote(others)
