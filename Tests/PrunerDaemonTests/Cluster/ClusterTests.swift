@@ -360,8 +360,8 @@ struct ClusterTests {
         }
         // Known short of issue 18 (docs/scale-out.md, "Measured"): decided as the stream flows, the order
         // alone moves a streaming kept set (one daemon on two shuffles: 0.905 at look-ahead 1,000); measured
-        // 0.925–0.938. The keep ratio measured 0.299–0.3044 with the hold after the epoch (0.298–0.312
-        // without it), too near the bar to assert it.
+        // 0.925–0.938. The keep ratio measured 0.299–0.306 with the hold after the epoch (0.298–0.312
+        // without it).
         #expect(abs(ratio - 0.3) <= 0.015)
         #expect(overlap >= 0.85)
         withKnownIssue("decided while the stream flows: keep ratio ρ ± 0.005 and overlap ≥ 0.95 (issue 18)", isIntermittent: true) {
