@@ -238,6 +238,7 @@ public final class Daemon: InputDelegate {
                                          maxLogBacklog: configuration.maxLogBacklog)
         worker.onSpentBatch = { [batcher] batch in batcher.recycle(batch) }
         worker.onProgress = { [unowned self] in pump() }
+        worker.onNotice = { [logger] notice in logger.info("\(notice)") }
     }
 
     /// Runs until every input ended (pipe mode) or a stop signal drained the daemon.

@@ -27,16 +27,40 @@ public enum SphericalKMeans {
     /// - Returns: `k × dimension` centroids, row-major.
     public static func fit(vectors: [Float], dimension d: Int, k: Int, iterations: Int, seed: UInt64,
                            kernel: KernelChoice = .fastest, threads: Int = 1) -> [Float] {
+        fitted(vectors: vectors, dimension: d, k: k, iterations: iterations, seed: seed, kernel: kernel, threads: threads).centroids
+    }
+
+    /// What a fit did, for the operator's log: an offline run or a warm-up that stops at
+    /// the iteration cap rather than at convergence is worth knowing about.
+    public struct FitSummary: Sendable, Equatable, CustomStringConvertible {
+        /// Rows clustered.
+        public var rows: Int
+        /// Lloyd updates made (assignment passes that changed some row's concept).
+        public var updates: Int
+        /// Whether the last assignment pass changed nothing (else the cap stopped it).
+        public var converged: Bool
+
+        public var description: String {
+            "k-means over \(rows) records: \(updates) Lloyd updates, "
+                + (converged ? "converged (a last pass moved no record)" : "stopped at the --kmeans-iterations cap")
+        }
+    }
+
+    /// `fit`, and what it did.
+    public static func fitted(vectors: [Float], dimension d: Int, k: Int, iterations: Int, seed: UInt64,
+                              kernel: KernelChoice = .fastest, threads: Int = 1) -> (centroids: [Float], summary: FitSummary) {
         let n = vectors.count / d
         precondition(k >= 1 && n >= 1)
         var centroids = seedPlusPlus(vectors: vectors, dimension: d, k: k, seed: seed, threads: threads)
         var previous = [Int32](repeating: -1, count: n)
+        var summary = FitSummary(rows: n, updates: 0, converged: false)
         for _ in 0..<max(iterations, 1) {
             var nearest = NearestCentroid(centroids: centroids, dimension: d, kernel: kernel)
             nearest.threads = threads
             let (assign, sim) = nearest.assign(rows: vectors)
-            if assign == previous { break }
+            if assign == previous { summary.converged = true; break }
             previous = assign
+            summary.updates += 1
             var sums = [Float](repeating: 0, count: k * d)
             var counts = [Int](repeating: 0, count: k)
             vectors.withUnsafeBufferPointer { v in
@@ -63,7 +87,7 @@ public enum SphericalKMeans {
             }
             VectorMath.normaliseRows(&centroids, d)
         }
-        return centroids
+        return (centroids, summary)
     }
 
     /// k-means++ seeding with D² sampling on `1 − cos`, by *coordinated* draws.

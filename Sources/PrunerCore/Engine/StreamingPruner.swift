@@ -98,6 +98,8 @@ public struct StreamingPruner: Sendable {
     public internal(set) var movesCentroids: Bool
     /// With `update` auto: the warm-up's order divergence (nil before the end of warm-up or without auto).
     public internal(set) var orderDivergence: Double?
+    /// What the warm-up's k-means did (nil before the warm-up's end, with given centroids, or after a restore).
+    public internal(set) var warmupFit: SphericalKMeans.FitSummary?
     /// The bar `orderDivergence` was compared with (see `chooseCentroidUpdate`), for status and fidelity output.
     public internal(set) var orderDivergenceBar: Double?
     /// Cluster mode: the other shards' latest statistics, added to this engine's own in every
@@ -277,9 +279,11 @@ public struct StreamingPruner: Sendable {
                 }
                 if !kept.isEmpty { fitRows = kept }
             }
-            concepts.centroids = SphericalKMeans.fit(vectors: fitRows, dimension: d, k: options.clusters,
-                                                     iterations: options.kmeansIterations, seed: options.seed, kernel: kernel,
-                                                     threads: assignmentThreads)
+            let fit = SphericalKMeans.fitted(vectors: fitRows, dimension: d, k: options.clusters,
+                                             iterations: options.kmeansIterations, seed: options.seed, kernel: kernel,
+                                             threads: assignmentThreads)
+            concepts.centroids = fit.centroids
+            warmupFit = fit.summary
         }
         nearest = makeNearest()
         quota.dInterStale = true

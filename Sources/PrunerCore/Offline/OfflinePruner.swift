@@ -16,6 +16,8 @@ public struct OfflineResult: Sendable {
     /// Per concept, the distance of the boundary kept record (hard: the smallest
     /// kept distance; easy: the largest); `nil` if none is kept or in `random` mode.
     public var thresholds: [Float?]
+    /// What k-means did (nil with given centroids).
+    public var fit: SphericalKMeans.FitSummary?
     /// Per concept: size, d_intra, d_inter, complexity, probability, quota.
     public var concepts: [ConceptSummary]
     /// The keep mode used.
@@ -82,13 +84,15 @@ public enum OfflinePruner {
         }
         let nFit = fitRows.count / d
         var centroids: [Float]
+        var fit: SphericalKMeans.FitSummary?
         if let given {
             centroids = given
             VectorMath.normaliseRows(&centroids, d)
         } else {
-            centroids = SphericalKMeans.fit(vectors: nFit > 0 ? fitRows : vectors, dimension: d, k: min(options.clusters, max(nFit, 1)),
-                                            iterations: options.kmeansIterations, seed: options.seed, kernel: kernel,
-                                            threads: threads)
+            (centroids, fit) = SphericalKMeans.fitted(vectors: nFit > 0 ? fitRows : vectors, dimension: d,
+                                                      k: min(options.clusters, max(nFit, 1)),
+                                                      iterations: options.kmeansIterations, seed: options.seed,
+                                                      kernel: kernel, threads: threads)
         }
         let k = centroids.count / d
         var (assignments, similarities): ([Int32], [Float]) = ([], [])
@@ -136,8 +140,10 @@ public enum OfflinePruner {
             for i in list.prefix(quotas[j]) { keep[i] = true }
             if options.keep != .random { thresholds[j] = distances[list[quotas[j] - 1]] }
         }
-        return OfflineResult(centroids: centroids, assignments: assignments, distances: distances, keep: keep,
-                             quotas: quotas, thresholds: thresholds, concepts: concepts, mode: options.keep,
-                             duplicate: duplicate, lowScore: lowScore)
+        var result = OfflineResult(centroids: centroids, assignments: assignments, distances: distances, keep: keep,
+                                   quotas: quotas, thresholds: thresholds, concepts: concepts, mode: options.keep,
+                                   duplicate: duplicate, lowScore: lowScore)
+        result.fit = fit
+        return result
     }
 }

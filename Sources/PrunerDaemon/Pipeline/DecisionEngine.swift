@@ -28,11 +28,15 @@ public protocol DecisionEngine: AnyObject {
     var warmupProgress: (seen: Int, target: Int)? { get }
     /// Origins of the records held undecided (a restart's Redis input does not hand them in again).
     var heldOrigins: [RecordOrigin] { get }
+    /// What the operator should read once, as it happens (what the warm-up's k-means did and
+    /// which centroid update `auto` chose; the offline k-means): taken by the caller, each once.
+    func takeNotices() -> [String]
 }
 
 extension DecisionEngine {
     public var warmupProgress: (seen: Int, target: Int)? { nil }
     public var heldOrigins: [RecordOrigin] { [] }
+    public func takeNotices() -> [String] { [] }
 }
 
 /// The streaming DBP engine behind `prunerd serve`. Created on the first batch,
@@ -90,12 +94,49 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
             pruner = try! StreamingPruner(options: options, dimension: batch.dimension, centroids: givenCentroids)
             pruner!.waitsForClusterCentroids = waitsForClusterCentroids
         }
-        return pruner!.submit(batch)
+        let wasWarmingUp = pruner!.isWarmingUp
+        let decided = pruner!.submit(batch)
+        if wasWarmingUp && !pruner!.isWarmingUp { noteWarmupEnd() }
+        return decided
     }
 
     public func finish() -> DecidedRecords {
-        pruner?.finish() ?? DecidedRecords()
+        let wasWarmingUp = pruner?.isWarmingUp ?? false
+        let decided = pruner?.finish() ?? DecidedRecords()
+        if wasWarmingUp { noteWarmupEnd() }
+        return decided
     }
+
+    private var notices: [String] = []
+
+    public func takeNotices() -> [String] {
+        defer { notices = [] }
+        return notices
+    }
+
+    /// The warm-up just ended: what its k-means did and which centroid update is in force.
+    private func noteWarmupEnd() {
+        guard let pruner else { return }
+        var parts = ["warm-up done"]
+        if let fit = pruner.warmupFit { parts.append(fit.description) }
+        let update: String
+        switch options.update {
+        case .auto:
+            if let divergence = pruner.orderDivergence, let bar = pruner.orderDivergenceBar {
+                update = "\(pruner.movesCentroids ? "online" : "frozen") (auto: the warm-up's concept-order divergence "
+                    + "\(Self.figure(divergence)) is \(pruner.movesCentroids ? "above" : "within") the bar \(Self.figure(bar)))"
+            } else {
+                update = "frozen (auto: too short a warm-up to tell the stream's order)"
+            }
+        case .online: update = "online (--update online)"
+        case .frozen: update = "frozen (--update frozen)"
+        }
+        parts.append("centroid update: \(update)")
+        notices.append(parts.joined(separator: "; "))
+    }
+
+    /// Three decimals are what the choice needs.
+    private static func figure(_ x: Double) -> String { "\((x * 1000).rounded() / 1000)" }
 
     public var centroids: [Float] { pruner?.centroids ?? [] }
 
@@ -153,6 +194,12 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
     public var kernel = KernelChoice.fastest
     /// Threads for k-means and assignment (`--threads`; decisions do not depend on it).
     public var threads = 1
+    private var notices: [String] = []
+
+    public func takeNotices() -> [String] {
+        defer { notices = [] }
+        return notices
+    }
 
     public init(options: PruningOptions, centroids: (values: [Float], dimension: Int)?) {
         self.options = options
@@ -179,6 +226,7 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
         let result = OfflinePruner.run(vectors: all.vectors, dimension: all.dimension, options: options,
                                        centroids: givenCentroids, scores: scores, kernel: kernel, threads: threads)
         self.result = result
+        if let fit = result.fit { notices.append(fit.description) }
         var decided = DecidedRecords()
         decided.entries = all.entries
         decided.decisions = all.entries.map { entry in

@@ -98,6 +98,8 @@ final class EngineWorker {
 
     /// The engine's warm-up (held, target) as of its last job's end (read while it was idle).
     private(set) var warmup: (seen: Int, target: Int)?
+    /// Gets the engine's notices (`DecisionEngine.takeNotices`) on the loop thread, after the job that made them.
+    var onNotice: ((String) -> Void)?
 
     /// Whether outputs carry the kept records' ids (`--kept-ids`).
     var collectsKeptIds = false
@@ -176,6 +178,7 @@ final class EngineWorker {
             isBusy = false
             aheadKernel = engine.aheadKernel
             warmup = engine.warmupProgress
+            for notice in engine.takeNotices() { onNotice?(notice) }
             if let batch = state.takeBatch() { onSpentBatch?(batch) }
             format(state.decided, sequence: sequence)
             onProgress?()
