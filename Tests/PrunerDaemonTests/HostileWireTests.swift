@@ -210,13 +210,14 @@ struct HostileWireTests {
         #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: stopping.logPath))).count == 50)
     }
 
-    // On unix sockets only: 1,000 TCP clients take 1,000 ephemeral ports at once, and a TCP
-    // variant here coincided with SocketTests failing to connect to its daemon (ECONNREFUSED),
-    // most likely because its SocketClient.freePort port was taken as a client's source port.
-    @Test("1,000 connections at once with --max-connections 500: 500 served in full, the rest refused politely")
-    func connectionLimit() throws {
-        let daemon = try ListeningDaemon(arguments: Self.engine + ["--reply", "--lookahead", "0", "--max-connections", "500"])
+    @Test("1,000 connections at once with --max-connections 500: 500 served in full, the rest refused politely",
+          arguments: [false, true])
+    func connectionLimit(tcp: Bool) throws {
+        let port = SocketClient.freePort()
+        let daemon = try ListeningDaemon(arguments: Self.engine + ["--reply", "--lookahead", "0", "--max-connections", "500",
+                                                                   "--listen", "tcp:127.0.0.1:\(port)"])
         #expect(daemon.waitUntilListening())
+        #expect(daemon.daemon.waitForLog("listening on tcp:127.0.0.1:\(port)"))
         let pid = daemon.daemon.process.processIdentifier
         let clients = 1_000, perClient = 20
         // Every client connects, then all send once all are connected: 500 are open when
@@ -229,7 +230,7 @@ struct HostileWireTests {
             connected.enter()
             finished.enter()
             Thread.detachNewThread {
-                let socket = try? Client(unix: daemon.socketPath)
+                let socket = tcp ? try? Client(tcpPort: port) : try? Client(unix: daemon.socketPath)
                 connected.leave()
                 start.wait()
                 if let socket {
@@ -250,7 +251,7 @@ struct HostileWireTests {
         #expect(served == 500)
         #expect(daemon.daemon.waitForLog("500 connections open, the limit (--max-connections 500)"))
         let peak = ProcessMemory.peakResidentKiB(pid) ?? 0
-        print("[measured] 1,000 connections, limit 500: peak RSS \(peak / 1024) MiB")
+        print("[measured] 1,000 \(tcp ? "TCP" : "unix") connections, limit 500: peak RSS \(peak / 1024) MiB")
         #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")
         let lines = parseDecisions(try Data(contentsOf: URL(fileURLWithPath: daemon.logPath)))
         #expect(lines.count == served * perClient)

@@ -51,7 +51,7 @@ struct OptionValueTests {
         #expect(fidelity.status == 64 && fidelity.stderr.contains("--limit must be at least 1, not 0"), "\(fidelity.stderr)")
     }
 
-    @Test("a unix socket path longer than sun_path is refused, naming the limit; no socket file appears (it bound a cut name)")
+    @Test("a unix socket path longer than sun_path is refused, naming the limit; no socket file appears (it bound a cut name); a missing directory is named")
     func longSocketPath() throws {
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
@@ -62,6 +62,12 @@ struct OptionValueTests {
         #expect(result.stderr.contains("ENAMETOOLONG") && result.stderr.contains("a unix socket's holds at most 107"), "\(result.stderr)")
         let entries = try FileManager.default.contentsOfDirectory(atPath: work.path)
         #expect(!entries.contains { $0.hasPrefix("sss") }, "\(entries)")
+        // A missing directory is named as such (libuv reports it as EACCES, "permission denied").
+        let missing = work.appendingPathComponent("none/in.sock").path
+        let refused = try runProcess(TestPaths.prunerd, ["serve", "--listen", "unix:\(missing)", "--decisions", work.appendingPathComponent("d.jsonl").path,
+                                                         "--state-dir", work.path])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("bind unix:\(missing) (directory \(work.path)/none does not exist): ENOENT"), "\(refused.stderr)")
     }
 
     @Test("--min-per-cluster 1e19 runs: every concept's floor is its size less one (the conversion trapped)")

@@ -89,7 +89,15 @@ final class Listener {
             // A socket file left by an unclean stop would make bind fail with EADDRINUSE.
             if Listener.isStaleSocket(path) { FileSystem.removeFile(atPath: path) }
             let status = uv_pipe_bind(pipe.pointer, path)
-            if status != 0 { pipe.close(); throw UVError(code: status, operation: "bind \(address)") }
+            if status != 0 {
+                pipe.close()
+                // libuv turns bind's ENOENT into EACCES (as on Windows): a missing directory read "permission denied".
+                let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+                if status == Int32(UV_EACCES.rawValue), (try? FileKind.of(path: directory)) == nil {
+                    throw UVError(code: Int32(UV_ENOENT.rawValue), operation: "bind \(address) (directory \(directory) does not exist)")
+                }
+                throw UVError(code: status, operation: "bind \(address)")
+            }
             if chmod(path, 0o660) != 0 || (group.map { chown(path, uid_t.max, $0) } ?? 0) != 0 {
                 let code = -errno
                 pipe.close()
