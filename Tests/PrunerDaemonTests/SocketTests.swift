@@ -21,6 +21,8 @@ struct SocketTests {
         let daemon = try BackgroundDaemon(arguments: [
             "serve", "--listen", "unix:\(socketPath)", "--listen", "tcp:127.0.0.1:\(port)",
             "--decisions", log.path, "--clusters", "4", "--warmup", "200", "--recompute-every", "100",
+            // Its own state directory: the default one's control socket is another running test's.
+            "--state-dir", directory.appendingPathComponent("state").path,
         ])
         #expect(daemon.waitForLog("listening on tcp:127.0.0.1:\(port)"))
         let clients = 6
@@ -61,6 +63,7 @@ struct SocketTests {
         let daemon = try BackgroundDaemon(arguments: [
             "serve", "--listen", "unix:\(socketPath)", "--reply", "--decisions", log.path,
             "--clusters", "4", "--warmup", "100", "--recompute-every", "100",
+            "--state-dir", directory.appendingPathComponent("state").path,
             // Replies need decisions on arrival: a look-ahead would hold them for later records.
             "--lookahead", "0",
         ])
