@@ -660,6 +660,7 @@ public final class Daemon: InputDelegate {
         services = []
         servePendingStatusRequests()
         logger.info("stopped: \(tally.total) records, \(tally.kept) kept, \(tally.dropped) dropped, \(tally.rejected) rejected")
+        if let margins = (worker.engine as? StreamingEngine)?.marginSummary { logger.info("\(margins)") }
     }
 
     // MARK: Signals

@@ -136,7 +136,7 @@ extension StreamingPruner {
         try CheckpointError.require(engine.movesCentroids == (engine.options.update == .online) || engine.options.update == .auto,
                                     "centroid update choice")
         if !engine.concepts.centroids.isEmpty && !engine.warming {
-            engine.nearest = engine.makeNearest()
+            engine.renewKernel()
         }
         if options != engine.options {
             do { try engine.reload(options) } catch { throw CheckpointError.incompatible("\(error)") }

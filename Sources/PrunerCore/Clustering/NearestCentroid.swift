@@ -38,18 +38,25 @@ public struct NearestCentroid: Sendable {
     /// The dimension d.
     public let dimension: Int
     /// Centroids in panel layout, `panelCount × dimension` SIMD16 values.
-    let panels: [SIMD16<Float>]
+    private(set) var panels: [SIMD16<Float>]
     /// Per panel: 0 for real centroids, −∞ for padding lanes.
     let masks: [SIMD16<Float>]
     let panelCount: Int
     /// The approximate first pass, where the CPU has one and `screen` asked for it.
-    private let screen: Screen?
+    private var screen: Screen?
     /// The float32 kernel's register tile (results do not depend on it).
     public let registerTile: RegisterTile
     /// Threads sharing one `assign` call. Rows are independent and every row is
     /// computed by the same operations wherever it lands, so results do not
     /// depend on this number.
     public var threads: Int = 1
+    /// Whether `RecordBatch.assignAhead` asks this kernel for runner-up bounds too
+    /// (`assign(rows:count:into:similarities:runnerUps:)`): set by an engine that re-assigns
+    /// held records by their margin. Assignments are the same either way.
+    public internal(set) var computesRunnerUps = false
+    /// This kernel's identity, shared by its copies: an engine maps it to the centroid epoch
+    /// the kernel was built from (held alive there, so identities are never reused).
+    private(set) var identity = KernelIdentity()
 
     static let rowTile = 12
     /// Below this many rows a call is not split (thread hand-off would cost more).
@@ -97,6 +104,31 @@ public struct NearestCentroid: Sendable {
         self.screen = screen.flatMap { Screen(kind: $0, centroids: centroids, dimension: dimension) }
     }
 
+    /// A kernel for `centroids` (same k and d) where only the centroids `changed` differ from
+    /// this kernel's: their lanes are refilled and their panels re-screened, the rest copied.
+    /// Bit for bit the kernel `init` would build (tested), at a fraction of its cost when online
+    /// moves touched a few centroids; an AMX screen is built again in full.
+    func updating(centroids: [Float], changed: [Int]) -> NearestCentroid {
+        var made = self
+        made.identity = KernelIdentity()
+        let d = dimension
+        var panels = self.panels
+        panels.withUnsafeMutableBufferPointer { out in
+            for j in changed {
+                let p = j / 16, lane = j % 16
+                for t in 0..<d { out[p * d + t][lane] = centroids[j * d + t] }
+            }
+        }
+        made.panels = panels
+        let changedPanels = Array(Set(changed.map { $0 / 16 })).sorted()
+        switch screen {
+        case .bytes(let bytes)?: made.screen = .bytes(bytes.updating(centroids: centroids, changedPanels: changedPanels))
+        case .tiles?: made.screen = Screen(kind: .amxBFloat16, centroids: centroids, dimension: d)
+        case nil: break
+        }
+        return made
+    }
+
     /// Whether `other` is this very kernel (a copy sharing its panel storage, which
     /// never changes), so that results computed by one are the other's. `threads`
     /// may differ: it does not change results.
@@ -131,16 +163,32 @@ public struct NearestCentroid: Sendable {
         into assignments: UnsafeMutableBufferPointer<Int32>,
         similarities: UnsafeMutableBufferPointer<Float>
     ) {
-        precondition(rows.count >= n * dimension && assignments.count >= n && similarities.count >= n)
+        assign(rows: rows, count: n, into: assignments, similarities: similarities, runnerUps: nil)
+    }
+
+    /// `assign`, and per row a runner-up bound into `runnerUps[i]`: every centroid but the
+    /// assigned one has a computed similarity (the float32 chain's) ≤ it, so a margin over
+    /// it proves the assignment (`StreamingPruner+Reassignment.swift`). Assignments and
+    /// similarities are `assign`'s, bit for bit. A screened kernel bounds the centroids it
+    /// ruled out by their screened score plus the screen's error bound and knows the rest
+    /// exactly; the float32 kernels alone keep no runner-up and write +∞ (no bound).
+    func assign(
+        rows: UnsafeBufferPointer<Float>, count n: Int,
+        into assignments: UnsafeMutableBufferPointer<Int32>,
+        similarities: UnsafeMutableBufferPointer<Float>,
+        runnerUps: UnsafeMutableBufferPointer<Float>?
+    ) {
+        precondition(rows.count >= n * dimension && assignments.count >= n && similarities.count >= n
+                     && (runnerUps?.count ?? n) >= n)
         guard n > 0 else { return }
         let parts = min(threads, n / Self.rowsPerThreadMinimum)
         guard parts > 1 else {
-            assignSerially(rows: rows, count: n, into: assignments, similarities: similarities)
+            assignSerially(rows: rows, count: n, into: assignments, similarities: similarities, runnerUps: runnerUps)
             return
         }
         // Split on row-tile boundaries; each part writes only its own rows.
         let tiles = (n + Self.rowTile - 1) / Self.rowTile
-        let shared = SharedBuffers(rows: rows, assignments: assignments, similarities: similarities)
+        let shared = SharedBuffers(rows: rows, assignments: assignments, similarities: similarities, runnerUps: runnerUps)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             let first = tiles * part / parts * Self.rowTile
             let last = min(n, tiles * (part + 1) / parts * Self.rowTile)
@@ -149,8 +197,27 @@ public struct NearestCentroid: Sendable {
             assignSerially(
                 rows: UnsafeBufferPointer(rebasing: shared.rows[(first * d)..<(last * d)]), count: last - first,
                 into: UnsafeMutableBufferPointer(rebasing: shared.assignments[first..<last]),
-                similarities: UnsafeMutableBufferPointer(rebasing: shared.similarities[first..<last]))
+                similarities: UnsafeMutableBufferPointer(rebasing: shared.similarities[first..<last]),
+                runnerUps: shared.runnerUps.map { UnsafeMutableBufferPointer(rebasing: $0[first..<last]) })
         }
+    }
+
+    /// Array convenience of the runner-up form: assigns `rows` (`n × dimension`).
+    func assignWithRunnerUps(rows: [Float]) -> (assignments: [Int32], similarities: [Float], runnerUps: [Float]) {
+        let n = rows.count / dimension
+        var a = [Int32](repeating: 0, count: n)
+        var s = [Float](repeating: 0, count: n)
+        var u = [Float](repeating: 0, count: n)
+        rows.withUnsafeBufferPointer { r in
+            a.withUnsafeMutableBufferPointer { ap in
+                s.withUnsafeMutableBufferPointer { sp in
+                    u.withUnsafeMutableBufferPointer { up in
+                        assign(rows: r, count: n, into: ap, similarities: sp, runnerUps: up)
+                    }
+                }
+            }
+        }
+        return (a, s, u)
     }
 
     /// The buffers of one `assign` call, handed to its threads, which write disjoint ranges.
@@ -158,22 +225,26 @@ public struct NearestCentroid: Sendable {
         let rows: UnsafeBufferPointer<Float>
         let assignments: UnsafeMutableBufferPointer<Int32>
         let similarities: UnsafeMutableBufferPointer<Float>
+        let runnerUps: UnsafeMutableBufferPointer<Float>?
     }
 
     private func assignSerially(
         rows: UnsafeBufferPointer<Float>, count n: Int,
         into assignments: UnsafeMutableBufferPointer<Int32>,
-        similarities: UnsafeMutableBufferPointer<Float>
+        similarities: UnsafeMutableBufferPointer<Float>,
+        runnerUps: UnsafeMutableBufferPointer<Float>?
     ) {
         switch screen {
         case .tiles(let tiles):
-            assignScreened(rows: rows, count: n, into: assignments, similarities: similarities, screen: tiles)
+            assignScreened(rows: rows, count: n, into: assignments, similarities: similarities, runnerUps: runnerUps,
+                           screen: tiles)
             return
         case .bytes(let bytes):
-            assignScreened(rows: rows, count: n, into: assignments, similarities: similarities, screen: bytes)
+            assignScreened(rows: rows, count: n, into: assignments, similarities: similarities, runnerUps: runnerUps,
+                           screen: bytes)
             return
         case nil:
-            break
+            if let runnerUps { runnerUps.baseAddress!.update(repeating: .infinity, count: n) }
         }
         if registerTile == .narrow {
             assignNarrow(rows: rows, count: n, into: assignments, similarities: similarities)
@@ -220,26 +291,39 @@ public struct NearestCentroid: Sendable {
     /// code as `kernel` (a chunk of hundreds of rows lets one pass over a panel
     /// serve many rows). Panels are folded in increasing order, so ties go to
     /// the lowest index as in `kernel`.
+    ///
+    /// With `runnerUps`, each row's bound on every other centroid: the largest of the other
+    /// lanes' bests, its own lane's second best (both exact) and the ruled-out panels'
+    /// screened maxima plus the error bound.
     private func assignScreened<S: CentroidScreen>(
         rows: UnsafeBufferPointer<Float>, count n: Int,
         into assignments: UnsafeMutableBufferPointer<Int32>,
         similarities: UnsafeMutableBufferPointer<Float>,
+        runnerUps: UnsafeMutableBufferPointer<Float>?,
         screen: S
     ) {
         let scratch = ScreenScratch(kernel: self, screen: screen)
+        let tracksSecond = runnerUps != nil
         panels.withUnsafeBufferPointer { panels in
             masks.withUnsafeBufferPointer { masks in
                 var start = 0
                 while start < n {
                     let m = min(Self.screenedChunk, n - start)
                     let chunk = rows.baseAddress! + start * dimension
-                    selectCandidates(rows: chunk, count: m, available: n - start, screen: screen, scratch: scratch)
+                    selectCandidates(rows: chunk, count: m, available: n - start, screen: screen, scratch: scratch,
+                                     boundsExcluded: tracksSecond)
                     scoreCandidates(rows: chunk, count: m, panels: panels.baseAddress!, masks: masks.baseAddress!,
-                                    scratch: scratch)
+                                    scratch: scratch, tracksSecond: tracksSecond)
                     for r in 0..<m {
                         let (index, similarity) = Self.reduce(best: scratch.best[r], arg: scratch.arg[r])
                         assignments[start + r] = index
                         similarities[start + r] = similarity
+                        if let runnerUps {
+                            var others = scratch.best[r]
+                            let lane = Int(index) % 16
+                            others[lane] = scratch.second[r][lane]
+                            runnerUps[start + r] = max(others.max(), scratch.excluded[r])
+                        }
                     }
                     start += m
                 }
@@ -268,7 +352,7 @@ public struct NearestCentroid: Sendable {
             while start < n {
                 let m = min(Self.screenedChunk, n - start)
                 selectCandidates(rows: rows.baseAddress! + start * dimension, count: m, available: n - start,
-                                 screen: screen, scratch: scratch)
+                                 screen: screen, scratch: scratch, boundsExcluded: false)
                 panels += scratch.candidateCounts.reduce(0, +)
                 start += m
             }
@@ -278,10 +362,12 @@ public struct NearestCentroid: Sendable {
 
     /// Lists, per panel, the rows of a chunk (≤ `screenedChunk`) whose screen
     /// puts a centroid of the panel within twice the error bound of the row's best.
-    /// `available` rows may be read from `rows` (the chunk and those after it).
+    /// `available` rows may be read from `rows` (the chunk and those after it). With
+    /// `boundsExcluded`, `scratch.excluded[r]` bounds every ruled-out centroid's float32 score
+    /// (its panel's screened maximum plus the error bound, rounded up; −∞ when none is).
     @inline(__always)
     private func selectCandidates<S: CentroidScreen>(rows: UnsafePointer<Float>, count n: Int, available: Int,
-                                                     screen: S, scratch: ScreenScratch) {
+                                                     screen: S, scratch: ScreenScratch, boundsExcluded: Bool) {
         let d = dimension
         let stride = screen.panelStride
         scratch.candidateCounts.update(repeating: 0)
@@ -301,9 +387,19 @@ public struct NearestCentroid: Sendable {
                 var top = -Float.infinity
                 for p in 0..<panelCount where rowMaxima[p] > top { top = rowMaxima[p] }
                 let threshold = top - window
-                for p in 0..<panelCount where rowMaxima[p] >= threshold {
-                    scratch.candidates[p * Self.screenedChunk + scratch.candidateCounts[p]] = Int32(start + r)
-                    scratch.candidateCounts[p] += 1
+                var excluded = -Float.infinity
+                for p in 0..<panelCount {
+                    if rowMaxima[p] >= threshold {
+                        scratch.candidates[p * Self.screenedChunk + scratch.candidateCounts[p]] = Int32(start + r)
+                        scratch.candidateCounts[p] += 1
+                    } else if rowMaxima[p] > excluded {
+                        excluded = rowMaxima[p]
+                    }
+                }
+                if boundsExcluded {
+                    // |a − f| ≤ window / 2 (exact halving); the sum in Double, rounded up to a Float.
+                    let bound = Double(excluded) + Double(window / 2)
+                    scratch.excluded[start + r] = excluded == -.infinity ? -.infinity : Float(bound).nextUp.nextUp
                 }
             }
             start += m
@@ -314,12 +410,15 @@ public struct NearestCentroid: Sendable {
     /// per-lane best in `scratch.best` / `scratch.arg`. Panels go in increasing
     /// order, so each row meets its candidates in the order `kernel` would.
     @inline(__always)
+    /// With `tracksSecond`, `scratch.second` gets each row's per-lane second best too.
     private func scoreCandidates(
         rows: UnsafePointer<Float>, count n: Int,
-        panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>, scratch: ScreenScratch
+        panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>, scratch: ScreenScratch,
+        tracksSecond: Bool
     ) {
         scratch.best.baseAddress!.update(repeating: SIMD16(repeating: -.infinity), count: n)
         scratch.arg.baseAddress!.update(repeating: .zero, count: n)
+        if tracksSecond { scratch.second.baseAddress!.update(repeating: SIMD16(repeating: -.infinity), count: n) }
         for p in 0..<panelCount {
             let listed = scratch.candidates.baseAddress! + p * Self.screenedChunk
             let count = scratch.candidateCounts[p]
@@ -327,7 +426,8 @@ public struct NearestCentroid: Sendable {
             while first < count {
                 let m = min(Self.candidateGroup, count - first)
                 scoreGroup(listed + first, count: m, rows: rows, panel: p, panels: panels, masks: masks,
-                           best: scratch.best.baseAddress!, arg: scratch.arg.baseAddress!)
+                           best: scratch.best.baseAddress!, arg: scratch.arg.baseAddress!,
+                           second: tracksSecond ? scratch.second.baseAddress! : nil)
                 first += m
             }
         }
@@ -347,7 +447,8 @@ public struct NearestCentroid: Sendable {
     private func scoreGroup(
         _ listed: UnsafePointer<Int32>, count m: Int, rows: UnsafePointer<Float>, panel p: Int,
         panels: UnsafePointer<SIMD16<Float>>, masks: UnsafePointer<SIMD16<Float>>,
-        best: UnsafeMutablePointer<SIMD16<Float>>, arg: UnsafeMutablePointer<SIMD16<Int32>>
+        best: UnsafeMutablePointer<SIMD16<Float>>, arg: UnsafeMutablePointer<SIMD16<Int32>>,
+        second: UnsafeMutablePointer<SIMD16<Float>>?
     ) {
         let d = dimension
         func row(_ q: Int) -> UnsafePointer<Float> { rows + Int(listed[min(q, m - 1)]) &* d }
@@ -373,7 +474,10 @@ public struct NearestCentroid: Sendable {
             let results = raw.bindMemory(to: SIMD16<Float>.self)
             for q in 0..<m {
                 let r = Int(listed[q])
-                Self.update(&best[r], &arg[r], results[q] + mask, ia)
+                let scored = results[q] + mask
+                // The second best per lane: max(second, min(scored, best)) before `best` moves.
+                if let second { second[r] = pointwiseMax(second[r], pointwiseMin(scored, best[r])) }
+                Self.update(&best[r], &arg[r], scored, ia)
             }
         }
     }
@@ -391,6 +495,9 @@ public struct NearestCentroid: Sendable {
         /// Per row of the chunk, the per-lane bests.
         let best: UnsafeMutableBufferPointer<SIMD16<Float>>
         let arg: UnsafeMutableBufferPointer<SIMD16<Int32>>
+        /// With runner-ups: per row of the chunk, the per-lane second bests and the ruled-out panels' bound.
+        let second: UnsafeMutableBufferPointer<SIMD16<Float>>
+        let excluded: UnsafeMutableBufferPointer<Float>
 
         init<S: CentroidScreen>(kernel: NearestCentroid, screen: S) {
             func buffer<T>(_ count: Int, _ value: T) -> UnsafeMutableBufferPointer<T> {
@@ -408,12 +515,14 @@ public struct NearestCentroid: Sendable {
             candidateCounts = buffer(kernel.panelCount, 0)
             best = buffer(chunk, .zero)
             arg = buffer(chunk, .zero)
+            second = buffer(chunk, .zero)
+            excluded = buffer(chunk, 0)
         }
 
         deinit {
             tiles.deallocate(); maxima.deallocate(); norms.deallocate(); roundingNorms.deallocate()
             candidates.deallocate(); candidateCounts.deallocate()
-            best.deallocate(); arg.deallocate()
+            best.deallocate(); arg.deallocate(); second.deallocate(); excluded.deallocate()
         }
     }
 
@@ -630,6 +739,63 @@ public struct NearestCentroid: Sendable {
         var i2 = i4.lowHalf
         i2.replace(with: i4.highHalf, where: i4.highHalf .< i2)
         return (i2[1] < i2[0] ? i2[1] : i2[0], maximum)
+    }
+}
+
+/// A kernel's identity (see `NearestCentroid.identity`): compared by reference.
+final class KernelIdentity: Sendable {}
+
+extension NearestCentroid {
+    /// The kernel's chain for one row and one centroid, `rows[i] · centroids[clusters[i]]`
+    /// for each i (rows and centroids row-major, `dimension` wide): one multiply-add per
+    /// dimension, in dimension order, from zero, as every kernel computes each dot product
+    /// (`madd`), so a result is bit for bit the similarity `assign` reports for that pair.
+    /// Eight rows at a time: eight independent chains hide the multiply-add latency. With
+    /// `rowIndices`, pair i is row `rowIndices[i]` (else row i) and centroid `clusters[i]`.
+    static func chainDots(rows: UnsafePointer<Float>, count n: Int, centroids: UnsafePointer<Float>,
+                          clusters: UnsafePointer<Int32>, rowIndices: UnsafePointer<Int32>? = nil,
+                          dimension d: Int, into out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i < n {
+            let m = min(8, n - i)
+            func x(_ q: Int) -> UnsafePointer<Float> {
+                let pair = i + min(q, m - 1)
+                return rows + (rowIndices.map { Int($0[pair]) } ?? pair) &* d
+            }
+            func c(_ q: Int) -> UnsafePointer<Float> { centroids + Int(clusters[i + min(q, m - 1)]) &* d }
+            let x0 = x(0), x1 = x(1), x2 = x(2), x3 = x(3), x4 = x(4), x5 = x(5), x6 = x(6), x7 = x(7)
+            let c0 = c(0), c1 = c(1), c2 = c(2), c3 = c(3), c4 = c(4), c5 = c(5), c6 = c(6), c7 = c(7)
+            var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+            var a4: Float = 0, a5: Float = 0, a6: Float = 0, a7: Float = 0
+            for t in 0..<d {
+                a0 = scalarMadd(a0, x0[t], c0[t]); a1 = scalarMadd(a1, x1[t], c1[t])
+                a2 = scalarMadd(a2, x2[t], c2[t]); a3 = scalarMadd(a3, x3[t], c3[t])
+                a4 = scalarMadd(a4, x4[t], c4[t]); a5 = scalarMadd(a5, x5[t], c5[t])
+                a6 = scalarMadd(a6, x6[t], c6[t]); a7 = scalarMadd(a7, x7[t], c7[t])
+            }
+            withUnsafeBytes(of: (a0, a1, a2, a3, a4, a5, a6, a7)) { raw in
+                let results = raw.bindMemory(to: Float.self)
+                for q in 0..<m { out[i + q] = results[q] }
+            }
+            i += m
+        }
+    }
+
+    /// One lane of `madd`: the same operation on one float.
+    @inline(__always)
+    private static func scalarMadd(_ acc: Float, _ x: Float, _ v: Float) -> Float {
+        #if PRUNER_FMA
+        return acc.addingProduct(x, v)
+        #else
+        return acc + x * v
+        #endif
+    }
+
+    /// A bound on |computed − exact| of one chain dot product of vectors with norms ≤ `norm`:
+    /// γ_d · norm² (d roundings of u = 2⁻²⁴ each, Higham's γ_d = du / (1 − du)), padded.
+    static func chainErrorBound(dimension d: Int, norm: Double) -> Double {
+        let du = Double(d) * 0x1p-24
+        return du / (1 - du) * norm * norm * 1.01 + 1e-12
     }
 }
 

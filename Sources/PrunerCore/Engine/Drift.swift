@@ -76,6 +76,7 @@ extension StreamingPruner {
         quota.reset(j, keepRatio: options.keepRatio)
         dedup[j].removeAll()
         moves.clear(j, dimension: d)
+        movement.replaced(j)
         drift.spawned += 1
         quota.liveQuotas = true
     }
@@ -122,6 +123,8 @@ extension StreamingPruner {
         if divergence > bar {
             movesCentroids = true
             moves.start(clusters: k, dimension: dimension)
+            // The same kernel (this warm-up's rows were assigned by it), now with runner-ups.
+            if let screened = nearest?.isScreened { nearest!.computesRunnerUps = usesMargins && screened }
         }
     }
 

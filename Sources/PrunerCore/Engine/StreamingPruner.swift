@@ -77,6 +77,9 @@ public struct StreamingPruner: Sendable {
     var drift = DriftPool()
     /// Near-duplicate memory per concept (empty rings when dedup is off).
     var dedup: [DedupMemory]
+    /// How far centroids moved since recent epochs, and which kernel assigns with which
+    /// (margin re-assignment; not checkpointed, see `CentroidMovement`).
+    var movement: CentroidMovement
 
     // MARK: The stream's own state
 
@@ -126,23 +129,55 @@ public struct StreamingPruner: Sendable {
     /// bit alike, so it is a parameter the caller passes in (the command line reads the
     /// environment's overrides), never saved.
     public var kernel: KernelChoice = .fastest {
-        didSet { if nearest != nil { nearest = makeNearest() } }
+        didSet { if nearest != nil { renewKernel() } }
     }
+
+    /// Whether held records keep margins, so that re-assignment re-scores only those a
+    /// centroid's move could have taken (`StreamingPruner+Reassignment.swift`). Decisions are
+    /// the same with and without; off, every stale record is assigned in full (tests compare).
+    var usesMargins = true {
+        didSet { if nearest != nil { renewKernel() } }
+    }
+    /// How many records margins kept on their concept and how many were re-scored in full.
+    public internal(set) var marginCounts = MarginCounts()
 
     /// The kernel for assigning batches ahead of `submit` (`RecordBatch.assignAhead`),
     /// e.g. on other threads while the engine decides earlier records; nil while
     /// the centroids may change before the next batch arrives (warm-up, online
     /// updates, drift). The engine uses ahead results only when they came from its
     /// current kernel, so decisions are the same with or without them.
+    ///
+    /// With online updates and a screened kernel the kernel of the moment is offered
+    /// too: it adds runner-up bounds, with which the engine corrects what its centroids
+    /// have moved since (`StreamingPruner+Reassignment.swift`) — while that corrects at least
+    /// half the rows (`MarginCounts.aheadPays`); where centroids move too far (a crawl whose
+    /// concepts the centroids do not fit) it would only assign every row twice.
     public var aheadKernel: NearestCentroid? {
-        guard !warming, !movesCentroids, options.spawnAfter == 0 else { return nil }
+        guard !warming else { return nil }
+        if keepsMargins { return marginCounts.aheadPays(at: arrivals) ? nearest : nil }
+        guard !movesCentroids, options.spawnAfter == 0 else { return nil }
         return nearest
+    }
+
+    /// A new kernel for the current centroids, known to `movement` by their epoch. With
+    /// `changed`, only those centroids differ from the current kernel's: it is updated, not rebuilt.
+    mutating func renewKernel(changed: [Int]? = nil) {
+        var made: NearestCentroid
+        if let changed, let current = nearest {
+            made = current.updating(centroids: concepts.centroids, changed: changed)
+            made.computesRunnerUps = movesCentroids && usesMargins && made.isScreened
+        } else {
+            made = makeNearest()
+        }
+        nearest = made
+        movement.register(made, epoch: concepts.epoch)
     }
 
     /// The assignment kernel for the current centroids.
     func makeNearest() -> NearestCentroid {
         var made = NearestCentroid(centroids: concepts.centroids, dimension: dimension, kernel: kernel)
         made.threads = assignmentThreads
+        made.computesRunnerUps = movesCentroids && usesMargins && made.isScreened
         return made
     }
 
@@ -181,6 +216,7 @@ public struct StreamingPruner: Sendable {
         queue = HeldQueue(clusters: k)
         movesCentroids = options.update == .online
         moves = OnlineMoves(clusters: k, dimension: dimension, moving: movesCentroids)
+        movement = CentroidMovement(clusters: k)
         let sketch = SignSketch(dimension: dimension, seed: options.seed)
         dedup = (0..<k).map { _ in DedupMemory(sketch: sketch, capacity: options.dedupMemory) }
         warming = true
@@ -285,7 +321,8 @@ public struct StreamingPruner: Sendable {
             concepts.centroids = fit.centroids
             warmupFit = fit.summary
         }
-        nearest = makeNearest()
+        renewKernel()
+        movement.began(concepts.epoch)
         quota.dInterStale = true
         var buffer = warmupBuffer
         if options.update == .auto, let kernel = nearest {
@@ -329,7 +366,7 @@ public struct StreamingPruner: Sendable {
         var i = start
         while i < batch.count {
             let segment = nextSegment(of: batch, from: i, endingAtBoundary: moving || drifting)
-            let (assignment, similarity) = assign(segment, of: batch)
+            let (assignment, similarity, runnerUps) = assign(segment, of: batch)
             let duplicates = nearDuplicates(segment, of: batch, assignment: assignment)
             batch.vectors.withUnsafeBufferPointer { vectors in
                 var v = 0
@@ -341,6 +378,7 @@ public struct StreamingPruner: Sendable {
                     }
                     let concept = Int(assignment[v]), distance = 1 - similarity[v]
                     let duplicate = !duplicates.isEmpty && duplicates[v]
+                    let runnerUp = runnerUps.isEmpty ? Float.infinity : runnerUps[v]
                     v += 1
                     if isLowScore(entry) {
                         queueUnassigned(entry, as: .lowScore, into: &out, deciding: arrival == .live)
@@ -351,7 +389,8 @@ public struct StreamingPruner: Sendable {
                     if duplicate {
                         queueDuplicate(entry, concept: concept, distance: distance, into: &out, deciding: arrival == .live)
                     } else {
-                        take(entry, row: row, concept: concept, distance: distance, moving: moving, drifting: drifting)
+                        take(entry, row: row, concept: concept, distance: distance, runnerUp: runnerUp,
+                             moving: moving, drifting: drifting)
                         if arrival == .live { decideDue(into: &out) }
                     }
                 }
@@ -381,23 +420,39 @@ public struct StreamingPruner: Sendable {
     }
 
     /// The segment's nearest concepts and similarities: the ahead assignment when it came
-    /// from the current kernel, else the kernel's.
-    func assign(_ segment: Segment, of batch: RecordBatch) -> (clusters: [Int32], similarities: [Float]) {
+    /// from the current kernel, else the kernel's. When held records keep margins, also
+    /// each row's runner-up bound (else empty), and an ahead assignment by an older kernel
+    /// of this engine is corrected by the margins (`correctedAhead`).
+    mutating func assign(_ segment: Segment, of batch: RecordBatch)
+        -> (clusters: [Int32], similarities: [Float], runnerUps: [Float]) {
         let n = segment.rows, first = segment.firstRow, d = dimension
-        guard n > 0 else { return ([], []) }
-        if let ahead = batch.assignedAhead, ahead.matches(nearest!, rowCount: batch.rowCount) {
-            return (Array(ahead.clusters[first..<(first + n)]), Array(ahead.similarities[first..<(first + n)]))
+        guard n > 0 else { return ([], [], []) }
+        let margins = keepsMargins
+        if let ahead = batch.assignedAhead, ahead.clusters.count == batch.rowCount {
+            let range = first..<(first + n)
+            if ahead.matches(nearest!, rowCount: batch.rowCount) {
+                let runnerUps = !margins ? [] : ahead.runnerUps.map { Array($0[range]) }
+                    ?? [Float](repeating: .infinity, count: n)
+                return (Array(ahead.clusters[range]), Array(ahead.similarities[range]), runnerUps)
+            }
+            if margins, let runnerUps = ahead.runnerUps, let epoch = movement.epoch(of: ahead.kernel) {
+                return correctedAhead(clusters: ahead.clusters[range], runnerUps: runnerUps[range], assignedAt: epoch,
+                                      rows: first, of: batch)
+            }
         }
         var assignment = [Int32](repeating: 0, count: n), similarity = [Float](repeating: 0, count: n)
+        var runnerUps = [Float](repeating: .infinity, count: margins ? n : 0)
         batch.vectors.withUnsafeBufferPointer { v in
             let rows = UnsafeBufferPointer(rebasing: v[(first * d)..<((first + n) * d)])
             assignment.withUnsafeMutableBufferPointer { a in
                 similarity.withUnsafeMutableBufferPointer { s in
-                    nearest!.assign(rows: rows, count: n, into: a, similarities: s)
+                    runnerUps.withUnsafeMutableBufferPointer { u in
+                        nearest!.assign(rows: rows, count: n, into: a, similarities: s, runnerUps: margins ? u : nil)
+                    }
                 }
             }
         }
-        return (assignment, similarity)
+        return (assignment, similarity, runnerUps)
     }
 
     /// Near-duplicate verdicts for the segment's rows (empty when dedup is off); low-score
@@ -434,14 +489,15 @@ public struct StreamingPruner: Sendable {
     /// A valid record joins concept `j`: its statistics, the online moves, the drift pool,
     /// the arrival count and the queue; at a move boundary centroids move and the pool may spawn.
     mutating func take(_ entry: RecordBatch.Entry, row: UnsafeBufferPointer<Float>, concept j: Int, distance: Float,
-                       moving: Bool, drifting: Bool) {
+                       runnerUp: Float, moving: Bool, drifting: Bool) {
         concepts.statistics[j].add(distance: distance, vector: row, rng: &reservoirRNG)
         if moving { moves.add(row, to: j) }
         if drifting && distance > drift.farThreshold { drift.add(row, capacity: poolCapacity) }
         if moving { moves.counts[j] += 1 }
         arrivals += 1
         concepts.lastArrival[j] = arrivals
-        hold(HeldQueue.Record(entry: entry, cluster: Int32(j), distance: distance, epoch: concepts.epoch), row: row)
+        hold(HeldQueue.Record(entry: entry, cluster: Int32(j), distance: distance, epoch: concepts.epoch,
+                              runnerUp: heldRunnerUp(runnerUp)), row: row)
         queue.valid += 1
         queue.perConcept[j] += 1
         if moving && arrivals % Self.moveEvery == 0 { applyMoves() }
@@ -466,7 +522,9 @@ public struct StreamingPruner: Sendable {
 
     /// Moves every centroid that received members to the running mean (see `OnlineMoves.apply`).
     mutating func applyMoves() {
-        if moves.apply(to: &concepts, dimension: dimension) { centroidsChanged(deferringDInter: true) }
+        let moved = moves.apply(to: &concepts, dimension: dimension)
+        for (j, displacement) in moved { movement.moved(j, by: displacement) }
+        if !moved.isEmpty { centroidsChanged(deferringDInter: true, changed: moved.map(\.centroid)) }
     }
 
     // MARK: Quotas

@@ -171,9 +171,16 @@ public struct RecordBatch: Sendable {
     /// daemon does this on other threads while the engine decides earlier
     /// records. The engine uses the result only if `kernel` is still its kernel
     /// and the batch gained no rows since (see `AssignedRows.matches`).
+    /// A kernel that `computesRunnerUps` (online updates) adds each row's runner-up bound,
+    /// with which the engine corrects results of a kernel it has replaced since.
     public mutating func assignAhead(with kernel: NearestCentroid) {
-        let (clusters, similarities) = kernel.assign(rows: vectors)
-        assignedAhead = AssignedRows(kernel: kernel, clusters: clusters, similarities: similarities)
+        if kernel.computesRunnerUps {
+            let (clusters, similarities, runnerUps) = kernel.assignWithRunnerUps(rows: vectors)
+            assignedAhead = AssignedRows(kernel: kernel, clusters: clusters, similarities: similarities, runnerUps: runnerUps)
+        } else {
+            let (clusters, similarities) = kernel.assign(rows: vectors)
+            assignedAhead = AssignedRows(kernel: kernel, clusters: clusters, similarities: similarities, runnerUps: nil)
+        }
     }
 }
 
@@ -204,6 +211,8 @@ public struct AssignedRows: Sendable {
     let kernel: NearestCentroid
     let clusters: [Int32]
     let similarities: [Float]
+    /// Per row, a bound on every other centroid's similarity (`NearestCentroid.assign(…runnerUps:)`), or nil.
+    let runnerUps: [Float]?
 
     /// Whether these are what `current` would compute for `rowCount` rows: the
     /// same kernel (not merely equal centroids: the same panel storage) and every row.

@@ -156,6 +156,20 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
         try pruner!.reload(newOptions)
     }
 
+    /// With online updates: how many records margin re-assignment kept on their concept with
+    /// one dot product and how many it re-scored in full (docs/performance.md), for the stop log.
+    public var marginSummary: String? {
+        guard let pruner, pruner.movesCentroids else { return nil }
+        let c = pruner.marginCounts
+        func share(_ part: Int, of total: Int) -> String {
+            total == 0 ? "0" : String(Double((1000 * part + total / 2) / total) / 10) + "%"
+        }
+        let held = c.heldKept + c.heldRescored, arrivals = c.arrivalsKept + c.arrivalsRescored
+        return "re-assignment by margins: held records re-scored in full \(c.heldRescored) of \(held) "
+            + "(\(share(c.heldRescored, of: held))); ahead-assigned arrivals corrected \(arrivals), "
+            + "re-scored \(c.arrivalsRescored) (\(share(c.arrivalsRescored, of: arrivals)))"
+    }
+
     public func writeStatus(into json: inout JSONWriter) {
         guard let snapshot = pruner?.snapshot() else { return }
         json.field("warming_up", snapshot.isWarmingUp ? 1 : 0)

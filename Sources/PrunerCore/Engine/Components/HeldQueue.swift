@@ -34,6 +34,9 @@ struct HeldQueue: Sendable {
         var fixedThreshold: Float = 0
         /// The concept table's epoch that `cluster` and `distance` come from.
         var epoch: UInt32 = 0
+        /// A bound, at `epoch`, on every other centroid's computed similarity to the held
+        /// vector (+∞: none known). Not checkpointed: a restored record is re-assigned in full.
+        var runnerUp: Float = .infinity
     }
 
     /// Held records, oldest first.

@@ -24,11 +24,12 @@ struct OnlineMoves: Sendable {
 
     /// Moves every centroid that received members to the running mean:
     /// c ← normalise(c + (S − m·c)/n_j), with n_j the concept's members so far.
-    /// - Returns: whether any centroid moved.
-    mutating func apply(to concepts: inout ConceptTable, dimension d: Int) -> Bool {
-        var changed = false
+    /// - Returns: the centroids moved, each with an upper bound of ‖c' − c‖ (empty: none moved).
+    mutating func apply(to concepts: inout ConceptTable, dimension d: Int) -> [(centroid: Int, displacement: Double)] {
+        var changed: [(centroid: Int, displacement: Double)] = []
         for j in 0..<counts.count where counts[j] > 0 {
             let m = Float(counts[j]), n = Float(max(concepts.statistics[j].count, counts[j]))
+            let before = Array(concepts.centroids[(j * d)..<(j * d + d)])
             for t in 0..<d {
                 let c = concepts.centroids[j * d + t]
                 concepts.centroids[j * d + t] = c + (sums[j * d + t] - m * c) / n
@@ -39,7 +40,10 @@ struct OnlineMoves: Sendable {
             let inv = 1 / s.squareRoot()
             for t in 0..<d { concepts.centroids[j * d + t] *= inv }
             counts[j] = 0
-            changed = true
+            // Differences of floats are exact in Double; the sum's rounding is padded.
+            var squares = 0.0
+            for t in 0..<d { let e = Double(concepts.centroids[j * d + t]) - Double(before[t]); squares += e * e }
+            changed.append((j, squares.squareRoot() * (1 + 1e-12) + 1e-15))
         }
         return changed
     }
