@@ -16,6 +16,10 @@ struct KeptCommand: ParsableCommand {
             are written atomically.
             """)
 
+    /// Longer than any decision line: an id of the largest `--max-record-size` JSON-escaped
+    /// (6 bytes a byte at worst) with the other fields.
+    static let longestLine = 64 << 20
+
     @Argument(help: "A decision log (JSON Lines, as serve and offline write it), or - for stdin.")
     var log: String
 
@@ -32,6 +36,7 @@ struct KeptCommand: ParsableCommand {
         var count = 0
         var failure: Error?
         var pending: [UInt8] = []
+        var skipping = false
         let fd = log == "-" ? 0 : try FileSystem.openForReading(log)
         defer { if log != "-" { FileSystem.close(fd) } }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -50,15 +55,25 @@ struct KeptCommand: ParsableCommand {
         while true {
             let read = try FileSystem.read(fd, into: buffer, at: -1, path: log)
             if read == 0 { break }
+            // What `pending` held has no newline: only the bytes just read are searched.
+            var searchFrom = pending.count
             pending.append(contentsOf: buffer[0..<read])
             var start = 0
-            while let end = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                take(pending[start..<end])
+            while let end = pending[searchFrom...].firstIndex(of: UInt8(ascii: "\n")) {
+                if !skipping { take(pending[start..<end]) }
+                skipping = false
                 start = end + 1
+                searchFrom = start
             }
             pending.removeFirst(start)
+            // No decision line is this long (/dev/zero, a binary file): skipped to its end without
+            // holding it, so memory stays bounded (/dev/zero grew it without bound).
+            if pending.count > Self.longestLine {
+                pending.removeAll()
+                skipping = true
+            }
         }
-        if !pending.isEmpty { take(pending[...]) }
+        if !pending.isEmpty && !skipping { take(pending[...]) }
         if let failure { throw failure }
         if let text {
             try text.finish()

@@ -74,6 +74,22 @@ struct KeptIdsTests {
         }
     }
 
+    @Test("prunerd kept skips a line longer than any decision line without holding it (it held the whole line: /dev/zero grew it without bound)")
+    func overlongLine() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var log = Data()
+        for i in 0..<3 {
+            log += Data("{\"ts\":\"t\",\"src\":\"s\",\"seq\":\(i),\"id\":\"k\(i)\",\"decision\":\"keep\",\"reason\":\"kept\"}\n".utf8)
+        }
+        // 65 MiB without a newline (what /dev/zero or a binary file looks like), between two decision lines.
+        let path = directory.appendingPathComponent("mixed.jsonl")
+        try (Data(count: (64 << 20) + (1 << 20)) + Data("\n".utf8) + log).write(to: path)
+        let result = try runProcess(TestPaths.prunerd, ["kept", path.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(String(decoding: result.stdout, as: UTF8.self) == "k0\nk1\nk2\n")
+    }
+
     @Test("ids that are not 32-hex uids: the .npy is refused with the id, the text file is written")
     func nonUids() throws {
         let directory = try Self.fixtures()
