@@ -387,6 +387,13 @@ public struct NearestCentroid: Sendable {
                 var top = -Float.infinity
                 for p in 0..<panelCount where rowMaxima[p] > top { top = rowMaxima[p] }
                 let threshold = top - window
+                guard boundsExcluded else {
+                    for p in 0..<panelCount where rowMaxima[p] >= threshold {
+                        scratch.candidates[p * Self.screenedChunk + scratch.candidateCounts[p]] = Int32(start + r)
+                        scratch.candidateCounts[p] += 1
+                    }
+                    continue
+                }
                 var excluded = -Float.infinity
                 for p in 0..<panelCount {
                     if rowMaxima[p] >= threshold {
@@ -396,11 +403,9 @@ public struct NearestCentroid: Sendable {
                         excluded = rowMaxima[p]
                     }
                 }
-                if boundsExcluded {
-                    // |a − f| ≤ window / 2 (exact halving); the sum in Double, rounded up to a Float.
-                    let bound = Double(excluded) + Double(window / 2)
-                    scratch.excluded[start + r] = excluded == -.infinity ? -.infinity : Float(bound).nextUp.nextUp
-                }
+                // |a − f| ≤ window / 2 (exact halving); the sum in Double, rounded up to a Float.
+                let bound = Double(excluded) + Double(window / 2)
+                scratch.excluded[start + r] = excluded == -.infinity ? -.infinity : Float(bound).nextUp.nextUp
             }
             start += m
         }
