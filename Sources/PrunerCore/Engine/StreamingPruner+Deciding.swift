@@ -112,13 +112,15 @@ extension StreamingPruner {
                                                 : pending[i].distance <= quota.thresholds[j]) ? 1 : 0)
                 })
             }
-            // The budget: those members, plus what the shard's decisions so far kept short of ρ
-            // of themselves (or minus what they kept beyond). Not ρ of everything the shard saw: a
-            // shard's share of the cluster's quotas is not ρ of its records (the leader's warm-up
-            // members sit closer to centroids fitted on them, so it keeps fewer).
-            let decidedSoFar = totalKept + totalDropped
-            let streamingDeficit = Int((options.keepRatio * Double(decidedSoFar)).rounded()) - totalKept
-            budget = min(max(Int(wanted.reduce(0, +)) + streamingDeficit, 0), room)
+            // The budget closes this shard's own books, as a lone daemon's does: ρ of every record it
+            // counted, less what it kept so far (mTotal above, on its own arrivals). The cluster's
+            // kept total is then Σ round(ρ·n_s), within half a record a shard of ρ·N whatever the views were:
+            // stale (Redis away), partial or late. The members beyond the cluster's threshold only
+            // say where, among concepts, the budget goes. (Their count as the budget drifted: each
+            // held member beyond the threshold with its own sampling noise, and the rates already
+            // repaying part of the streaming deficit that was added again: 0.297–0.3075 through an
+            // outage, docs/scale-out.md.)
+            budget = min(max(budget, 0), room)
         }
         if budget >= room {
             need = sizes

@@ -35,8 +35,10 @@ import PrunerEvaluation
     }
 
     /// Shard s of `shards` gets rows i with i % shards == s, in batches of 250, round robin;
-    /// they exchange statistics every `syncEvery` batches (0: never).
-    static func runShards(_ shards: Int, syncEvery: Int) throws -> (kept: [Bool], decided: Int, centroids: [Float]) {
+    /// they exchange statistics every `syncEvery` batches (0: never), except in the rounds of
+    /// `outage` (the shared state unreachable: each keeps its last view).
+    static func runShards(_ shards: Int, syncEvery: Int, outage: Range<Int> = 0..<0) throws
+        -> (kept: [Bool], decided: Int, centroids: [Float], books: [(kept: Int, arrivals: Int)]) {
         let n = data.count / d
         var engines = try (0..<shards).map { _ in try StreamingPruner(options: options(), dimension: d) }
         for s in 1..<shards { engines[s].waitsForClusterCentroids = true }
@@ -55,7 +57,7 @@ import PrunerEvaluation
                 adopted = true
             }
             round += 1
-            if syncEvery > 0 && round % syncEvery == 0 {
+            if syncEvery > 0 && round % syncEvery == 0 && !outage.contains(round) {
                 let published = engines.map(\.shardStatistics)
                 for s in 0..<shards {
                     var others = ShardStatistics(clusters: 20, dimension: d)
@@ -65,7 +67,8 @@ import PrunerEvaluation
             }
         }
         for s in 0..<shards { out.append(contentsOf: engines[s].finish()) }
-        return (kept(out, rows: n), out.count, engines[0].centroids)
+        let books = engines.map { e in (kept: e.shardStatistics.kept, arrivals: e.shardStatistics.arrivals) }
+        return (kept(out, rows: n), out.count, engines[0].centroids, books)
     }
 
     /// One engine on the whole stream with the given centroids.
@@ -94,5 +97,20 @@ import PrunerEvaluation
         #expect(abs(ratio - 0.3) <= 0.005)
         #expect(overlap >= 0.95)
         #expect(overlap > overlapAlone, "merging brings the shards closer to one engine")
+    }
+
+    /// The shared state away for half the stream and at the end (the shards finish on a stale
+    /// view): each shard still closes its own books at ρ, so the cluster's ratio is ρ to within
+    /// half a record a shard, whatever the views were (docs/scale-out.md, "Redis unreachable").
+    @Test func outageKeepsEachShardsBooksAtRho() throws {
+        let n = Self.data.count / Self.d
+        let run = try Self.runShards(4, syncEvery: 2, outage: 8..<1_000)
+        #expect(run.decided == n, "every record decided exactly once")
+        for (s, book) in run.books.enumerated() {
+            #expect(book.kept == Int((0.3 * Double(book.arrivals)).rounded()), "shard \(s): \(book)")
+        }
+        let ratio = Double(run.kept.filter { $0 }.count) / Double(n)
+        print("4 shards, outage from round 8 to the end: keep ratio \(ratio), books \(run.books)")
+        #expect(abs(ratio - 0.3) <= 0.5 * 4 / Double(n))
     }
 }
