@@ -112,14 +112,28 @@ extension StreamingPruner {
                                                 : pending[i].distance <= quota.thresholds[j]) ? 1 : 0)
                 })
             }
-            // The budget closes this shard's own books, as a lone daemon's does: ρ of every record it
-            // counted, less what it kept so far (mTotal above, on its own arrivals). The cluster's
-            // kept total is then Σ round(ρ·n_s), within half a record a shard of ρ·N whatever the views were:
-            // stale (Redis away), partial or late. The members beyond the cluster's threshold only
-            // say where, among concepts, the budget goes. (Their count as the budget drifted: each
-            // held member beyond the threshold with its own sampling noise, and the rates already
-            // repaying part of the streaming deficit that was added again: 0.297–0.3075 through an
-            // outage, docs/scale-out.md.)
+            // The budget: this shard's share of the cluster's budget M, less what it kept so far. Its
+            // share is, per concept, its own members (decided and held) beyond the cluster's threshold
+            // at the quota's rate q_j/n_j, read from its histogram: summed over shards that is q_j,
+            // and over concepts M, so with the final views agreeing (the end's barrier) the cluster
+            // keeps M to within half a record a shard, however stale the views were while streaming
+            // (Redis away). A shard whose members sit closer to the centroids (the leader's warm-up)
+            // gets the smaller share one daemon would give them. (The held members beyond the
+            // threshold plus the streaming deficit, as before, drifted: each held member's own
+            // sampling noise, and rates already repaying part of that deficit: 0.297–0.3075
+            // through an outage, docs/scale-out.md.)
+            let share = (0..<k).reduce(0.0) { total, j in
+                let n = stats[j].count + (remote?.concepts[j].count ?? 0)
+                guard n > 0, stats[j].count > 0 else { return total }
+                let rate = min(max(Double(quota.quotas[j]) / Double(n), 0), 1)
+                let own = Double(stats[j].count)
+                switch options.keep {
+                case .hard: return total + (rate >= 1 ? own : own - stats[j].members(atOrBelow: quantile(1 - rate, of: j)))
+                case .easy: return total + (rate <= 0 ? 0 : stats[j].members(atOrBelow: quantile(rate, of: j)))
+                case .random: return total + rate * own
+                }
+            }
+            budget = Int(share.rounded()) - totalKept - fixedKept
             budget = min(max(budget, 0), room)
         }
         if budget >= room {

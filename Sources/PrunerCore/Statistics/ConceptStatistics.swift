@@ -131,6 +131,19 @@ public struct ConceptStatistics: Sendable, Equatable {
         return 2
     }
 
+    /// Members at or below distance `t`, read from the histogram as `quantile` reads it (linear
+    /// within a bin), so that summed over shards it is the merged histogram's count: a cluster
+    /// shard's share of a concept's quota is its members beyond the cluster's threshold.
+    func members(atOrBelow t: Float) -> Double {
+        let position = Double(t) * Double(Self.binCount) / 2
+        guard position > 0 else { return 0 }
+        guard position < Double(Self.binCount) else { return Double(count) }
+        let bin = Int(position)
+        var below = 0
+        for b in 0..<bin { below += Int(bins[b]) }
+        return Double(below) + (position - Double(bin)) * Double(bins[bin])
+    }
+
     /// The quantile of `self` and `other` together (the same concept seen by other
     /// engines, e.g. the rest of a cluster), as `quantile` of their merge would give,
     /// without building the merge: a cluster shard asks this k times per recompute.
