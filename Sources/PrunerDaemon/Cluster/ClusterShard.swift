@@ -67,6 +67,8 @@ final class ClusterShard {
     private var lastRenewalAt: UInt64 = 0
     /// Loop time each other shard was last found in Redis.
     private var lastSeen: [String: UInt64] = [:]
+    /// Loop time of the last read of the others that Redis answered, nil before the first.
+    private var lastReadAt: UInt64?
     private var finishRequested = false
     /// Loop time the input ended (the engine wants to finish), nil before.
     private var finishRequestedAt: UInt64?
@@ -310,6 +312,14 @@ final class ClusterShard {
                 // A shard missing from Redis stays in the view until a lease has passed since it was
                 // last seen: its hash expired (it left) or Redis was emptied (it will publish again).
                 let now = loop.now
+                // Time Redis did not answer is not time a shard was seen missing: after an outage
+                // longer than a lease every peer would otherwise leave the view at the first read,
+                // before republishing, and the end's barrier would pass with none of them in it.
+                if let last = lastReadAt, now - last > UInt64(2 * configuration.syncEvery * 1000) {
+                    let blind = now - last
+                    lastSeen = lastSeen.mapValues { min($0 + blind, now) }
+                }
+                lastReadAt = now
                 for shard in present { lastSeen[shard] = now }
                 lastSeen = lastSeen.filter { now - $0.value < UInt64(configuration.lease * 1000) }
                 let kept = Set(lastSeen.keys)
