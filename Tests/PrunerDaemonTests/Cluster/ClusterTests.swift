@@ -413,4 +413,68 @@ struct ClusterTests {
         #expect(abs(ratio - 0.3) <= 0.005)
         #expect(overlap >= 0.95)
     }
+
+    /// The real set, shuffled, as 80 Redis stream entries of 500 PRN1 records (raw), read by 4 shards
+    /// each `--listen` and `--cluster` at the default look-ahead (the whole stream held until the stop)
+    /// and by one daemon on its own group with the cluster's centroids: the issue's first target.
+    @Test("real data on one Redis stream, 4 shards: every record decided exactly once, keep ratio ρ ± 0.005, overlap with one daemon ≥ 0.95",
+          .enabled(if: TestPaths.sharedData != nil, "the shared docstrings set (../shared/data/docstrings-minilm384.f16.npy) is absent"))
+    func realDataStream() throws {
+        let data = try #require(TestPaths.sharedData)
+        let redis = try RedisServer()
+        defer { redis.stop() }
+        let work = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let split = """
+        import numpy as np, sys
+        x = np.load(sys.argv[1]); ids = open(sys.argv[2]).read().split("\\n")[:len(x)]
+        order = np.random.default_rng(42).permutation(len(x))
+        for e, start in enumerate(range(0, len(x), 500)):
+            part = order[start:start + 500]
+            np.save(sys.argv[3] + f"/entry{e}.npy", x[part]); open(sys.argv[3] + f"/entry{e}.txt", "w").write("".join(ids[i] + "\\n" for i in part))
+        """
+        let result = try runProcess("/usr/bin/env", ["python3", "-c", split, data.appendingPathComponent("docstrings-minilm384.f16.npy").path,
+                                                     data.appendingPathComponent("docstrings-ids.txt").path, work.path])
+        try #require(result.status == 0, "\(result.stderr)")
+        var resp = Data()
+        func bulk(_ bytes: [UInt8]) {
+            resp.append(Data("$\(bytes.count)\r\n".utf8)); resp.append(contentsOf: bytes); resp.append(Data("\r\n".utf8))
+        }
+        for e in 0..<80 {
+            let entry = try runProcess(TestPaths.prunerd, ["encode", work.appendingPathComponent("entry\(e).npy").path,
+                                                           "--ids", work.appendingPathComponent("entry\(e).txt").path, "--compression", "raw"])
+            try #require(entry.status == 0, "\(entry.stderr)")
+            resp.append(Data("*5\r\n".utf8))
+            for word in ["XADD", "crawl", "*", "records"] { bulk(Array(word.utf8)) }
+            bulk(Array(entry.stdout))
+        }
+        let fed = try runProcess("/usr/bin/redis-cli", ["-h", "127.0.0.1", "-p", "\(redis.port)", "--pipe"], input: resp)
+        try #require(fed.status == 0, "\(fed.stderr)")
+        let options = ["--keep-ratio", "0.3", "--clusters", "100", "--seed", "3"]
+        func daemon(_ s: Int, group: String, extra: [String]) throws -> Shard {
+            try Shard(s, arguments: ["serve", "--listen", redis.url("crawl?group=\(group)"), "--consumer", "s\(s)",
+                                     "--decisions", work.appendingPathComponent("shard\(s).jsonl").path, "--log-level", "info",
+                                     "--state-dir", work.appendingPathComponent("state\(s)").path,
+                                     "--control", work.appendingPathComponent("s\(s).sock").path] + extra + options, work: work)
+        }
+        let shards = try (0..<4).map { s in
+            try daemon(s, group: "g", extra: ["--cluster", redis.url("real"), "--shard-id", "s\(s)",
+                                              "--save-centroids", work.appendingPathComponent("centroids\(s).npy").path])
+        }
+        Self.stopOnceRead(shards, redis: redis, group: "g", count: 80)
+        for shard in shards { #expect(shard.wait(seconds: 600), "shard \(shard.index) did not end: \(shard.errors)") }
+        let all = shards.flatMap { parseDecisions((try? Data(contentsOf: $0.log)) ?? Data()) }
+        let ids = Set(all.map(\.id))
+        #expect(all.count == 40_000 && ids.count == 40_000, "\(all.count) lines, \(ids.count) ids: every record decided exactly once")
+        let kept = Set(all.filter { $0.decision == "keep" }.map(\.id))
+        let ratio = Double(kept.count) / Double(max(all.count, 1))
+        let one = try daemon(9, group: "one", extra: ["--centroids", work.appendingPathComponent("centroids0.npy").path])
+        Self.stopOnceRead([one], redis: redis, group: "one", count: 80)
+        #expect(one.wait(seconds: 600), "the one daemon did not end: \(one.errors)")
+        let reference = Set(parseDecisions(try Data(contentsOf: one.log)).filter { $0.decision == "keep" }.map(\.id))
+        let overlap = Double(kept.intersection(reference).count) / Double(max(reference.count, 1))
+        print("cluster, real data on one Redis stream, 4 shards: lines \(all.count), keep ratio \(ratio), overlap with one daemon \(overlap)")
+        #expect(abs(ratio - 0.3) <= 0.005)
+        #expect(overlap >= 0.95)
+    }
 }
