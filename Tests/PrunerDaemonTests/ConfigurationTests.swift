@@ -69,7 +69,9 @@ struct ConfigurationTests {
         let daemon = try BackgroundDaemon(arguments: ["serve", "--config", config.path])
         #expect(daemon.waitForLog("listening on unix:"))
         _ = try SocketClient.sendUnix(path: socketPath, data: Self.records(500))
-        usleep(300_000)
+        // Reload a daemon past its warm-up (look-ahead 0: every record is decided on arrival).
+        let log = directory.appendingPathComponent("d.jsonl").path
+        waitUntil("500 lines in \(log)") { countLines(log) >= 500 }
         try (base + "\nkeep-ratio = 0.6\ntemperature = 0.2\n").write(to: config, atomically: true, encoding: .utf8)
         kill(daemon.process.processIdentifier, SIGHUP)
         #expect(daemon.waitForLog("reloaded options: keep-ratio 0.6, temperature 0.2"))

@@ -114,10 +114,7 @@ struct KeptIdsTests {
         #expect(daemon.waitForLog("listening on"))
         let records = (0..<100).reduce(Data()) { $0 + Handmade.prn1("k\($1)", Handmade.randomVector($1)) }
         _ = try SocketClient.sendUnix(path: socket, data: records)
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline, ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count < 100 {
-            usleep(20_000)
-        }
+        waitUntil("100 lines in \(log.path)") { countLines(log.path) >= 100 }
         kill(daemon.process.processIdentifier, SIGHUP)
         #expect(daemon.waitForLog("SIGHUP: kept ids written to \(kept.path)"), "\(daemon.stderr)")
         let first = try String(contentsOf: kept, encoding: .utf8).split(separator: "\n")
@@ -125,9 +122,7 @@ struct KeptIdsTests {
         #expect(first.map(String.init) == keptInLog && !first.isEmpty)
         let more = (100..<200).reduce(Data()) { $0 + Handmade.prn1("k\($1)", Handmade.randomVector($1)) }
         _ = try SocketClient.sendUnix(path: socket, data: more)
-        while Date() < deadline, ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").count < 200 {
-            usleep(20_000)
-        }
+        waitUntil("200 lines in \(log.path)") { countLines(log.path) >= 200 }
         #expect(daemon.terminate() == 0)
         let final = try String(contentsOf: kept, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(final == parseDecisions(try Data(contentsOf: log)).filter { $0.decision == "keep" }.map(\.id))

@@ -72,12 +72,10 @@ struct ProgressTests {
         let records = (0..<300).reduce(Data()) { $0 + Handmade.prn1("w\($1)", Handmade.randomVector($1)) }
         _ = try SocketClient.sendUnix(path: socket, data: records)
         var document: [String: Any] = [:]
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
+        try waitUntil("status to report 300 warm-up records", poll: 0.05) {
             let status = try runProcess(TestPaths.prunerd, ["status", "--control", control])
             document = (try? JSONSerialization.jsonObject(with: status.stdout) as? [String: Any]) ?? [:]
-            if document["warmup_records"] as? Int == 300 { break }
-            usleep(50_000)
+            return document["warmup_records"] as? Int == 300
         }
         #expect(document["warmup_records"] as? Int == 300, "\(document)")
         #expect(document["warmup_target"] as? Int == 1000)

@@ -27,11 +27,10 @@ struct ServiceTests {
         let stderrPipe = Pipe()
         activator.standardError = stderrPipe
         try activator.run()
-        var waited = 0
-        while !FileManager.default.fileExists(atPath: socketPath) && waited < 200 { usleep(20_000); waited += 1 }
+        waitUntil("systemd-socket-activate to create \(socketPath)", timeout: 4) { FileManager.default.fileExists(atPath: socketPath) }
         _ = try SocketClient.sendUnix(path: socketPath, data: Self.records("a", count: 400))
         _ = try SocketClient.sendUnix(path: socketPath, data: Self.records("b", count: 300, offset: 1000))
-        usleep(500_000)
+        waitUntil("700 lines in the decision log") { countLines(log.path) >= 700 }
         kill(activator.processIdentifier, SIGTERM)   // systemd-socket-activate execs prunerd: same pid
         activator.waitUntilExit()
         let stderr = String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -56,11 +55,14 @@ struct ServiceTests {
         #expect(notify.waitFor("READY=1"))
         // READY=1 means accepting: a connection must succeed right away.
         _ = try SocketClient.sendUnix(path: socketPath, data: Self.records("n", count: 300))
-        usleep(2_300_000)
+        waitUntil("9 WATCHDOG=1 pings", timeout: 10) { notify.all.filter { $0.text == "WATCHDOG=1" }.count >= 9 }
         let watchdogs = notify.all.filter { $0.text == "WATCHDOG=1" }
-        // 400 ms interval → a ping every 200 ms: about 11 in 2.3 s; allow scheduling slack.
-        #expect(watchdogs.count >= 8 && watchdogs.count <= 16, "\(watchdogs.count) pings")
+        // 400 ms interval → a ping every 200 ms. The bar is 8 to 16 pings in 2.3 s (scheduling slack),
+        // that is a mean gap of 144 to 288 ms.
         if watchdogs.count >= 2 {
+            let span = watchdogs.last!.at.timeIntervalSince(watchdogs.first!.at)
+            let mean = span / Double(watchdogs.count - 1)
+            #expect(mean >= 2.3 / 16 && mean <= 2.3 / 8, "\(watchdogs.count) pings in \(span) s")
             let gaps = zip(watchdogs.dropFirst(), watchdogs).map { $0.at.timeIntervalSince($1.at) }
             #expect(gaps.max()! < 0.4, "a gap reached the whole watchdog interval: \(gaps)")
         }
@@ -100,11 +102,14 @@ struct ServiceTests {
                 group.leave()
             }
         }
-        usleep(150_000)
+        // Rotate mid-ingest: once the first decisions are in the log.
+        waitUntil("the first decision lines") { countLines(log.path) > 0 }
         try FileManager.default.moveItem(at: log, to: rotated)   // logrotate's rename
         kill(daemon.process.processIdentifier, SIGHUP)
         group.wait()
-        usleep(300_000)
+        waitUntil("\(clients * perClient) lines across both logs") {
+            countLines(rotated.path) + countLines(log.path) >= clients * perClient
+        }
         #expect(daemon.terminate() == 0, "\(daemon.stderr)")
         #expect(daemon.stderr.contains("SIGHUP: reopening decision log"))
         let before = parseDecisions(try Data(contentsOf: rotated))   // parse fails on a torn line
@@ -135,12 +140,12 @@ struct ServiceTests {
         // Stop mid-stream: once the daemon has read a good part, but not all, of the data.
         let control = directory.appendingPathComponent("control.sock").path
         var read = 0
-        for _ in 0..<400 where read < 5000 {
-            usleep(25_000)
+        waitUntil("status to report 5,000 records read", timeout: 10, poll: 0.025) {
             if let reply = try? runProcess(TestPaths.prunerd, ["status", "--control", control]),
                let document = try? JSONSerialization.jsonObject(with: reply.stdout) as? [String: Any] {
                 read = document["records_read"] as? Int ?? 0
             }
+            return read >= 5000
         }
         #expect(read >= 5000, "the daemon read \(read) records")
         let status = daemon.terminate()
@@ -158,19 +163,23 @@ struct ServiceTests {
 
     @Test("restart from checkpoint: a stream split across a restart decides like one run")
     func restartFromCheckpoint() throws {
-        let first = Self.records("first", count: 1500)
-        let second = Self.records("second", count: 1500, offset: 7000)
+        let part = 1500
+        let first = Self.records("first", count: part)
+        let second = Self.records("second", count: part, offset: 7000)
         func serve(_ directory: URL, _ parts: [Data], fresh: Bool) throws -> BackgroundDaemon {
             let socketPath = directory.appendingPathComponent("in.sock").path
+            let log = directory.appendingPathComponent("d.jsonl").path
             let daemon = try BackgroundDaemon(arguments: [
-                "serve", "--listen", "unix:\(socketPath)", "--decisions", directory.appendingPathComponent("d.jsonl").path,
+                "serve", "--listen", "unix:\(socketPath)", "--decisions", log,
                 "--state-dir", directory.path,
             // Look-ahead 0: records held for look-ahead are decided at stop with what is known then.
             ] + (fresh ? ["--fresh"] : []) + Self.engineOptions + ["--lookahead", "0"])
             #expect(daemon.waitForLog("listening on unix:"))
-            for part in parts {
-                _ = try SocketClient.sendUnix(path: socketPath, data: part)
-                usleep(300_000)
+            for data in parts {
+                // Look-ahead 0 decides each record on arrival: the part is done when its lines are in.
+                let lines = countLines(log) + part
+                _ = try SocketClient.sendUnix(path: socketPath, data: data)
+                waitUntil("\(lines) lines in \(log)") { countLines(log) >= lines }
             }
             return daemon
         }
@@ -218,10 +227,12 @@ struct ServiceTests {
         var bad = Self.records("s", count: 500)
         bad += Handmade.prn1("wrong-dimension", Handmade.vector(1, dimension: 5))
         _ = try SocketClient.sendUnix(path: socketPath, data: bad)
-        usleep(500_000)
-        let status = try runProcess(TestPaths.prunerd, ["status", "--control", control])
-        #expect(status.status == 0, "\(status.stderr)")
-        let document = try JSONSerialization.jsonObject(with: status.stdout) as! [String: Any]
+        var document: [String: Any] = [:]
+        waitUntil("status to report 501 records") {
+            let status = try? runProcess(TestPaths.prunerd, ["status", "--control", control])
+            document = status.flatMap { try? JSONSerialization.jsonObject(with: $0.stdout) as? [String: Any] } ?? [:]
+            return document["records"] as? Int == 501
+        }
         #expect(document["records"] as? Int == 501)
         #expect((document["rejected_by_reason"] as? [String: Int])?["bad_dimension"] == 1)
         let concepts = document["concepts"] as? [[String: Any]] ?? []

@@ -42,7 +42,13 @@ struct SocketTests {
         #expect(daemon.process.isRunning)
         // One more good client after the bad one.
         _ = try SocketClient.sendTCP(port: port, data: Self.records("late", count: 50, offset: 99_000))
-        usleep(300_000)
+        // SIGTERM decides what was read: wait until the late client's records are.
+        let control = directory.appendingPathComponent("state/control.sock").path
+        waitUntil("status to report \(clients * perClient + 50) records read") {
+            let reply = try? runProcess(TestPaths.prunerd, ["status", "--control", control])
+            let document = reply.flatMap { try? JSONSerialization.jsonObject(with: $0.stdout) as? [String: Any] }
+            return (document?["records_read"] as? Int ?? 0) >= clients * perClient + 50
+        }
         #expect(daemon.terminate() == 0, "\(daemon.stderr)")
         let lines = parseDecisions(try Data(contentsOf: log))
         #expect(lines.count == clients * perClient + 50)

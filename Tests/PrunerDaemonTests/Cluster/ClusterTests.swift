@@ -75,8 +75,7 @@ struct ClusterTests {
 
         /// Waits up to `seconds`; false (and SIGKILL) if it is still running then.
         func wait(seconds: Double) -> Bool {
-            let deadline = Date().addingTimeInterval(seconds)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
+            _ = pollUntil(timeout: seconds, poll: 0.01) { !process.isRunning }
             if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit(); return false }
             return true
         }
@@ -165,14 +164,10 @@ struct ClusterTests {
         let c0 = try Data(contentsOf: work.appendingPathComponent("centroids0.npy"))
         for s in 1..<4 { #expect(try Data(contentsOf: work.appendingPathComponent("centroids\(s).npy")) == c0) }
         // Leases: the shards stopped publishing, so their hashes expire (lease 5 s) and leave the view.
-        let expiry = Date().addingTimeInterval(8)
-        var left = false
-        while Date() < expiry && !left {
-            left = (try? redis.raw(["EXISTS", "prunerd:files:shard:s0", "prunerd:files:shard:s1", "prunerd:files:shard:s2",
-                                    "prunerd:files:shard:s3"]))?.trimmingCharacters(in: .whitespacesAndNewlines) == "0"
-            usleep(100_000)
+        waitUntil("the shards' snapshots to expire with their lease", timeout: 8, poll: 0.1) {
+            (try? redis.raw(["EXISTS", "prunerd:files:shard:s0", "prunerd:files:shard:s1", "prunerd:files:shard:s2",
+                             "prunerd:files:shard:s3"]))?.trimmingCharacters(in: .whitespacesAndNewlines) == "0"
         }
-        #expect(left, "the shards' snapshots expired with their lease")
         #expect(try redis.raw(["EXISTS", "prunerd:files:epoch"]).hasPrefix("1"), "the epoch stays")
     }
 
@@ -194,9 +189,11 @@ struct ClusterTests {
         let late = try Shard(3, arguments: Self.shardArguments(3, input: "-", redis: redis, name: "kill", work: work),
                              work: work, stdin: true)
         // Shard 2 has read its file and checkpointed its held records: kill it mid-stream.
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, !((try? redis.raw(["HGET", "prunerd:kill:shard:s2", "final"])) ?? "").hasPrefix("1") { usleep(10_000) }
-        usleep(200_000)   // a few checkpoints later
+        waitUntil("shard 2 to publish its final statistics", timeout: 30, poll: 0.01) {
+            ((try? redis.raw(["HGET", "prunerd:kill:shard:s2", "final"])) ?? "").hasPrefix("1")
+        }
+        // Deliberate: kill it mid-stream a few checkpoints (every 50 ms) later, not at the first.
+        usleep(200_000)
         #expect(shards[2].process.isRunning, "shard 2 was still running when killed")
         kill(shards[2].process.processIdentifier, SIGKILL)
         shards[2].process.waitUntilExit()
@@ -237,19 +234,20 @@ struct ClusterTests {
                 let handle = shard.stdin!.fileHandleForWriting
                 for start in stride(from: 0, to: lines.count, by: 40) {
                     handle.write(Data(lines[start..<min(start + 40, lines.count)].flatMap { $0 + [10] }))
-                    usleep(300_000)
+                    usleep(300_000)   // the pace of the stream is the point: it must span the outage
                 }
                 try? handle.close()
             }
             thread.start()
             return thread
         }
-        let epochDeadline = Date().addingTimeInterval(30)
-        while Date() < epochDeadline, shards.filter({ $0.errors.contains("adopted epoch 1") }).count < 3 { usleep(20_000) }
+        waitUntil("three shards to adopt epoch 1", timeout: 30) {
+            shards.filter { $0.errors.contains("adopted epoch 1") }.count >= 3
+        }
         #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3)
-        usleep(500_000)
+        usleep(500_000)   // deliberate: the shards decide against the epoch for a while before the outage
         redis.stop()
-        usleep(10_000_000)
+        usleep(10_000_000)   // deliberate: the 10 s outage is what the test is about
         try redis.start()
         _ = writers
         for shard in shards { #expect(shard.wait(seconds: 120), "shard \(shard.index) did not end: \(shard.errors)") }
@@ -294,10 +292,10 @@ struct ClusterTests {
             let text = (try? redis.raw(["XINFO", "GROUPS", "crawl"])) ?? ""
             return text.components(separatedBy: "name\n").contains { $0.hasPrefix(group + "\n") && $0.contains("entries-read\n\(count)\nlag\n0\n") }
         }
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, !allRead() { usleep(50_000) }
-        #expect(allRead(), "every entry delivered to group \(group)")
-        usleep(500_000)   // ten syncs: every shard's statistics hold every record
+        waitUntil("every entry delivered to group \(group)", timeout: 120, poll: 0.05) { allRead() }
+        // Deliberate: ten syncs (every 50 ms) so every shard's statistics hold every record; no
+        // event says a sync carried the last of them.
+        usleep(500_000)
         for shard in shards { kill(shard.process.processIdentifier, SIGTERM) }
     }
 

@@ -61,14 +61,9 @@ struct RedisStreamTests {
         return parseDecisions(data[...end])
     }
 
-    static func waitFor(_ what: String, timeout: TimeInterval = 180, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        Issue.record("timed out waiting for \(what)")
-        return false
+    static func waitFor(_ what: String, timeout: TimeInterval = 180, sourceLocation: SourceLocation = #_sourceLocation,
+                        _ condition: () -> Bool) -> Bool {
+        waitUntil(what, timeout: timeout, poll: 0.1, sourceLocation: sourceLocation, condition)
     }
 
     /// - Parameter holds: without `--max-hold`, records wait in the warm-up until it is full (or the daemon stops).
@@ -214,8 +209,7 @@ struct RedisStreamTests {
 
     /// Waits up to a minute for a daemon to exit by itself (the test hook kills it); SIGKILL and false if not.
     static func waitForExit(_ daemon: BackgroundDaemon) -> Bool {
-        let deadline = Date().addingTimeInterval(60)
-        while daemon.process.isRunning && Date() < deadline { usleep(20_000) }
+        _ = pollUntil(timeout: 60) { !daemon.process.isRunning }
         guard daemon.process.isRunning else { return true }
         kill(daemon.process.processIdentifier, SIGKILL)
         daemon.process.waitUntilExit()
@@ -288,7 +282,7 @@ struct RedisStreamTests {
         _ = Self.waitFor("some lines") { Self.decisions(log).count >= 1000 }
         try server.stop(saving: true)
         #expect(a.waitForLog("unreachable"))
-        sleep(3)
+        sleep(3)   // deliberate: the daemon keeps retrying through a 3 s outage
         try server.start()
         try Self.feed(server, stream: "crawl", 4000..<8000)
         _ = Self.waitFor("8000 lines") { Self.decisions(log).count >= 8000 }

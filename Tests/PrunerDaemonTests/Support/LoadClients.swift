@@ -1,6 +1,7 @@
 // Many real socket clients at once, the daemon's memory as the kernel reports
 // it, and a slow reader of a decision-log FIFO: what load tests are made of.
 import Foundation
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -210,17 +211,19 @@ struct ExactlyOnce {
 func waitForLines(in path: String, atLeast target: Int, stall: TimeInterval = 30) -> Int? {
     var last = -1
     var lastChange = Date()
-    while true {
+    var stalled = false
+    _ = pollUntil(timeout: .infinity, poll: 0.05) {
         let count = countLines(path)
-        if count >= target { return count }
+        if count >= target { last = count; return true }
         if count != last {
             last = count
             lastChange = Date()
         } else if Date().timeIntervalSince(lastChange) > stall {
-            return nil
+            stalled = true
         }
-        usleep(200_000)
+        return stalled
     }
+    return stalled ? nil : last
 }
 
 /// Newlines in a file (memchr: fast in a debug build too).

@@ -1,6 +1,7 @@
 // A test-owned NOTIFY_SOCKET: a unix datagram socket collecting every message
 // the daemon sends to "systemd", with the time it arrived.
 import Foundation
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,8 @@ final class NotifyListener: @unchecked Sendable {
     private var messages: [(at: Date, text: String)] = []
     private let lock = NSLock()
     private var running = true
+    /// Signalled by the receiving thread as it leaves its loop.
+    private let receiverDone = DispatchSemaphore(value: 0)
 
     /// - Parameter abstract: bind in the abstract namespace (`@name`) instead of a path.
     init(directory: URL, abstract: Bool) {
@@ -37,6 +40,7 @@ final class NotifyListener: @unchecked Sendable {
 
     private func startReceiving() {
         let fd = self.fd
+        let done = receiverDone
         Thread.detachNewThread { [weak self] in
             var buffer = [UInt8](repeating: 0, count: 4096)
             while self?.isRunning == true {
@@ -44,6 +48,7 @@ final class NotifyListener: @unchecked Sendable {
                 if count == 0 { break }
                 if count > 0 { self?.append(String(decoding: buffer[0..<count], as: UTF8.self)) }
             }
+            done.signal()
         }
     }
 
@@ -52,14 +57,11 @@ final class NotifyListener: @unchecked Sendable {
 
     var all: [(at: Date, text: String)] { lock.lock(); defer { lock.unlock() }; return messages }
 
-    /// Waits until a message containing `text` arrived.
-    func waitFor(_ text: String, timeout: TimeInterval = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if all.contains(where: { $0.text.contains(text) }) { return true }
-            usleep(20_000)
+    /// Waits until a message containing `text` arrived; on timeout the issue names the message.
+    func waitFor(_ text: String, timeout: TimeInterval = 20, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        waitUntil("a notify message containing \"\(text)\"", timeout: timeout, sourceLocation: sourceLocation) {
+            all.contains { $0.text.contains(text) }
         }
-        return false
     }
 
     deinit {
@@ -67,7 +69,8 @@ final class NotifyListener: @unchecked Sendable {
         // Wake and retire the receiving thread before the descriptor can be reused
         // by another test's socket (recv on a reused fd would steal its data).
         shutdown(fd, Int32(SHUT_RDWR))
-        usleep(250_000)
+        // recv returns at once after shutdown (or within its 100 ms timeout): wait for the thread to leave.
+        _ = receiverDone.wait(timeout: .now() + 2)
         close(fd)
     }
 }

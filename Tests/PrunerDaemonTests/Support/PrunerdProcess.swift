@@ -1,6 +1,7 @@
 // Runs the real prunerd binary (built next to the test bundle) and the real
 // Python producer, and reads decision logs back. End-to-end tests use only these.
 import Foundation
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -142,6 +143,8 @@ final class BackgroundDaemon: @unchecked Sendable {
     let process = Process()
     let stderrPipe = Pipe()
     private var stderrData = Data()
+    /// Set when the daemon's stderr reached EOF: every line it wrote has been read.
+    private var stderrClosed = false
     private let lock = NSLock()
 
     init(arguments: [String], environment: [String: String] = [:]) throws {
@@ -153,7 +156,10 @@ final class BackgroundDaemon: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let chunk = handle.availableData
-            self?.lock.lock(); self?.stderrData.append(chunk); self?.lock.unlock()
+            self?.lock.lock()
+            if chunk.isEmpty { self?.stderrClosed = true } else { self?.stderrData.append(chunk) }
+            self?.lock.unlock()
+            if chunk.isEmpty { handle.readabilityHandler = nil }
         }
         try process.run()
     }
@@ -163,21 +169,23 @@ final class BackgroundDaemon: @unchecked Sendable {
         return String(decoding: stderrData, as: UTF8.self)
     }
 
-    /// Waits until the daemon's log contains `text`.
-    func waitForLog(_ text: String, timeout: TimeInterval = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if stderr.contains(text) { return true }
-            usleep(20_000)
+    /// Waits until the daemon's log contains `text`; on timeout the issue names the line.
+    func waitForLog(_ text: String, timeout: TimeInterval = 20,
+                    sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        waitUntil("the daemon's stderr to contain \"\(text)\"", timeout: timeout, sourceLocation: sourceLocation) {
+            stderr.contains(text)
         }
-        return false
     }
 
-    /// Sends SIGTERM and waits; returns the exit status.
-    func terminate() -> Int32 {
+    /// Sends SIGTERM, waits for the exit and for its stderr to reach EOF (so `stderr` holds
+    /// every line, the summary included); returns the exit status.
+    func terminate(sourceLocation: SourceLocation = #_sourceLocation) -> Int32 {
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
-        usleep(50_000)
+        waitUntil("the daemon's stderr to reach EOF", timeout: 5, poll: 0.005, sourceLocation: sourceLocation) {
+            lock.lock(); defer { lock.unlock() }
+            return stderrClosed
+        }
         stderrPipe.fileHandleForReading.readabilityHandler = nil
         return process.terminationStatus
     }

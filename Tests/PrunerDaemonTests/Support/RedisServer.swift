@@ -45,12 +45,8 @@ final class RedisServer: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         lock.lock(); self.process = process; lock.unlock()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            if (try? cli(["PING"]))?.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG" { return }
-            usleep(20_000)
-        }
-        throw POSIXError(.ETIMEDOUT)
+        let answers = pollUntil(timeout: 20) { (try? cli(["PING"]))?.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG" }
+        guard answers else { throw POSIXError(.ETIMEDOUT) }
     }
 
     /// Stops the server (SIGKILL: nothing saved, like a crash) and waits for it to exit.
