@@ -102,8 +102,13 @@ struct ServiceTests {
                 group.leave()
             }
         }
-        // Rotate mid-ingest: once the first decisions are in the log.
-        waitUntil("the first decision lines") { countLines(log.path) > 0 }
+        // Rotate mid-ingest: once the daemon has read its first records (its default control socket).
+        let control = directory.appendingPathComponent("control.sock").path
+        waitUntil("status to report records read") {
+            let reply = try? runProcess(TestPaths.prunerd, ["status", "--control", control])
+            let document = reply.flatMap { try? JSONSerialization.jsonObject(with: $0.stdout) as? [String: Any] }
+            return (document?["records_read"] as? Int ?? 0) > 0
+        }
         try FileManager.default.moveItem(at: log, to: rotated)   // logrotate's rename
         kill(daemon.process.processIdentifier, SIGHUP)
         group.wait()
