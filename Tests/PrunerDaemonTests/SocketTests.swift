@@ -45,9 +45,7 @@ struct SocketTests {
         // SIGTERM decides what was read: wait until the late client's records are.
         let control = directory.appendingPathComponent("state/control.sock").path
         waitUntil("status to report \(clients * perClient + 50) records read") {
-            let reply = try? runProcess(TestPaths.prunerd, ["status", "--control", control])
-            let document = reply.flatMap { try? JSONSerialization.jsonObject(with: $0.stdout) as? [String: Any] }
-            return (document?["records_read"] as? Int ?? 0) >= clients * perClient + 50
+            (daemonStatus(control: control)?["records_read"] as? Int ?? 0) >= clients * perClient + 50
         }
         #expect(daemon.terminate() == 0, "\(daemon.stderr)")
         let lines = parseDecisions(try Data(contentsOf: log))

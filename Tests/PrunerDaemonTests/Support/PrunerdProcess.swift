@@ -268,3 +268,10 @@ enum SocketClient {
         return reply.data
     }
 }
+
+/// `prunerd status --control control` as a JSON object, nil while the daemon does not answer:
+/// what tests poll to learn how far a running daemon got (records read, warm-up).
+func daemonStatus(control: String) -> [String: Any]? {
+    guard let reply = try? runProcess(TestPaths.prunerd, ["status", "--control", control]), reply.status == 0 else { return nil }
+    return (try? JSONSerialization.jsonObject(with: reply.stdout)) as? [String: Any]
+}
