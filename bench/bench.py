@@ -146,7 +146,7 @@ def parse_summary(text):
     m = re.search(r"assignment: ([^\n(]+)", text)
     if m:
         s.update(assignment=m.group(1).strip())
-    m = re.search(r"(\d+) (?:Lloyd |k-means )?iterations", text)
+    m = re.search(r"(\d+) (?:Lloyd |k-means )?(?:iterations|updates)", text)
     if m:
         s.update(kmeans_iterations=int(m.group(1)))
     m = re.search(r"(?:centroid[_ ]update|update)[:=]\s*\"?(online|frozen)", text)
