@@ -25,6 +25,6 @@ extension PruningOptions {
         halfLife = try layers.resolved(ServeOptions.halfLife)
         spawnAfter = try layers.resolved(ServeOptions.spawnAfter)
         driftQuantile = try layers.resolved(ServeOptions.driftQuantile)
-        if let message = validationError() { throw .invalid(message) }
+        do { try validate() } catch { throw .invalid(error.inOptionNames) }
     }
 }

@@ -96,27 +96,4 @@ public struct PruningOptions: Sendable, Equatable {
     public var driftQuantile: Double = 0.95
 
     public init() {}
-
-    /// Checks ranges; returns a message naming the first bad option.
-    public func validationError() -> String? {
-        if !(keepRatio > 0 && keepRatio <= 1) { return "--keep-ratio must be in (0, 1], got \(keepRatio)" }
-        if clusters < 1 { return "--clusters must be at least 1, got \(clusters)" }
-        if clusters > Self.maxClusters {
-            return "--clusters must be at most \(Self.maxClusters) (each concept holds 16 KiB of statistics before any record arrives), got \(clusters)"
-        }
-        if !(temperature > 0) || !temperature.isFinite { return "--temperature must be positive, got \(temperature)" }
-        if neighbors < 1 { return "--neighbors must be at least 1, got \(neighbors)" }
-        if !(minPerCluster >= 0) || !minPerCluster.isFinite { return "--min-per-cluster must be ≥ 0, got \(minPerCluster)" }
-        if kmeansIterations < 1 { return "k-means iterations must be at least 1" }
-        if warmup < 0 { return "--warmup must be ≥ 0, got \(warmup)" }
-        if lookahead < 0 { return "--lookahead must be ≥ 0, got \(lookahead)" }
-        if recomputeEvery < 1 { return "--recompute-every must be at least 1, got \(recomputeEvery)" }
-        if !(dedupThreshold >= 0 && dedupThreshold < 1) { return "--dedup-threshold must be in [0, 1), got \(dedupThreshold)" }
-        if dedupMemory < 1 { return "--dedup-memory must be at least 1, got \(dedupMemory)" }
-        if let m = minScore, !m.isFinite { return "--min-score must be finite, got \(m)" }
-        if halfLife < 0 { return "--half-life must be ≥ 0, got \(halfLife)" }
-        if spawnAfter < 0 { return "--spawn-after must be ≥ 0, got \(spawnAfter)" }
-        if !(driftQuantile > 0 && driftQuantile < 1) { return "--drift-quantile must be in (0, 1), got \(driftQuantile)" }
-        return nil
-    }
 }

@@ -65,8 +65,8 @@ public struct DaemonConfiguration: Sendable {
     public var progress: (@Sendable (DaemonProgress) -> Void)?
     /// `--kept-ids FILE`: where the kept records' ids go (text, or DataComp's `.npy`), or nil.
     public var keptIdsPath: String?
-    /// Re-reads the live options on SIGHUP (config file merged with the command line).
-    public var reloadOptions: (@Sendable () throws -> PruningOptions)?
+    /// Re-reads the live options on SIGHUP (config file merged with the command line) and names what changed.
+    public var reloadOptions: OptionsReload?
     /// The resume point restored from the checkpoint (its source table is taken
     /// over), or nil: then a first checkpoint is written at start, so that a crash
     /// before the first periodic one still resumes.
@@ -688,11 +688,11 @@ public final class Daemon: InputDelegate {
         if let reloadOptions = configuration.reloadOptions {
             whenWorkerIdle { [self] in
                 do {
-                    let options = try reloadOptions()
-                    try worker.engine.reload(options)
-                    logger.info("reloaded options: keep-ratio \(options.keepRatio), temperature \(options.temperature), neighbors \(options.neighbors), min-per-cluster \(options.minPerCluster), keep \(options.keep.rawValue)")
+                    let options = try reloadOptions.read()
+                    let replaced = try worker.engine.reload(options)
+                    logger.info("reloaded options: \(reloadOptions.changes(replaced, options))")
                 } catch {
-                    logger.error("reload refused, running configuration kept: \(error)")
+                    logger.error("reload refused, running configuration kept: \(reloadOptions.reason(error))")
                 }
                 notifier?.ready(status: statusLine())
             }

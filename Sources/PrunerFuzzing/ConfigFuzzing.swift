@@ -23,7 +23,7 @@ enum ConfigFuzzing {
                 for text in list { _ = try? ListenAddress(parsing: text) }
             }
         }
-        _ = options.validationError()
+        _ = options.isValid
     }
 
     private static func apply(_ number: Double, to key: String, _ options: inout PruningOptions) {

@@ -128,11 +128,7 @@ struct ServeCommand: ParsableCommand {
         configuration.progress = meter?.daemonCallback()
         try settings.output.checkDecisionLogLocation()
         if settings.needsStateDirectory { try FileSystem.createDirectory(atPath: settings.output.stateDirectory) }
-        let configPath = config
-        configuration.reloadOptions = {
-            let file = try configPath.map { try ConfigFile.load(path: $0) }
-            return try resolvingForCommandLine { () throws(SettingsError) in try settings.reloadedOptions(file: file) }
-        }
+        configuration.reloadOptions = settings.optionsReload(configPath: config)
 
         var start: StartingEngine
         do { start = try settings.startingEngine(logger: logger) } catch let error as SettingsError { throw error.forCommandLine }

@@ -93,6 +93,57 @@ struct DaemonSettingsTests {
         #expect(reason(CommandLineValues(), file: ["clusters": .string("many")]) == "configuration t.toml: 'clusters' must be an integer")
         #expect(reason(CommandLineValues(), file: ["keep": .string("soft")]) == "'keep' cannot be 'soft'")
         #expect(reason(Self.commandLine { $0.set(ServeOptions.listen, ["udp:1"]) }) != nil)
+        // The core names the field; the option table names the option, from the command line or the file.
+        #expect(reason(Self.commandLine { $0.set(ServeOptions.kmeansIterations, 0) }) == "--kmeans-iterations must be at least 1, got 0")
+        #expect(reason(CommandLineValues(), file: ["drift-quantile": .number(1)]) == "--drift-quantile must be in (0, 1), got 1.0")
+    }
+
+    @Test("every field of PruningOptions has its row, and the core's errors come out in its option name")
+    func settingNames() throws {
+        for setting in PruningSetting.allCases {
+            let option = ServeOptions.option(for: setting)
+            #expect(ServeOptions.table.contains { $0.name == option.name }, "\(setting): \(option.name)")
+        }
+        var options = PruningOptions()
+        options.keepRatio = 2
+        do throws(PruningOptionsError) {
+            try options.validate()
+            Issue.record("keep-ratio 2 accepted")
+        } catch {
+            #expect(error.setting == .keepRatio && error.requirement == .interval("(0, 1]") && error.value == "2.0")
+            #expect(error.inOptionNames == "--keep-ratio must be in (0, 1], got 2.0")
+        }
+        #expect(EngineError.notLive(.dedupMemory).message(naming: { ServeOptions.option(for: $0).name })
+            .hasPrefix("dedup-memory cannot change while the engine runs"))
+    }
+
+    @Test("a SIGHUP's log line names every live option whose value changed, from the table, and only those")
+    func reloadChanges() throws {
+        let settings = try Self.settings()
+        let reload = settings.optionsReload(configPath: nil)
+        var reloaded = settings.pruning
+        #expect(reload.changes(settings.pruning, reloaded) == "none changed")
+        reloaded.keepRatio = 0.6
+        reloaded.lookahead = 7
+        reloaded.minScore = 0.25
+        reloaded.driftQuantile = 0.9
+        reloaded.warmup = 5   // read at start only: not a live option, not named
+        #expect(reload.changes(settings.pruning, reloaded) == "keep-ratio 0.6, lookahead 7, min-score 0.25, drift-quantile 0.9")
+        // Each live row alone, changed: named by itself.
+        let changes: [String: (inout PruningOptions) -> Void] = [
+            "keep-ratio": { $0.keepRatio = 0.5 }, "temperature": { $0.temperature = 0.2 }, "neighbors": { $0.neighbors = 3 },
+            "min-per-cluster": { $0.minPerCluster = 1 }, "keep": { $0.keep = .easy }, "lookahead": { $0.lookahead = 9 },
+            "recompute-every": { $0.recomputeEvery = 10 }, "dedup-threshold": { $0.dedupThreshold = 0.1 },
+            "min-score": { $0.minScore = 1 }, "half-life": { $0.halfLife = 100 }, "spawn-after": { $0.spawnAfter = 50 },
+            "drift-quantile": { $0.driftQuantile = 0.5 },
+        ]
+        let live = ServeOptions.table.filter { $0.reload == .live }.map(\.name)
+        #expect(Set(live) == Set(changes.keys))
+        for name in live {
+            var one = settings.pruning
+            changes[name]?(&one)
+            #expect(reload.changes(settings.pruning, one).hasPrefix("\(name) "), "\(name)")
+        }
     }
 
     @Test("cluster mode: update auto becomes frozen; the shard id is the Redis consumer name")

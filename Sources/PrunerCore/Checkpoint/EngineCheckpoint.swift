@@ -261,7 +261,7 @@ extension StreamingPruner {
         }
         if let expectedDimension, expectedDimension != d { throw CheckpointError.incompatible("dimension \(d) in checkpoint, \(expectedDimension) configured") }
         // A forged dimension must not size allocations (fuzz-checkpoint: d ≈ 2^48 trapped in SignSketch).
-        guard d > 0, d <= StreamingPruner.maxCheckpointDimension, saved.validationError() == nil else {
+        guard d > 0, d <= StreamingPruner.maxCheckpointDimension, saved.isValid else {
             throw CheckpointError.malformed("invalid stored options or dimension")
         }
         return (saved, d)

@@ -9,18 +9,29 @@
 
 /// Errors of engine construction and live reconfiguration.
 public enum EngineError: Error, Equatable, CustomStringConvertible {
-    case invalidOptions(String)
+    /// A value out of range (the setting named by field: the caller maps it to its option).
+    case invalidOptions(PruningOptionsError)
+    /// Records of no dimension.
+    case dimension(Int)
+    /// Given centroids that are not `clusters × dimension` values.
     case centroidShape(expectedClusters: Int, dimension: Int, valueCount: Int)
-    case notLive(option: String)
+    /// A setting that sizes or seeds the running state changed on reload.
+    case notLive(PruningSetting)
 
-    public var description: String {
+    /// The message with settings named by `name` (the CLI passes its option names).
+    public func message(naming name: (PruningSetting) -> String) -> String {
         switch self {
-        case .invalidOptions(let m): return m
+        case .invalidOptions(let error): return error.message(naming: name(error.setting))
+        case .dimension(let d): return "dimension must be positive, got \(d)"
         case .centroidShape(let k, let d, let n):
             return "centroids hold \(n) values, expected clusters × dimension = \(k) × \(d) = \(k * d)"
-        case .notLive(let o): return "\(o) cannot change while the engine runs (restart to change it); keeping the running configuration"
+        case .notLive(let setting):
+            return "\(name(setting)) cannot change while the engine runs (restart to change it); keeping the running configuration"
         }
     }
+
+    /// The message in the core's names.
+    public var description: String { message(naming: \.rawValue) }
 }
 
 
@@ -201,8 +212,8 @@ public struct StreamingPruner: Sendable {
     ///   - centroids: optional `clusters × dimension` centroids (normalised here); without them k-means runs on the warm-up buffer.
     /// - Throws: [`EngineError`] on invalid options or a centroid matrix of the wrong shape.
     public init(options: PruningOptions, dimension: Int, centroids: [Float]? = nil) throws {
-        if let m = options.validationError() { throw EngineError.invalidOptions(m) }
-        guard dimension > 0 else { throw EngineError.invalidOptions("dimension must be positive, got \(dimension)") }
+        do { try options.validate() } catch { throw EngineError.invalidOptions(error) }
+        guard dimension > 0 else { throw EngineError.dimension(dimension) }
         let k = options.clusters
         if let centroids, centroids.count != k * dimension {
             throw EngineError.centroidShape(expectedClusters: k, dimension: dimension, valueCount: centroids.count)
@@ -598,11 +609,11 @@ public struct StreamingPruner: Sendable {
         var newOptions = configured
         // `update` auto accepts the engine's mode (an engine restored from a checkpoint adopts its choice).
         if newOptions.update == .auto { newOptions.update = options.update }
-        if let m = newOptions.validationError() { throw EngineError.invalidOptions(m) }
-        if newOptions.clusters != options.clusters { throw EngineError.notLive(option: "clusters") }
-        if newOptions.seed != options.seed { throw EngineError.notLive(option: "seed") }
-        if newOptions.update != options.update { throw EngineError.notLive(option: "update") }
-        if newOptions.dedupMemory != options.dedupMemory { throw EngineError.notLive(option: "dedup-memory") }
+        do { try newOptions.validate() } catch { throw EngineError.invalidOptions(error) }
+        if newOptions.clusters != options.clusters { throw EngineError.notLive(.clusters) }
+        if newOptions.seed != options.seed { throw EngineError.notLive(.seed) }
+        if newOptions.update != options.update { throw EngineError.notLive(.update) }
+        if newOptions.dedupMemory != options.dedupMemory { throw EngineError.notLive(.dedupMemory) }
         let neighborsChanged = newOptions.neighbors != options.neighbors
         options = newOptions
         if neighborsChanged { quota.dInterStale = true; quota.dInterDeferrable = false }

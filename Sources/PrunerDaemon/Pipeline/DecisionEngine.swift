@@ -21,7 +21,8 @@ public protocol DecisionEngine: AnyObject {
     /// The engine's state as a versioned checkpoint, or nil when it keeps none.
     func checkpoint() -> [UInt8]?
     /// Applies options that can change live; throws, changing nothing, for those that cannot.
-    func reload(_ options: PruningOptions) throws
+    /// - Returns: the options it replaced (the reload line names what changed).
+    func reload(_ options: PruningOptions) throws -> PruningOptions
     /// Adds the engine's figures (per-concept table) to the status document.
     func writeStatus(into json: inout JSONWriter)
     /// Valid records the warm-up holds and waits for; nil when there is none (over, or an offline engine).
@@ -148,12 +149,14 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
 
     public func checkpoint() -> [UInt8]? { pruner?.checkpoint() }
 
-    public func reload(_ newOptions: PruningOptions) throws {
+    public func reload(_ newOptions: PruningOptions) throws -> PruningOptions {
         guard pruner != nil else {
             // No record yet: nothing to keep consistent with; the next batch starts with these.
             throw ReloadError(reason: "no record has arrived yet; restart to change options before the first record")
         }
+        let replaced = pruner!.options
         try pruner!.reload(newOptions)
+        return replaced
     }
 
     /// With online updates: how many records margin re-assignment kept on their concept with
@@ -256,7 +259,7 @@ public final class OfflineEngine: DecisionEngine, @unchecked Sendable {
     public var aheadKernel: NearestCentroid? { nil }
     public func checkpoint() -> [UInt8]? { nil }
 
-    public func reload(_ options: PruningOptions) throws {
+    public func reload(_ options: PruningOptions) throws -> PruningOptions {
         throw ReloadError(reason: "the offline recipe has no live options")
     }
 

@@ -196,6 +196,6 @@ import PrunerEvaluation
         try engine.reload(o)
         #expect(engine.options == o)
         o.dedupMemory = 10
-        #expect(throws: EngineError.notLive(option: "dedup-memory")) { try engine.reload(o) }
+        #expect(throws: EngineError.notLive(.dedupMemory)) { try engine.reload(o) }
     }
 }

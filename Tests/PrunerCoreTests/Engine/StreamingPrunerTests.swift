@@ -147,11 +147,11 @@ enum Drive {
         var engine = try StreamingPruner(options: smallOptions(.frozen), dimension: 16)
         var o = engine.options
         o.clusters = 9
-        #expect(throws: EngineError.notLive(option: "clusters")) { try engine.reload(o) }
+        #expect(throws: EngineError.notLive(.clusters)) { try engine.reload(o) }
         o = engine.options; o.seed = 3
-        #expect(throws: EngineError.notLive(option: "seed")) { try engine.reload(o) }
+        #expect(throws: EngineError.notLive(.seed)) { try engine.reload(o) }
         o = engine.options; o.update = .online
-        #expect(throws: EngineError.notLive(option: "update")) { try engine.reload(o) }
+        #expect(throws: EngineError.notLive(.update)) { try engine.reload(o) }
         #expect(engine.options == smallOptions(.frozen))
         o = engine.options; o.keepRatio = 0.5; o.temperature = 0.2
         try engine.reload(o)
