@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        // FileDescriptor and Errno where prunerd calls the system itself, outside the libuv wrapper.
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(
@@ -73,6 +75,7 @@ let package = Package(
                 "CLibUV", "CHiredis", "CAllocatorPolicy", "PrunerIO", "PrunerCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .target(
@@ -87,6 +90,7 @@ let package = Package(
                 "PrunerConfig", "PrunerDaemon", "PrunerEvaluation", "PrunerIO", "PrunerCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .testTarget(name: "PrunerCoreTests", dependencies: ["PrunerCore", "PrunerEvaluation"], exclude: ["Checkpoint/Fixtures"]),

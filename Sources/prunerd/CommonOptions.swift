@@ -5,6 +5,7 @@ import PrunerConfig
 import PrunerCore
 import PrunerDaemon
 import PrunerIO
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -204,8 +205,7 @@ extension String {
 
 /// Writes to stderr (summaries must not mix with decisions on stdout).
 func printToStandardError(_ text: String) {
-    var bytes = Array(text.utf8)
-    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress!, $0.count) }
+    _ = try? FileDescriptor.standardError.writeAll(text.utf8)
 }
 
 /// Runs a settings resolution, its errors as the command line reports them (`SettingsError.forCommandLine`).

@@ -7,6 +7,7 @@ import Glibc
 #endif
 import PrunerCore
 import PrunerDaemon
+import SystemPackage
 
 /// Why a report could not be made, naming the source.
 struct ReportError: Error, CustomStringConvertible {
@@ -140,7 +141,7 @@ struct DecisionLogScan {
 
     static func scan(path: String, examples: Int, timeline: Bool) throws -> DecisionLogScan {
         guard let file = fopen(path, "r") else {
-            throw ReportError(description: "cannot open decision log \(path): \(String(cString: strerror(errno)))")
+            throw ReportError(description: "cannot open decision log \(path): \(Errno(rawValue: errno))")
         }
         defer { fclose(file) }
         var scan = DecisionLogScan()

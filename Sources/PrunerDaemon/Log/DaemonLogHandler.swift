@@ -2,6 +2,7 @@
 // Under systemd, when JOURNAL_STREAM names our stderr, each line starts with a
 // syslog priority prefix (`<3>`, `<6>` …) so journald files it at the right level.
 import Logging
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,13 +32,8 @@ public struct DaemonLogHandler: LogHandler {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
         line += "\n"
-        var bytes = Array(line.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if written <= 0 { if errno == EINTR { continue }; return }
-            offset += written
-        }
+        // All of it, retried on EINTR; a stderr that fails cannot be told so.
+        _ = try? FileDescriptor.standardError.writeAll(line.utf8)
     }
 
     /// syslog priorities as journald reads them from a stream prefix.

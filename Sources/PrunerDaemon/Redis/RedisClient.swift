@@ -34,6 +34,7 @@
 import CHiredis
 import CLibUV
 import Logging
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -326,7 +327,7 @@ public final class RedisClient {
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             if getsockopt(context.pointee.c.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error != 0 {
-                return String(cString: strerror(error))
+                return "\(Errno(rawValue: error))"
             }
         }
         return now >= connectDeadline ? "no connection within \(commandTimeout) s" : nil

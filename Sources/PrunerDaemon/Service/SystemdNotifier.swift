@@ -3,6 +3,7 @@
 // an abstract name written with a leading `@`). libuv has no AF_UNIX datagram
 // handle, and a datagram send never blocks for long, so this is the one place
 // prunerd calls the socket API itself.
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,7 +11,7 @@ import Glibc
 /// Sends READY=1, STATUS=, WATCHDOG=1, RELOADING=1 and STOPPING=1 to systemd.
 /// Without NOTIFY_SOCKET (not started by systemd) every call does nothing.
 public final class SystemdNotifier {
-    private let fd: Int32
+    private let socket: FileDescriptor
     private var address = sockaddr_un()
     private var addressLength: socklen_t = 0
 
@@ -19,8 +20,9 @@ public final class SystemdNotifier {
         guard let name = socketName, !name.isEmpty, name.hasPrefix("/") || name.hasPrefix("@") else { return nil }
         let bytes = Array(name.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
-        fd = socket(AF_UNIX, SystemdNotifier.datagramCloseOnExec, 0)
+        let fd = Glibc.socket(AF_UNIX, SystemdNotifier.datagramCloseOnExec, 0)
         guard fd >= 0 else { return nil }
+        socket = FileDescriptor(rawValue: fd)
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (index, byte) in bytes.enumerated() { raw[index] = byte }
@@ -30,7 +32,7 @@ public final class SystemdNotifier {
         addressLength = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes[0] == UInt8(ascii: "@") ? 0 : 1))
     }
 
-    deinit { close(fd) }
+    deinit { try? socket.close() }
 
     /// SOCK_DGRAM | SOCK_CLOEXEC, Linux's values (Glibc's enum constants are not
     /// visible to Swift 6.3 in whole-module release builds).
@@ -42,7 +44,7 @@ public final class SystemdNotifier {
         var bytes = Array(message.utf8)
         let sent = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                sendto(fd, &bytes, bytes.count, Int32(MSG_NOSIGNAL), socketAddress, addressLength)
+                sendto(socket.rawValue, &bytes, bytes.count, Int32(MSG_NOSIGNAL), socketAddress, addressLength)
             }
         }
         return sent == bytes.count
