@@ -148,8 +148,9 @@ struct CrashResumeTests {
         #expect(first.waitForLog("1000 records decided"))
         // 2,000 more: they decide the held ones; then SIGKILL before the next checkpoint (1 s later).
         _ = try SocketClient.sendUnix(path: socketPath, data: records("b", 3000..<5000))
-        let deadline = Date().addingTimeInterval(20)
-        while (try? String(contentsOfFile: log, encoding: .utf8))?.contains("\"a2999\"") != true && Date() < deadline { usleep(2_000) }
+        waitUntil("a2999's line in \(log)", poll: 0.002) {
+            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("\"a2999\"") == true
+        }
         kill(first.process.processIdentifier, SIGKILL)
         first.process.waitUntilExit()
 

@@ -25,13 +25,14 @@ struct PendingOpenResumeTests {
     /// fails with ENXIO until then; 30 s at most), writes `data`, and closes it unless `keepOpen`;
     /// returns the descriptor when kept open.
     static func feed(_ fifo: String, _ data: Data, keepOpen: Bool = false) throws -> Int32 {
-        let deadline = Date().addingTimeInterval(30)
-        var fd = open(fifo, O_WRONLY | O_NONBLOCK)
-        while fd < 0 && errno == ENXIO && Date() < deadline {
-            usleep(10_000)
+        var fd: Int32 = -1
+        var openError: Int32 = 0
+        _ = pollUntil(timeout: 30, poll: 0.01) {
             fd = open(fifo, O_WRONLY | O_NONBLOCK)
+            openError = fd < 0 ? errno : 0
+            return fd >= 0 || openError != ENXIO
         }
-        try #require(fd >= 0, "no reader opened \(fifo) (errno \(errno))")
+        try #require(fd >= 0, "no reader opened \(fifo) (errno \(openError))")
         _ = fcntl(fd, F_SETFL, 0)
         data.withUnsafeBytes { raw in
             var offset = 0
@@ -48,8 +49,7 @@ struct PendingOpenResumeTests {
 
     /// Waits for `process` to exit by itself (60 s at most, then SIGKILL): whether it did.
     static func exits(_ process: Process) -> Bool {
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        _ = pollUntil(timeout: 60, poll: 0.01) { !process.isRunning }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return process.terminationReason == .exit

@@ -63,8 +63,7 @@ enum RestartLoop {
                 usleep(UInt32(moments.next() * 150_000))
             } else {
                 let target = fileSize(log) + Int(moments.next() * 1_500_000)
-                let deadline = Date().addingTimeInterval(20)
-                while process.isRunning && fileSize(log) <= target && Date() < deadline { usleep(2_000) }
+                _ = pollUntil(timeout: 20, poll: 0.002) { !process.isRunning || fileSize(log) > target }
                 usleep(UInt32(moments.next() * 30_000))
             }
             if process.isRunning {
