@@ -1,6 +1,7 @@
 // The screens (AMX bfloat16, VNNI int8) may only save work: every assignment and
 // similarity must be the float32 kernel's, bit for bit, including near-ties.
 // Each test runs once per screen kind; a kind this CPU lacks is cancelled (skipped) with a message.
+import CMatrixTiles
 import Testing
 @testable import PrunerCore
 
@@ -117,6 +118,53 @@ struct CentroidScreenTests {
             }
             rows += [Float](repeating: 0, count: d)   // a zero row: every centroid ties at 0
             expectIdentical(kind, centroids: centroids, rows: rows, dimension: d)
+        }
+    }
+
+    @Test("int8 packing by its definition: q = rint(127·c/max|c|) + 128 in VPDPBUSD's panel layout, scales, norms",
+          arguments: [(1, 1), (5, 7), (16, 384), (37, 50), (129, 260), (33, 767), (20, 1030)])
+    func bytePacking(k: Int, d: Int) throws {
+        try requireSupport(.vnniInt8)
+        var random = Xoshiro256StarStar(seed: UInt64(k * 1000 + d))
+        let centroids = (0..<(k * d)).map { i in Float(TestData.gaussian(&random)) * Float(1 + i % 5) }
+        let panels = (k + 15) / 16, quads = (d + 3) / 4
+        var packed = [UInt8](repeating: 0, count: panels * quads * 64 + 64)
+        var scales = [Float](repeating: -1, count: panels * 16)
+        var norms = [Float](repeating: -1, count: k), roundingNorms = [Float](repeating: -1, count: k)
+        // 64-byte alignment for the packed block (the screen's own storage is aligned).
+        packed.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress!, offset = (64 - Int(bitPattern: base) % 64) % 64
+            let aligned = (base + offset).assumingMemoryBound(to: UInt8.self)
+            pr_bytes_pack(centroids, Int32(k), Int32(d), aligned, &scales, &norms, &roundingNorms)
+            let bytes = UnsafeBufferPointer(start: aligned, count: panels * quads * 64)
+            for p in 0..<panels {
+                for lane in 0..<16 {
+                    let j = p * 16 + lane
+                    for t in 0..<(quads * 4) {
+                        let stored = bytes[(p * quads + t / 4) * 64 + lane * 4 + t % 4]
+                        guard j < k, t < d else {
+                            #expect(stored == 128, "padding: centroid \(j), dimension \(t)")
+                            continue
+                        }
+                        let c = Array(centroids[(j * d)..<(j * d + d)])
+                        let top = c.map(abs).max()!
+                        let q = min(127, max(-127, (c[t] * (127 / top)).rounded(.toNearestOrEven)))
+                        #expect(stored == UInt8(Int(q) + 128), "centroid \(j), dimension \(t)")
+                    }
+                    guard j < k else { #expect(scales[j] == 0); continue }
+                    let c = centroids[(j * d)..<(j * d + d)].map(Double.init)
+                    let top = Float(c.map(abs).max()!)
+                    #expect(scales[j] == top / 127)
+                    let norm = c.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    #expect(abs(Double(norms[j]) - norm) <= 1e-6 * norm)
+                    var error = 0.0
+                    for t in 0..<d {
+                        let q = Double(bytes[(p * quads + t / 4) * 64 + lane * 4 + t % 4]) - 128
+                        error += (c[t] - Double(scales[j]) * q) * (c[t] - Double(scales[j]) * q)
+                    }
+                    #expect(abs(Double(roundingNorms[j]) - error.squareRoot()) <= 1e-6 * error.squareRoot() + 1e-30)
+                }
+            }
         }
     }
 }
