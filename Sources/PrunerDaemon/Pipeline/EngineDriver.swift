@@ -32,8 +32,10 @@ final class EngineDriver {
     private let logger: Logger
     /// Per source index: the `seq` after the last record handed to the engine worker.
     private var handed: [UInt64] = []
-    /// Work that needs the engine to itself, waiting for the running job's end.
+    /// Work that needs the engine to itself, waiting for the running engine step's end.
     private var idleRequests: [() -> Void] = []
+    /// The loop holds the engine between two steps (serving `idleRequests`).
+    private var isHoldingEngine = false
     /// The id filter was reported holding more ids than `--expected-records`.
     private var warnedIDFilterOverfilled = false
 
@@ -143,19 +145,30 @@ final class EngineDriver {
         Int(source) < handed.count ? handed[Int(source)] : 0
     }
 
-    // MARK: Between jobs
+    // MARK: Between engine steps
 
-    /// Runs `body` on the loop thread at a moment no engine job is running,
-    /// so it may read or change the engine.
+    /// Runs `body` on the loop thread at a moment no engine step runs (none starts
+    /// until it returns), so it may read or change the engine: at once when the
+    /// pipeline is between steps, else when the running step's job ends.
     func whenIdle(_ body: @escaping () -> Void) {
-        if worker.isBusy { idleRequests.append(body) } else { body() }
+        if isHoldingEngine {
+            body()
+            return
+        }
+        idleRequests.append(body)
+        serveIdleRequests()
     }
 
-    /// Runs the requests that waited for the running job's end, once it ended.
+    /// Runs the requests that waited for the engine, if it can be held now.
     func serveIdleRequests() {
-        guard !worker.isBusy, !idleRequests.isEmpty else { return }
-        let requests = idleRequests
-        idleRequests = []
-        for request in requests { request() }
+        guard !isHoldingEngine, !idleRequests.isEmpty, worker.holdEngine() else { return }
+        isHoldingEngine = true
+        while !idleRequests.isEmpty {
+            let requests = idleRequests
+            idleRequests = []
+            for request in requests { request() }
+        }
+        isHoldingEngine = false
+        worker.releaseEngine()
     }
 }

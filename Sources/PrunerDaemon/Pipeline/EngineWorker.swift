@@ -1,10 +1,17 @@
-// Runs the engine off the loop thread, one job at a time, and formats the
-// decision lines there too, so the loop thread only reads, decodes and writes.
-// One job in flight means the engine is never touched by two threads at once,
-// and decisions come back in submission order.
+// Runs the engine off the loop thread and formats the decision lines there too,
+// so the loop thread only reads, decodes and writes. Each job is one work item
+// on libuv's thread pool that chains its stages itself — assign ahead, engine
+// step, format — so consecutive jobs overlap (the next batch's assignment, this
+// one's engine step, the previous one's formatting) without a hop through the
+// loop between stages. Engine steps take turns in job order (`EngineTurns`), so
+// the engine is never touched by two threads at once and decisions come back in
+// submission order.
 import CLibUV
 import PrunerCore
 import PrunerIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Counts of verdicts, by reject reason too.
 public struct DecisionTally: Sendable, Equatable {
@@ -56,14 +63,14 @@ struct WorkerOutput: @unchecked Sendable {
     var tally = DecisionTally()
 }
 
-/// Runs engine jobs on libuv's thread pool, one at a time, and formats their
-/// decisions in separate jobs that may overlap the next engine job. Outputs are
-/// delivered in submission order whatever order the formatting jobs finish in.
+/// Runs engine jobs on libuv's thread pool, up to `maximumInFlight` at once, each
+/// chaining its own stages; outputs are delivered on the loop thread in submission
+/// order whatever order the jobs finish in.
 ///
-/// When the engine's assignment kernel cannot change (`aheadKernel`), a batch is
-/// first assigned to its nearest centroids in a job of its own, which overlaps
-/// the engine job of the batch before: the engine then only does its sequential
-/// per-record work, and both cores stay busy.
+/// When the engine's assignment kernel cannot change (`aheadKernel`), a job first
+/// assigns its batch to the nearest centroids, while the job before it is in its
+/// engine step: the engine then only does its sequential per-record work, and both
+/// cores stay busy.
 final class EngineWorker {
     enum Job {
         case submit(RecordBatch)
@@ -74,29 +81,24 @@ final class EngineWorker {
     let engine: DecisionEngine
     private let sources: SourceTable
     private let loop: EventLoop
-    /// An engine job is running: the engine must not be touched.
-    private(set) var isBusy = false
-    /// A batch is being assigned ahead of its engine job.
-    private var isAssigning = false
-    /// The job to run once the engine is free (and its batch assigned).
-    private var next: Job?
-    /// The engine's kernel for assigning ahead, read whenever the engine is idle.
-    private var aheadKernel: NearestCentroid?
+    private let turns: EngineTurns
+    /// Jobs handed in and not yet delivered.
+    private var inFlight = 0
+    /// A checkpoint has the engine to itself (`runExclusively`).
+    private var isExclusive = false
     private var nextSequence = 0
     private var nextToDeliver = 0
-    private var finished: [Int: WorkerOutput] = [:]
+    private var finished: [Int: PipelineJob] = [:]
     private var deliver: ((WorkerOutput) -> Void)?
     /// Gets each submitted batch back once the engine is done with it, so its
     /// buffers (megabytes of vectors) are refilled instead of freshly mapped and
     /// page-faulted for every batch.
     var onSpentBatch: ((RecordBatch) -> Void)?
-    /// Called on the loop thread when an engine job ends (before the next one
-    /// starts: the moment to touch the engine, see `isBusy`) and when one starts
-    /// (its slot is free): the daemon hands in the next job then, without
-    /// waiting for formatting or for input.
+    /// Called on the loop thread when a job ends and when exclusive work ends:
+    /// the daemon hands in the next job then, and serves what waited for the engine.
     var onProgress: (() -> Void)?
 
-    /// The engine's warm-up (held, target) as of its last job's end (read while it was idle).
+    /// The engine's warm-up (held, target) as of its last delivered job (read while it was idle).
     private(set) var warmup: (seen: Int, target: Int)?
     /// Gets the engine's notices (`DecisionEngine.takeNotices`) on the loop thread, after the job that made them.
     var onNotice: ((String) -> Void)?
@@ -104,166 +106,154 @@ final class EngineWorker {
     /// Whether outputs carry the kept records' ids (`--kept-ids`).
     var collectsKeptIds = false
 
-    /// Jobs not yet delivered.
-    var hasPendingOutput: Bool { nextToDeliver < nextSequence || isAssigning || next != nil }
+    /// Jobs in the pipeline at once: one assigning, one in its engine step, one formatting.
+    /// More would only hold more batches (each megabytes) in memory.
+    static let maximumInFlight = 3
 
-    /// Whether a new job may be handed in: none waiting for the engine, and few
-    /// enough formatted outputs waiting that memory stays bounded when
-    /// formatting falls behind the engine (each holds a batch's decisions and lines).
-    var isReady: Bool {
-        !isAssigning && next == nil && nextSequence - nextToDeliver < Self.maximumUndelivered
-    }
-    static let maximumUndelivered = 2
+    /// Jobs not yet delivered.
+    var hasPendingOutput: Bool { inFlight > 0 }
+
+    /// Whether a new job may be handed in: the pipeline has room and no exclusive work runs.
+    var isReady: Bool { !isExclusive && inFlight < Self.maximumInFlight }
+
+    /// A job is in flight or exclusive work runs: the engine may be in use until they end.
+    var isBusy: Bool { isExclusive || inFlight > 0 }
 
     init(engine: DecisionEngine, sources: SourceTable, loop: EventLoop) {
         self.engine = engine
         self.sources = sources
         self.loop = loop
-        aheadKernel = engine.aheadKernel
+        self.turns = EngineTurns(aheadKernel: engine.aheadKernel)
         warmup = engine.warmupProgress
     }
 
-    /// Queues `job` behind the running one; `done` gets its formatted output on
-    /// the loop thread, in job order. `isBusy` clears as soon as the engine is
-    /// done, before formatting ends.
+    /// Hands `job` to the pipeline; `done` gets its formatted output on the loop
+    /// thread, in job order.
     func run(_ job: Job, done: @escaping (WorkerOutput) -> Void) {
-        precondition(isReady, "one job waiting for the engine at a time")
+        precondition(isReady, "the pipeline is full")
         deliver = done
-        guard case .submit(let batch) = job, let kernel = aheadKernel else {
-            next = job
-            startNext()
-            return
-        }
-        isAssigning = true
-        let state = AssignJob(batch: batch, kernel: kernel)
-        loop.queueWork({ state.execute() }, then: { [self] in
-            isAssigning = false
-            next = .submit(state.takeBatch())
-            startNext()
+        let item = PipelineJob(sequence: nextSequence, job: job, engine: engine, turns: turns, sources: sources,
+                               collectsKeptIds: collectsKeptIds, alreadyLogged: alreadyLogged)
+        nextSequence += 1
+        inFlight += 1
+        loop.queueWork({ item.execute() }, then: { [self] in
+            finished[item.sequence] = item
+            while let ready = finished.removeValue(forKey: nextToDeliver) {
+                nextToDeliver += 1
+                inFlight -= 1
+                warmup = ready.warmup
+                for notice in ready.notices { onNotice?(notice) }
+                if let batch = ready.takeSpentBatch() { onSpentBatch?(batch) }
+                deliver?(ready.output)
+            }
+            onProgress?()
         })
     }
 
     /// Records of a restored engine whose lines the killed run already wrote (a
     /// connection's held records, decided after the checkpoint): by source index and
-    /// `seq`. Set before the first job, read by formatting jobs only.
+    /// `seq`. Set before the first job, read by formatting only.
     var alreadyLogged: [UInt32: Set<UInt64>] = [:]
 
-    /// No engine job running or waiting and every output delivered: the engine's
-    /// state then reflects exactly the decisions handed to the log so far.
-    var isIdle: Bool { !isBusy && !hasPendingOutput }
+    /// No job in flight and no exclusive work: the engine's state then reflects
+    /// exactly the decisions handed to the log so far.
+    var isIdle: Bool { !isBusy }
+
+    /// Holds the engine between two engine steps for the loop thread, if no step runs
+    /// now: true when the loop may read or change the engine until `releaseEngine()`.
+    /// False: a step runs (or exclusive work); the hold stays asked for, so no further
+    /// step starts, and the running job's end (`onProgress`) is the moment to ask again.
+    func holdEngine() -> Bool {
+        guard !isExclusive else { return false }
+        return turns.hold()
+    }
+
+    /// Ends a hold of `holdEngine()`: engine steps go on, with the kernel the engine has now.
+    func releaseEngine() { turns.release(aheadKernel: engine.aheadKernel) }
 
     /// Runs `body` on libuv's thread pool with the engine to itself (a checkpoint
     /// serialises all of it), then `done` on the loop thread. The loop goes on
-    /// reading and writing meanwhile; engine jobs wait (`isBusy`).
+    /// reading and writing meanwhile; engine jobs wait (`isReady`).
     func runExclusively(_ body: @escaping () -> Void, then done: @escaping () -> Void) {
         precondition(isIdle, "exclusive work needs an idle engine")
-        isBusy = true
+        isExclusive = true
         loop.queueWork(body, then: { [self] in
-            isBusy = false
+            isExclusive = false
             done()
             onProgress?()
-            startNext()
         })
     }
 
-    /// Starts the waiting job if the engine is free and outputs are not piling up.
-    private func startNext() {
-        guard !isBusy, nextSequence - nextToDeliver < Self.maximumUndelivered, let job = next else { return }
-        next = nil
-        let sequence = nextSequence
-        nextSequence += 1
-        isBusy = true
-        let state = EngineJob(job: job, engine: engine)
-        loop.queueWork({ state.execute() }, then: { [self] in
-            isBusy = false
-            aheadKernel = engine.aheadKernel
-            warmup = engine.warmupProgress
-            for notice in engine.takeNotices() { onNotice?(notice) }
-            if let batch = state.takeBatch() { onSpentBatch?(batch) }
-            format(state.decided, sequence: sequence)
-            onProgress?()
-            startNext()
-        })
-        onProgress?()
-    }
+    /// One job's stages on a pool thread, in order: assign ahead (overlapping the
+    /// previous job's engine step), the engine step (in its turn), formatting
+    /// (overlapping the next job's engine step).
+    private final class PipelineJob: @unchecked Sendable {
+        /// What the engine step does.
+        private enum Step {
+            case submit
+            case finish
+            case decided(DecidedRecords)
+        }
 
-    private func format(_ decided: DecidedRecords, sequence: Int) {
-        let state = FormatJob(decided: decided, sources: sources, collectsKeptIds: collectsKeptIds,
-                              alreadyLogged: alreadyLogged)
-        loop.queueWork({ state.execute() }, then: { [self] in
-            finished[sequence] = state.output
-            while let output = finished.removeValue(forKey: nextToDeliver) {
-                nextToDeliver += 1
-                deliver?(output)
-            }
-            startNext()
-        })
-    }
-
-    /// Nearest-centroid assignment of a batch ahead of its engine job.
-    private final class AssignJob: @unchecked Sendable {
+        let sequence: Int
+        private let step: Step
+        /// The submitted batch, held here alone so that assigning it ahead is in place, not a copy.
         private var batch: RecordBatch?
-        let kernel: NearestCentroid
+        private let engine: DecisionEngine
+        private let turns: EngineTurns
+        private let sources: SourceTable
+        private let collectsKeptIds: Bool
+        private let alreadyLogged: [UInt32: Set<UInt64>]
+        private(set) var output = WorkerOutput()
+        private(set) var warmup: (seen: Int, target: Int)?
+        private(set) var notices: [String] = []
 
-        init(batch: RecordBatch, kernel: NearestCentroid) {
-            self.batch = batch
-            self.kernel = kernel
-        }
-
-        func execute() { batch!.assignAhead(with: kernel) }
-
-        /// The assigned batch, given up by the job (so the caller holds its only reference).
-        func takeBatch() -> RecordBatch {
-            defer { batch = nil }
-            return batch!
-        }
-    }
-
-    /// An engine call, handed between threads by libuv's queue (which orders the accesses).
-    private final class EngineJob: @unchecked Sendable {
-        private var job: Job?
-        let engine: DecisionEngine
-        var decided = DecidedRecords()
-
-        init(job: Job, engine: DecisionEngine) {
-            self.job = job
-            self.engine = engine
-        }
-
-        func execute() {
+        init(sequence: Int, job: Job, engine: DecisionEngine, turns: EngineTurns, sources: SourceTable,
+             collectsKeptIds: Bool, alreadyLogged: [UInt32: Set<UInt64>]) {
+            self.sequence = sequence
             switch job {
-            case .submit(let batch)?: decided = engine.submit(batch)
-            case .finish?: decided = engine.finish()
-            case .decided(let records)?: decided = records
-            case nil: break
+            case .submit(let submitted):
+                step = .submit
+                batch = submitted
+            case .finish: step = .finish
+            case .decided(let records): step = .decided(records)
             }
-        }
-
-        /// The submitted batch, given up by the job (so the caller holds its only reference).
-        func takeBatch() -> RecordBatch? {
-            guard case .submit(let batch)? = job else { return nil }
-            job = nil
-            return batch
-        }
-    }
-
-    /// Formatting of one job's decisions into log lines, replies and counts.
-    private final class FormatJob: @unchecked Sendable {
-        let decided: DecidedRecords
-        let sources: SourceTable
-        let collectsKeptIds: Bool
-        let alreadyLogged: [UInt32: Set<UInt64>]
-        var output = WorkerOutput()
-
-        init(decided: DecidedRecords, sources: SourceTable, collectsKeptIds: Bool, alreadyLogged: [UInt32: Set<UInt64>]) {
-            self.decided = decided
+            self.engine = engine
+            self.turns = turns
             self.sources = sources
             self.collectsKeptIds = collectsKeptIds
             self.alreadyLogged = alreadyLogged
         }
 
         func execute() {
-            guard !decided.isEmpty else { return }
+            if batch != nil, let kernel = turns.aheadKernel { batch!.assignAhead(with: kernel) }
+            turns.begin(sequence)
+            let decided: DecidedRecords
+            switch step {
+            case .submit: decided = engine.submit(batch!)
+            case .finish: decided = engine.finish()
+            case .decided(let records): decided = records
+            }
+            warmup = engine.warmupProgress
+            notices = engine.takeNotices()
+            turns.end(aheadKernel: engine.aheadKernel)
+            output = FormatJob.format(decided, sources: sources, collectsKeptIds: collectsKeptIds,
+                                      alreadyLogged: alreadyLogged)
+        }
+
+        /// The submitted batch, given up by the job (so the caller holds its only reference).
+        func takeSpentBatch() -> RecordBatch? {
+            defer { batch = nil }
+            return batch
+        }
+    }
+
+    /// Formatting of one job's decisions into log lines, replies and counts.
+    private enum FormatJob {
+        static func format(_ decided: DecidedRecords, sources: SourceTable, collectsKeptIds: Bool,
+                           alreadyLogged: [UInt32: Set<UInt64>]) -> WorkerOutput {
+            var output = WorkerOutput()
+            guard !decided.isEmpty else { return output }
             let names = sources.snapshot()
             var formatter = DecisionLineFormatter()
             let now = EngineWorker.millisecondsSinceEpoch()
@@ -291,6 +281,7 @@ final class EngineWorker {
                     output.keptIds.append(UInt8(ascii: "\n"))
                 }
             }
+            return output
         }
     }
 

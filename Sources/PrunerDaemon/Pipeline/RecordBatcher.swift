@@ -12,11 +12,10 @@ final class RecordBatcher {
     private(set) var dimension: Int?
     private var pending: RecordBatch?
     /// Batches the engine is done with, refilled next (their capacity is kept). Up
-    /// to three batches are in flight (filling, assigned ahead, in the engine).
-    /// Two spares, not one: a batch is also taken when an engine job *starts*,
-    /// before the job gives its batch back, and with one spare every other batch
-    /// was a fresh buffer whose pages faulted in as it filled (150k faults per
-    /// million records, against ~28k with two; 7–8% faster, ~13 MB more RSS).
+    /// to four batches are live (filling, and three in the engine worker's
+    /// pipeline). Two spares, not one: with one, every other batch was a fresh
+    /// buffer whose pages faulted in as it filled (with the earlier worker: 150k
+    /// faults per million records, against ~28k with two; 7–8% faster).
     private var spares: [RecordBatch] = []
     static let maximumSpares = 2
     /// Rejections that arrive before any valid record fixed the dimension; they
