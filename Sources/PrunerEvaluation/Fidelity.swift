@@ -151,6 +151,7 @@ public enum Fidelity {
                                       centroids: [Float]? = nil, scores: [Float?]? = nil) -> StreamRun {
         let n = vectors.count / d
         var engine = try! StreamingPruner(options: options, dimension: d, centroids: centroids)
+        var order = ArrivalOrder()
         var run = StreamRun(keep: [Bool](repeating: false, count: n), duplicate: [Bool](repeating: false, count: n),
                             clusters: [Int32](repeating: -1, count: n), centroids: [], spawned: 0)
         func collect(_ r: DecidedRecords) {
@@ -169,10 +170,11 @@ public enum Fidelity {
                 batch.append(origin: RecordOrigin(source: 0, seq: UInt64(i)), id: "", score: scores?[i],
                              vector: vectors[(i * d)..<(i * d + d)])
             }
-            collect(engine.submit(batch))
+            order.append(batch)
+            collect(order.pair(engine.submit(batch.rows)))
             start = end
         }
-        collect(engine.finish())
+        collect(order.pair(engine.finish()))
         run.centroids = engine.centroids
         run.spawned = engine.snapshot().spawned
         run.movesCentroids = engine.movesCentroids

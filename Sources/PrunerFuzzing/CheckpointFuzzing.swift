@@ -104,32 +104,33 @@ enum CheckpointFuzzing {
     /// would rebuild the same engine from the same bytes: the second round trip
     /// is only run when they differ, which is when it can find something.
     static func restore(_ bytes: [UInt8]) throws(FuzzFailure) {
-        guard var engine = try? StreamingPruner(checkpoint: bytes, options: options) else { return }
-        let saved = engine.checkpoint()
+        guard var (engine, order) = try? StreamingPruner.restoring(checkpoint: bytes, options: options) else { return }
+        let saved = engine.checkpoint(order: order)
         if !sameBytes(saved, bytes) {
             try roundTrip(saved)
         }
         guard engine.dimension <= driveDimensionLimit else { return }
-        drive(&engine, records: 12)
+        drive(&engine, &order, records: 12)
     }
 
     /// A checkpoint an engine wrote restores, and re-saves to the same bytes.
     static func roundTrip(_ saved: [UInt8]) throws(FuzzFailure) {
-        guard let again = try? StreamingPruner(checkpoint: saved, options: options) else {
+        guard let again = try? StreamingPruner.restoring(checkpoint: saved, options: options) else {
             throw FuzzFailure("a restored engine's checkpoint does not restore")
         }
-        guard sameBytes(again.checkpoint(), saved) else { throw FuzzFailure("checkpoint round trip is not exact") }
+        guard sameBytes(again.engine.checkpoint(order: again.order), saved) else { throw FuzzFailure("checkpoint round trip is not exact") }
     }
 
     /// Submits a few deterministic records and finishes, as a restarted daemon would.
-    static func drive(_ engine: inout StreamingPruner, records: Int) {
+    static func drive(_ engine: inout StreamingPruner, _ order: inout ArrivalOrder, records: Int) {
         let dimension = engine.dimension
         var batch = RecordBatch(dimension: dimension)
         for r in 0..<records {
             let vector = (0..<dimension).map { Float(($0 * 7 + r * 3) % 11) - 5 + Float(r) / 16 }
             batch.append(origin: RecordOrigin(source: 9, seq: UInt64(r)), id: "fuzz-\(r)", score: nil, vector: vector)
         }
-        let decided = engine.submit(batch).count + engine.finish().count
+        order.append(batch)
+        let decided = order.pair(engine.submit(batch.rows)).count + order.pair(engine.finish()).count
         precondition(decided <= records + 1_000_000, "implausible number of decisions")
     }
 }

@@ -60,8 +60,10 @@ public enum CheckpointSeeds {
                     batch.appendRejection(origin: RecordOrigin(source: 1, seq: UInt64(r)), id: "bad\(r)", reason: .badDimension)
                 }
             }
-            _ = engine.submit(batch)
-            return (name, engine.checkpoint())
+            var order = ArrivalOrder()
+            order.append(batch)
+            _ = order.pair(engine.submit(batch.rows))
+            return (name, engine.checkpoint(order: order))
         }
     }
 }

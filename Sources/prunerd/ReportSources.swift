@@ -71,7 +71,7 @@ enum ReportSource {
         do { bytes = try FileSystem.readFile(atPath: path) } catch {
             throw ReportError(description: "cannot read checkpoint \(path): \(error)")
         }
-        let engine: StreamingPruner
+        let engine: StreamingPruner, order: ArrivalOrder
         do {
             // A daemon's checkpoint wraps the engine's in a resume point (input positions, log length).
             let bytes = ResumePoint.isResumePoint(bytes) ? try ResumePoint(decoding: bytes).engine : bytes
@@ -79,11 +79,11 @@ enum ReportSource {
                 throw ReportError(description: "the checkpoint holds no engine state yet (no record had reached the engine)")
             }
             let options = try StreamingPruner.savedOptions(inCheckpoint: bytes)
-            engine = try StreamingPruner(checkpoint: bytes, options: options)
+            (engine, order) = try StreamingPruner.restoring(checkpoint: bytes, options: options)
         } catch {
             throw ReportError(description: "\(path): \(error)")
         }
-        let snapshot = engine.snapshot()
+        let snapshot = engine.snapshot().including(order)
         var data = ReportData(sourceDescription: "checkpoint \(path)", generatedAt: now)
         data.kept = snapshot.kept
         data.dropped = snapshot.dropped + snapshot.duplicates + snapshot.lowScore

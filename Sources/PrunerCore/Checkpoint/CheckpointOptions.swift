@@ -7,7 +7,7 @@ extension StreamingPruner {
     public static func savedOptions(inCheckpoint bytes: [UInt8]) throws -> PruningOptions {
         let (version, payload) = try self.payload(of: bytes)
         if version >= 5 {
-            var r = try sections(bytes, payload)[.options]!
+            var r = try sections(bytes, payload, version: version)[.options]!
             return try EntryCoding.readOptions(&r)
         }
         var r = ByteReader(bytes, from: payload.lowerBound, to: payload.upperBound)

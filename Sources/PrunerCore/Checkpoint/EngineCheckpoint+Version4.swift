@@ -9,7 +9,9 @@
 
 extension StreamingPruner {
     /// Reads a version-3 or -4 payload after its options and dimension into the components.
-    mutating func restoreVersion4(_ r: inout ByteReader, version: UInt32) throws {
+    /// Ids, origins and rejection counts go to `entries` and `rejected` (the caller's `ArrivalOrder`).
+    mutating func restoreVersion4(_ r: inout ByteReader, version: UInt32, entries: inout [RecordBatch.Entry],
+                                  rejected: inout [RejectReason: Int]) throws {
         let k = options.clusters, d = dimension
         concepts.centroids = try r.floats()
         try CheckpointError.require(concepts.centroids.isEmpty || concepts.centroids.count == k * d, "centroid count")
@@ -19,15 +21,20 @@ extension StreamingPruner {
         let warmVectors = try r.floats()
         try CheckpointError.require(EntryCoding.rowsAreSequential(warmEntries)
                                     && warmVectors.count == warmEntries.filter { $0.row >= 0 }.count * d, "warm-up buffer")
-        warmupBuffer = RecordBatch(dimension: d, entries: warmEntries, vectors: warmVectors)
+        warmupBuffer = EngineRows(dimension: d, vectors: warmVectors, scores: warmEntries.filter { $0.row >= 0 }.map(\.score))
+        entries = warmEntries
+        // Held rejections (kind normal, no concept) are the caller's now: their entries only.
         let heldCount = try r.count(elementSize: 1)
+        var rejections = [Bool]()
         for _ in 0..<heldCount {
             let entry = try EntryCoding.read(&r)
             let cluster = Int32(bitPattern: try r.u32()), distance = try r.f32()
             let code = try r.u8()
             guard let kind = HeldQueue.Kind(rawValue: code) else { throw CheckpointError.malformed("held record kind \(code)") }
-            queue.records.append(HeldQueue.Record(entry: entry, cluster: cluster, distance: distance, kind: kind,
-                                                  fixedThreshold: try r.f32()))
+            let record = HeldQueue.Record(cluster: cluster, distance: distance, kind: kind, fixedThreshold: try r.f32())
+            entries.append(entry)
+            rejections.append(kind == .normal && cluster < 0)
+            if !rejections.last! { queue.records.append(record) }
         }
         try CheckpointError.require(queue.records.allSatisfy { $0.cluster < Int32(k) }, "held record cluster")
         queue.valid = try r.int(); arrivals = try r.int()
@@ -44,7 +51,7 @@ extension StreamingPruner {
         try CheckpointError.require(counts.count == RejectReason.allCases.count, "rejection counters")
         for (position, count) in counts.enumerated() {
             guard let reason = RejectReason(checkpointCode: UInt8(position + 1)) else { continue }
-            rejected[RejectReason.allCases.firstIndex(of: reason)!] = count
+            if count != 0 { rejected[reason] = count }
         }
         _ = try r.int(); _ = try r.f64()          // deficit horizon and gain: constants no option ever set
         try restoreDedup(&r)
@@ -63,12 +70,14 @@ extension StreamingPruner {
             concepts.epoch = try r.u32()
             let epochs = try r.u32s()
             try CheckpointError.require(epochs.count == heldCount, "held record epochs")
-            for i in 0..<heldCount { queue.records[i].epoch = epochs[i] }
-            queue.rows = try r.halves()
-            try CheckpointError.require(queue.rows.count == (movesCentroids ? heldCount * d : 0), "held record vectors")
+            let kept = (0..<heldCount).filter { !rejections[$0] }
+            for (i, stored) in kept.enumerated() { queue.records[i].epoch = epochs[stored] }
+            let rows = try r.halves()
+            try CheckpointError.require(rows.count == (movesCentroids ? heldCount * d : 0), "held record vectors")
+            queue.rows = rows.isEmpty ? [] : kept.flatMap { rows[($0 * d)..<($0 * d + d)] }
         } else if options.update == .online {
-            for i in 0..<heldCount { queue.records[i].epoch = concepts.epoch }
-            queue.rows = [Float16](repeating: 0, count: heldCount * d)
+            for i in 0..<queue.records.count { queue.records[i].epoch = concepts.epoch }
+            queue.rows = [Float16](repeating: 0, count: queue.records.count * d)
         }
     }
 }

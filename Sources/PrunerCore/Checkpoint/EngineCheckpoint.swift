@@ -3,22 +3,25 @@
 //
 // Layout (little-endian):
 //   "PRNCKPT\0"  8 bytes magic
-//   version      u32 (currently 5: tagged sections; 4 and 3, one flat payload,
-//                are still read: EngineCheckpoint+Version4.swift)
+//   version      u32 (currently 6: tagged sections, the engine's without ids;
+//                5 held ids and origins in STRM and HELD, still read; 4 and 3,
+//                one flat payload, are still read: EngineCheckpoint+Version4.swift)
 //   length       u64, bytes of payload
 //   payload      sections, each: tag (4 ASCII bytes), u64 length, body
 //                  OPTS  options and dimension
-//                  STRM  the stream: warm-up state and buffer, arrival count, totals,
-//                        rejections by reason code, RNG states, `update` auto's choice
+//                  STRM  the stream: warm-up state and buffer (rows and scores), arrival
+//                        count, totals, RNG states, `update` auto's choice
 //                  CONC  concept table: centroids, statistics, last arrivals, epoch
 //                  QUOT  quota policy: quotas, rates, thresholds, d_inter and its schedule
 //                  HELD  held queue: records (kinds by code), counts, float16 rows
 //                  MOVE  online moves: sums and counts
 //                  DRFT  drift pool: far threshold, rows, ring slot, spawn count
 //                  DEDP  dedup memories: each concept's centre, float16 ring, slot
+//                  ORDR  optional, the caller's `ArrivalOrder`: its waiting records
+//                        (origin, id, score, rejection) and rejections by reason code
 //   crc32        u32 over every byte before it
 //
-// Every section is required; an unknown or repeated tag is malformed (a later
+// Every section but ORDR is required; an unknown or repeated tag is malformed (a later
 // version that adds state adds a section and a version). Enums are stored by
 // stable codes (CheckpointCodes.swift), never by `allCases` position.
 
@@ -50,24 +53,36 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
 enum CheckpointSection: String, CaseIterable {
     case options = "OPTS", stream = "STRM", concepts = "CONC", quotas = "QUOT"
     case held = "HELD", moves = "MOVE", drift = "DRFT", dedup = "DEDP"
+    /// Not the engine's: the records its caller pairs with its decisions (version 6, optional).
+    case order = "ORDR"
+
+    /// The engine's own sections, which every version-5 and -6 checkpoint holds.
+    static let engine: [CheckpointSection] = allCases.filter { $0 != .order }
 
     var tag: [UInt8] { Array(rawValue.utf8) }
 }
 
 extension StreamingPruner {
     static let checkpointMagic: [UInt8] = Array("PRNCKPT".utf8) + [0]
-    public static let checkpointVersion: UInt32 = 5
+    public static let checkpointVersion: UInt32 = 6
     /// The largest embedding dimension a checkpoint may claim (a 1 MiB JSON line holds at most ~2^19 numbers).
     public static let maxCheckpointDimension = 1 << 20
     /// The oldest version this build still restores.
     static let oldestReadableVersion: UInt32 = 3
 
     /// The complete engine state as bytes; `init(checkpoint:options:)` continues exactly where this left off.
-    public func checkpoint() -> [UInt8] {
+    /// With `order`, the caller's records waiting for the engine's decisions are saved beside it
+    /// (section ORDR), and `restoring(checkpoint:options:)` gives them back.
+    public func checkpoint(order: ArrivalOrder? = nil) -> [UInt8] {
         var payload = ByteWriter()
         for section in CheckpointSection.allCases {
             var body = ByteWriter()
-            write(section, to: &body)
+            if section == .order {
+                guard let order else { continue }
+                order.write(to: &body)
+            } else {
+                write(section, to: &body)
+            }
             payload.bytes.append(contentsOf: section.tag)
             payload.u64(UInt64(body.bytes.count))
             payload.bytes.append(contentsOf: body.bytes)
@@ -89,12 +104,11 @@ extension StreamingPruner {
             w.int(dimension)
         case .stream:
             w.bool(warming)
-            EntryCoding.write(entries: warmupBuffer.entries, to: &w)
             w.floats(warmupBuffer.vectors)
+            w.int(warmupBuffer.count)
+            for score in warmupBuffer.scores { w.bool(score != nil); w.f32(score ?? 0) }
             w.int(arrivals); w.int(totalSeen); w.int(totalKept); w.int(totalDropped)
             w.int(duplicateCount); w.int(lowScoreCount)
-            w.int(rejected.count)
-            for (index, reason) in RejectReason.allCases.enumerated() { w.u8(reason.checkpointCode); w.int(rejected[index]) }
             w.rng(reservoirRNG); w.rng(keepRNG); w.rng(decayRNG)
             w.bool(movesCentroids); w.f64(orderDivergence ?? .nan)
         case .concepts: concepts.write(to: &w)
@@ -105,30 +119,53 @@ extension StreamingPruner {
         case .dedup:
             w.int(dedup.count)
             for m in dedup { w.floats(m.center); w.halves(m.vectors); w.int(m.next) }
+        case .order: break   // the caller's, written from its `ArrivalOrder`
         }
     }
 
-    /// Restores an engine from `checkpoint()` bytes (this version's, or versions 3 and 4).
+    /// Restores an engine alone from `checkpoint()` bytes (see `restoring(checkpoint:options:dimension:)`,
+    /// which also gives back the records waiting for its decisions).
+    /// - Throws: [`CheckpointError`].
+    public init(checkpoint bytes: [UInt8], options: PruningOptions, dimension expectedDimension: Int? = nil) throws {
+        self = try Self.restoring(checkpoint: bytes, options: options, dimension: expectedDimension, pairing: false).engine
+    }
+
+    /// Restores an engine from `checkpoint()` bytes (this version's, or versions 3 to 5), with
+    /// the caller's records waiting for its decisions: section ORDR, or, from versions that kept
+    /// them in the engine, the ids and origins of its warm-up buffer and held queue in order.
     ///
     /// `options` is the running configuration: `clusters`, `seed` and `update`
     /// (and `dimension`, when given) must match the checkpoint's; live options
     /// that differ are applied as by `reload` (quotas are then recomputed).
+    /// The order must hold one valid record for each row the engine holds (a checkpoint
+    /// written without an order, by an engine holding rows, is malformed here).
     /// - Throws: [`CheckpointError`].
-    public init(checkpoint bytes: [UInt8], options: PruningOptions, dimension expectedDimension: Int? = nil) throws {
+    public static func restoring(checkpoint bytes: [UInt8], options: PruningOptions, dimension expectedDimension: Int? = nil)
+        throws -> (engine: StreamingPruner, order: ArrivalOrder) {
+        try restoring(checkpoint: bytes, options: options, dimension: expectedDimension, pairing: true)
+    }
+
+    /// With `pairing`, the order is checked against the engine's rows.
+    static func restoring(checkpoint bytes: [UInt8], options: PruningOptions, dimension expectedDimension: Int?, pairing: Bool)
+        throws -> (engine: StreamingPruner, order: ArrivalOrder) {
         let (version, payload) = try Self.payload(of: bytes)
         var engine: StreamingPruner
+        var entries = [RecordBatch.Entry]()
+        var rejected = [RejectReason: Int]()
+        var order: ArrivalOrder?
         if version >= 5 {
-            let sections = try Self.sections(bytes, payload)
+            let sections = try Self.sections(bytes, payload, version: version)
             var r = sections[.options]!
             let (saved, d) = try Self.readSavedOptions(&r, against: options, expectedDimension: expectedDimension)
             try Self.requireEnd(r, "options")
             engine = try Self.emptyEngine(saved, dimension: d)
-            try engine.restoreSections(sections)
+            try engine.restoreSections(sections, version: version, entries: &entries, rejected: &rejected)
+            order = try sections[.order].map { section in try Self.read(section, "ORDR") { try ArrivalOrder(reading: &$0) } }
         } else {
             var r = ByteReader(bytes, from: payload.lowerBound, to: payload.upperBound)
             let (saved, d) = try Self.readSavedOptions(&r, against: options, expectedDimension: expectedDimension)
             engine = try Self.emptyEngine(saved, dimension: d)
-            try engine.restoreVersion4(&r, version: version)
+            try engine.restoreVersion4(&r, version: version, entries: &entries, rejected: &rejected)
             try Self.requireEnd(r, "payload")
         }
         let k = engine.options.clusters, d = engine.dimension
@@ -141,26 +178,51 @@ extension StreamingPruner {
         if options != engine.options {
             do { try engine.reload(options) } catch { throw CheckpointError.incompatible("\(error)") }
         }
-        self = engine
+        if version < 6 {
+            // Those versions counted rejections among the records seen; the engine now sees rows only.
+            engine.totalSeen -= rejected.values.reduce(0, +) + entries.filter { $0.row < 0 && !$0.isDuplicateID }.count
+        }
+        let restoredOrder = order ?? ArrivalOrder(waiting: entries, rejected: rejected)
+        if pairing {
+            // Each waiting valid record is one the engine holds (warm-up buffer or queue), in order.
+            let waitingRows = restoredOrder.waiting.reduce(0) { $0 + ($1.row >= 0 ? 1 : 0) }
+            try CheckpointError.require(waitingRows == engine.warmupBuffer.count + engine.queue.count, "records waiting for the engine")
+        }
+        return (engine, restoredOrder)
     }
 
-    /// Reads every section of a version-5 payload into its component.
-    mutating func restoreSections(_ sections: [CheckpointSection: ByteReader]) throws {
+    /// Reads every engine section of a version-5 or -6 payload into its component; version 5's
+    /// ids and origins (warm-up buffer, then held queue) and rejection counts go to `entries`
+    /// and `rejected`, for the caller's `ArrivalOrder`.
+    mutating func restoreSections(_ sections: [CheckpointSection: ByteReader], version: UInt32,
+                                  entries: inout [RecordBatch.Entry], rejected: inout [RejectReason: Int]) throws {
         let k = options.clusters, d = dimension
         var r = sections[.stream]!
         warming = try r.bool()
-        let warmEntries = try EntryCoding.readEntries(&r)
-        let warmVectors = try r.floats()
-        try CheckpointError.require(EntryCoding.rowsAreSequential(warmEntries)
-                                    && warmVectors.count == warmEntries.filter { $0.row >= 0 }.count * d, "warm-up buffer")
-        warmupBuffer = RecordBatch(dimension: d, entries: warmEntries, vectors: warmVectors)
+        if version < 6 {
+            let warmEntries = try EntryCoding.readEntries(&r)
+            let warmVectors = try r.floats()
+            try CheckpointError.require(EntryCoding.rowsAreSequential(warmEntries)
+                                        && warmVectors.count == warmEntries.filter { $0.row >= 0 }.count * d, "warm-up buffer")
+            warmupBuffer = EngineRows(dimension: d, vectors: warmVectors, scores: warmEntries.filter { $0.row >= 0 }.map(\.score))
+            entries = warmEntries
+        } else {
+            let warmVectors = try r.floats()
+            let n = try r.count(elementSize: 5)
+            var scores = [Float?]()
+            for _ in 0..<n { let has = try r.bool(), score = try r.f32(); scores.append(has ? score : nil) }
+            try CheckpointError.require(warmVectors.count == n * d, "warm-up buffer")
+            warmupBuffer = EngineRows(dimension: d, vectors: warmVectors, scores: scores)
+        }
         arrivals = try r.int(); totalSeen = try r.int(); totalKept = try r.int(); totalDropped = try r.int()
         duplicateCount = try r.int(); lowScoreCount = try r.int()
-        let reasons = try r.count(elementSize: 9)
-        for _ in 0..<reasons {
-            let code = try r.u8(), count = try r.int()
-            guard let reason = RejectReason(checkpointCode: code) else { throw CheckpointError.malformed("rejection code \(code)") }
-            rejected[RejectReason.allCases.firstIndex(of: reason)!] = count
+        if version < 6 {
+            let reasons = try r.count(elementSize: 9)
+            for _ in 0..<reasons {
+                let code = try r.u8(), count = try r.int()
+                guard let reason = RejectReason(checkpointCode: code) else { throw CheckpointError.malformed("rejection code \(code)") }
+                if count != 0 { rejected[reason] = count }
+            }
         }
         reservoirRNG = try r.rng(); keepRNG = try r.rng(); decayRNG = try r.rng()
         movesCentroids = try r.bool()
@@ -171,7 +233,11 @@ extension StreamingPruner {
         concepts = try Self.read(.concepts, of: sections) { try ConceptTable(reading: &$0, clusters: k, dimension: d) }
         quota = try Self.read(.quotas, of: sections) { try QuotaPolicy(reading: &$0, clusters: k) }
         let keepsRows = movesCentroids
-        queue = try Self.read(.held, of: sections) { try HeldQueue(reading: &$0, clusters: k, dimension: d, keepsRows: keepsRows) }
+        var held = [RecordBatch.Entry]()
+        queue = try Self.read(.held, of: sections) {
+            try HeldQueue(reading: &$0, clusters: k, dimension: d, keepsRows: keepsRows, version: version, entries: &held)
+        }
+        entries += held
         moves = try Self.read(.moves, of: sections) { try OnlineMoves(reading: &$0, clusters: k, dimension: d) }
         drift = try Self.read(.drift, of: sections) { try DriftPool(reading: &$0, dimension: d) }
         var dedupSection = sections[.dedup]!
@@ -182,9 +248,14 @@ extension StreamingPruner {
     /// A component read from its section, which it must read to the end.
     static func read<Component>(_ section: CheckpointSection, of sections: [CheckpointSection: ByteReader],
                                 _ make: (inout ByteReader) throws -> Component) throws -> Component {
-        var r = sections[section]!
+        try read(sections[section]!, section.rawValue, make)
+    }
+
+    /// A component read from a section's body, which it must read to the end.
+    static func read<Component>(_ body: ByteReader, _ what: String, _ make: (inout ByteReader) throws -> Component) throws -> Component {
+        var r = body
         let component = try make(&r)
-        try requireEnd(r, section.rawValue)
+        try requireEnd(r, what)
         return component
     }
 
@@ -225,8 +296,8 @@ extension StreamingPruner {
         return (version, payloadStart..<payloadEnd)
     }
 
-    /// Splits a version-5 payload into its sections, each a reader bounded to its body.
-    static func sections(_ bytes: [UInt8], _ payload: Range<Int>) throws -> [CheckpointSection: ByteReader] {
+    /// Splits a version-5 or -6 payload into its sections, each a reader bounded to its body.
+    static func sections(_ bytes: [UInt8], _ payload: Range<Int>, version: UInt32) throws -> [CheckpointSection: ByteReader] {
         var r = ByteReader(bytes, from: payload.lowerBound, to: payload.upperBound)
         var found: [CheckpointSection: ByteReader] = [:]
         while r.offset < payload.upperBound {
@@ -238,9 +309,10 @@ extension StreamingPruner {
             found[section] = ByteReader(bytes, from: r.offset, to: r.offset + Int(length))
             _ = try r.take(Int(length))
         }
-        for section in CheckpointSection.allCases where found[section] == nil {
+        for section in CheckpointSection.engine where found[section] == nil {
             throw CheckpointError.malformed("section \(section.rawValue) is missing")
         }
+        if version < 6 && found[.order] != nil { throw CheckpointError.malformed("section ORDR in a version-5 checkpoint") }
         return found
     }
 

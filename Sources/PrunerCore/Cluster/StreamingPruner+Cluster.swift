@@ -61,7 +61,7 @@ extension StreamingPruner {
     /// True while warming up with the warm-up's records all buffered: the moment a shard
     /// asks to lead the cluster's first epoch.
     public var warmupIsFull: Bool {
-        warming && warmupBuffer.rowCount >= warmupTarget
+        warming && warmupBuffer.count >= warmupTarget
     }
 
     /// Ends the warm-up with the cluster's centroids (`clusters × dimension`), whatever
@@ -86,7 +86,7 @@ extension StreamingPruner {
         if !unit { VectorMath.normaliseRows(&c, dimension) }
         centroidValues = c
         waitsForCentroids = false
-        var none = DecidedRecords()
+        var none = [Decision]()
         endWarmup(into: &none, holdAll: true)
     }
 }

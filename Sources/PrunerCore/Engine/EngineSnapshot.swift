@@ -23,7 +23,7 @@ public struct EngineSnapshot: Sendable, Equatable {
         public var realisedKeepRate: Double
     }
 
-    /// Records submitted (valid and rejected).
+    /// Records submitted: the engine's rows, and the rejections its caller answered (`including(_:)`).
     public var seen: Int
     public var kept: Int
     public var dropped: Int
@@ -36,9 +36,11 @@ public struct EngineSnapshot: Sendable, Equatable {
     public var movesCentroids: Bool = false
     /// `update` auto's measure of the warm-up's concept order (nil without auto or before its end).
     public var orderDivergence: Double? = nil
-    /// Rejections by reason (reasons with a zero count are omitted).
+    /// Rejections by reason (reasons with a zero count are omitted): the caller's (`including(_:)`),
+    /// as the engine sees none.
     public var rejected: [RejectReason: Int]
-    /// Records buffered (warm-up) or held (lookahead), not yet decided.
+    /// Records buffered (warm-up) or held (lookahead), not yet decided: the engine's rows, or
+    /// every record waiting in the caller's order (`including(_:)`).
     public var pending: Int
     public var isWarmingUp: Bool
     public var concepts: [Concept]
@@ -52,6 +54,15 @@ public struct EngineSnapshot: Sendable, Equatable {
         self.movesCentroids = movesCentroids; self.orderDivergence = orderDivergence
     }
 
+    /// The snapshot with the records of `order` (its rejections and waiting records), which the engine does not see.
+    public func including(_ order: ArrivalOrder) -> EngineSnapshot {
+        var snapshot = self
+        snapshot.rejected = order.rejected
+        snapshot.seen += order.rejected.values.reduce(0, +)
+        snapshot.pending = order.count
+        return snapshot
+    }
+
     /// kept / (kept + dropped).
     public var realisedKeepRatio: Double { kept + dropped > 0 ? Double(kept) / Double(kept + dropped) : 0 }
 }
@@ -59,8 +70,6 @@ public struct EngineSnapshot: Sendable, Equatable {
 extension StreamingPruner {
     /// Totals and per-concept statistics, quotas and thresholds.
     public func snapshot() -> EngineSnapshot {
-        var rej = [RejectReason: Int]()
-        for (i, r) in RejectReason.allCases.enumerated() where rejected[i] > 0 { rej[r] = rejected[i] }
         let concepts = (0..<options.clusters).map { j -> EngineSnapshot.Concept in
             let s = stats[j]
             let dec = s.kept + s.dropped
@@ -72,7 +81,7 @@ extension StreamingPruner {
         }
         let pending = warmupBuffer.count + queue.count
         return EngineSnapshot(seen: totalSeen, kept: totalKept, dropped: totalDropped,
-                              duplicates: duplicateCount, lowScore: lowScoreCount, spawned: drift.spawned, rejected: rej,
+                              duplicates: duplicateCount, lowScore: lowScoreCount, spawned: drift.spawned, rejected: [:],
                               pending: pending, isWarmingUp: warming, concepts: concepts,
                               movesCentroids: movesCentroids, orderDivergence: orderDivergence)
     }

@@ -2,12 +2,10 @@
 
 extension StreamingPruner {
     /// Decides held records from the head while more than `lookahead` valid ones are held.
-    mutating func popDue(into out: inout DecidedRecords) {
+    mutating func popDue(into out: inout [Decision]) {
         while let h = queue.records.first {
             if h.kind != .normal {
                 emitFiltered(h, into: &out)
-            } else if h.cluster < 0 {
-                emitRejection(h.entry, into: &out)
             } else if queue.valid > options.lookahead && !holdsForView {
                 if h.epoch != concepts.epoch && reassignsHeld {
                     reassignHeld(from: 0, limit: Self.reassignBlock)
@@ -22,7 +20,7 @@ extension StreamingPruner {
     }
 
     /// Keep when the record is beyond its concept's threshold (`hard`), within it (`easy`), or sampled at its rate (`random`).
-    mutating func decideByThreshold(_ h: HeldQueue.Record, into out: inout DecidedRecords) {
+    mutating func decideByThreshold(_ h: HeldQueue.Record, into out: inout [Decision]) {
         let j = Int(h.cluster)
         let keep: Bool
         switch options.keep {
@@ -34,52 +32,41 @@ extension StreamingPruner {
     }
 
     /// Counts a decision of a valid record and emits it.
-    mutating func record(_ h: HeldQueue.Record, keep: Bool, threshold: Float?, into out: inout DecidedRecords) {
+    mutating func record(_ h: HeldQueue.Record, keep: Bool, threshold: Float?, into out: inout [Decision]) {
         let j = Int(h.cluster)
         quota.decided[j] += 1
         queue.perConcept[j] -= 1
         if keep { concepts.statistics[j].kept += 1; totalKept += 1 } else { concepts.statistics[j].dropped += 1; totalDropped += 1 }
         let reason: DecisionReason = options.keep == .random ? (keep ? .sampled : .notSampled) : (keep ? .withinQuota : .overQuota)
-        out.entries.append(h.entry)
-        out.decisions.append(Decision(verdict: keep ? .keep : .drop, reason: reason, cluster: h.cluster,
+        out.append(Decision(verdict: keep ? .keep : .drop, reason: reason, cluster: h.cluster,
                                       distance: h.distance, threshold: threshold.flatMap { $0.isFinite ? $0 : nil }))
     }
 
     /// Emits a duplicate or low-score drop (neither enters the statistics), or a member of a
     /// retired concept decided at its retirement.
-    mutating func emitFiltered(_ h: HeldQueue.Record, into out: inout DecidedRecords) {
-        out.entries.append(h.entry)
+    mutating func emitFiltered(_ h: HeldQueue.Record, into out: inout [Decision]) {
         switch h.kind {
         case .fixedKeep, .fixedDrop:
             let keep = h.kind == .fixedKeep
             queue.valid -= 1
             if keep { totalKept += 1 } else { totalDropped += 1 }
             let reason: DecisionReason = options.keep == .random ? (keep ? .sampled : .notSampled) : (keep ? .withinQuota : .overQuota)
-            out.decisions.append(Decision(verdict: keep ? .keep : .drop, reason: reason, cluster: h.cluster, distance: h.distance,
+            out.append(Decision(verdict: keep ? .keep : .drop, reason: reason, cluster: h.cluster, distance: h.distance,
                                           threshold: options.keep == .random || !h.fixedThreshold.isFinite ? nil : h.fixedThreshold))
         case .duplicate:
             duplicateCount += 1
             let t = quota.thresholds[Int(h.cluster)]
-            out.decisions.append(Decision(verdict: .drop, reason: .duplicate, cluster: h.cluster, distance: h.distance,
+            out.append(Decision(verdict: .drop, reason: .duplicate, cluster: h.cluster, distance: h.distance,
                                           threshold: options.keep == .random || !t.isFinite ? nil : t))
         case .lowScore, .normal:
             lowScoreCount += 1
-            out.decisions.append(Decision(verdict: .drop, reason: .lowScore, cluster: nil, distance: nil, threshold: nil))
+            out.append(Decision(verdict: .drop, reason: .lowScore, cluster: nil, distance: nil, threshold: nil))
         }
-    }
-
-    /// Emits an entry without a vector: a rejection (counted per reason) or, with
-    /// `--unique-ids`, a repeated id (counted by the daemon, not in the engine's statistics).
-    mutating func emitRejection(_ entry: RecordBatch.Entry, into out: inout DecidedRecords) {
-        let decision = Decision.passThrough(entry)
-        if case .rejected(let reason) = decision.reason { rejected[RejectReason.allCases.firstIndex(of: reason)!] += 1 }
-        out.entries.append(entry)
-        out.decisions.append(decision)
     }
 
     /// The offline recipe on the held records: concept j keeps its quota's remainder `N_j − kept_j`,
     /// all concepts shifted alike so that the total is exactly M.
-    mutating func decideHeldExactly(into out: inout DecidedRecords) {
+    mutating func decideHeldExactly(into out: inout [Decision]) {
         let k = options.clusters
         let pending = Array(queue.records)
         var members = [[Int]](repeating: [], count: k)
@@ -156,7 +143,6 @@ extension StreamingPruner {
         }
         for (i, h) in pending.enumerated() {
             if h.kind != .normal { emitFiltered(h, into: &out) }
-            else if h.cluster < 0 { emitRejection(h.entry, into: &out) }
             else { record(h, keep: keep[i], threshold: boundary[Int(h.cluster)] ?? quota.thresholds[Int(h.cluster)], into: &out) }
         }
         queue.removeAll()

@@ -191,7 +191,7 @@ extension StreamingPruner {
     /// A segment's rows assigned ahead by this engine's kernel of `epoch`, corrected to the
     /// current centroids by their margins (`assignByMargins`).
     mutating func correctedAhead(clusters: ArraySlice<Int32>, runnerUps: ArraySlice<Float>, assignedAt epoch: UInt32,
-                                 rows first: Int, of batch: RecordBatch)
+                                 rows first: Int, of batch: EngineRows)
         -> (clusters: [Int32], similarities: [Float], runnerUps: [Float]) {
         let n = clusters.count, d = dimension
         let result = batch.vectors.withUnsafeBufferPointer { v in

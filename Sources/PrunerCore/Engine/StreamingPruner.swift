@@ -95,14 +95,13 @@ public struct StreamingPruner: Sendable {
     // MARK: The stream's own state
 
     var warming: Bool
-    var warmupBuffer: RecordBatch
+    var warmupBuffer: EngineRows
     /// Valid records assigned so far (warm-up included): n_seen.
     var arrivals = 0
+    /// Rows submitted.
     var totalSeen = 0
     var totalKept = 0
     var totalDropped = 0
-    /// Rejections per reason, indexed like `RejectReason.allCases`.
-    var rejected: [Int]
     var duplicateCount = 0
     var lowScoreCount = 0
     var reservoirRNG: Xoshiro256StarStar
@@ -231,8 +230,7 @@ public struct StreamingPruner: Sendable {
         let sketch = SignSketch(dimension: dimension, seed: options.seed)
         dedup = (0..<k).map { _ in DedupMemory(sketch: sketch, capacity: options.dedupMemory) }
         warming = true
-        warmupBuffer = RecordBatch(dimension: dimension)
-        rejected = [Int](repeating: 0, count: RejectReason.allCases.count)
+        warmupBuffer = EngineRows(dimension: dimension)
         reservoirRNG = Xoshiro256StarStar(seed: options.seed, stream: 3)
         keepRNG = Xoshiro256StarStar(seed: options.seed, stream: 4)
         decayRNG = Xoshiro256StarStar(seed: options.seed, stream: 6)
@@ -252,26 +250,25 @@ public struct StreamingPruner: Sendable {
 
     // MARK: Submitting
 
-    /// Takes a batch and returns the decisions that became due, in arrival order.
+    /// Takes valid records' rows and returns the decisions that became due, for rows
+    /// in arrival order (the caller pairs them with its records: `ArrivalOrder`).
     ///
-    /// During warm-up records are buffered and nothing is returned; the batch
-    /// that completes warm-up returns the buffered records' decisions (those
-    /// not held back by `lookahead`). Rejected entries get `Decision.reject`
-    /// in their place in the order, and so do repeated ids (`--unique-ids`), which
-    /// the engine's statistics do not count.
-    public mutating func submit(_ batch: RecordBatch) -> DecidedRecords {
+    /// During warm-up rows are buffered and nothing is returned; the call
+    /// that completes warm-up returns the buffered rows' decisions (those
+    /// not held back by `lookahead`).
+    public mutating func submit(_ batch: EngineRows) -> [Decision] {
         precondition(batch.dimension == dimension, "batch dimension \(batch.dimension) ≠ engine dimension \(dimension)")
-        var out = DecidedRecords()
+        var out = [Decision]()
         var index = 0
-        totalSeen += batch.count - batch.duplicateIDCount
+        totalSeen += batch.count
         let target = warmupTarget
         while warming {
-            if (warmupBuffer.rowCount >= target || (warmupEndsEarly && warmupBuffer.rowCount > 0)) && !waitsForCentroids {
+            if (warmupBuffer.count >= target || (warmupEndsEarly && warmupBuffer.count > 0)) && !waitsForCentroids {
                 endWarmup(into: &out)
                 break
             }
             guard index < batch.count else { break }
-            warmupBuffer.appendEntry(index, of: batch)
+            warmupBuffer.append(row: index, of: batch)
             index += 1
         }
         if !warming && index < batch.count {
@@ -290,13 +287,12 @@ public struct StreamingPruner: Sendable {
     /// beyond the number of distinct rows stay empty). Held records are decided
     /// like the offline recipe: each concept keeps the remainder of its final
     /// quota among its held members.
-    public mutating func finish() -> DecidedRecords {
-        var out = DecidedRecords()
+    public mutating func finish() -> [Decision] {
+        var out = [Decision]()
         if warming {
-            if warmupBuffer.rowCount > 0 || !concepts.centroids.isEmpty {
+            if warmupBuffer.count > 0 || !concepts.centroids.isEmpty {
                 endWarmup(into: &out, holdAll: true)
             } else {
-                for e in warmupBuffer.entries { emitRejection(e, into: &out) }
                 warmupBuffer.removeAll()
                 return out
             }
@@ -313,7 +309,7 @@ public struct StreamingPruner: Sendable {
 
     // MARK: Warm-up
 
-    mutating func endWarmup(into out: inout DecidedRecords, holdAll: Bool = false) {
+    mutating func endWarmup(into out: inout [Decision], holdAll: Bool = false) {
         warming = false
         let d = dimension
         if concepts.centroids.isEmpty {
@@ -321,8 +317,8 @@ public struct StreamingPruner: Sendable {
             if options.minScore != nil {
                 // Low-score records are dropped before clustering: k-means does not see them.
                 var kept = [Float]()
-                for e in warmupBuffer.entries where e.row >= 0 && !isLowScore(e) {
-                    kept.append(contentsOf: warmupBuffer.vectors[(Int(e.row) * d)..<(Int(e.row) * d + d)])
+                for row in 0..<warmupBuffer.count where !isLowScore(warmupBuffer.scores[row]) {
+                    kept.append(contentsOf: warmupBuffer.vectors[(row * d)..<(row * d + d)])
                 }
                 if !kept.isEmpty { fitRows = kept }
             }
@@ -341,7 +337,7 @@ public struct StreamingPruner: Sendable {
             buffer.assignAhead(with: kernel)
             chooseCentroidUpdate(concepts: buffer.assignedAhead!.clusters)
         }
-        warmupBuffer = RecordBatch(dimension: d)
+        warmupBuffer = EngineRows(dimension: d)
         arrive(buffer, from: 0, into: &out, as: .warmupReplay)
         if options.spawnAfter > 0 {
             var all = [UInt32](repeating: 0, count: ConceptStatistics.binCount)
@@ -366,82 +362,56 @@ public struct StreamingPruner: Sendable {
         case live
     }
 
-    /// Assigns, records and queues `batch.entries[start...]`, deciding whatever becomes due.
+    /// Assigns, records and queues rows `start...` of `batch`, deciding whatever becomes due.
     ///
-    /// The batch is cut into segments that end where the centroids may change (the next
+    /// The rows are cut into segments that end where the centroids may change (the next
     /// move or spawn boundary). Per segment: assign its rows (or take the ahead
     /// assignment), check them for near-duplicates, then let each record take its step.
-    mutating func arrive(_ batch: RecordBatch, from start: Int, into out: inout DecidedRecords, as arrival: Arrival) {
+    mutating func arrive(_ batch: EngineRows, from start: Int, into out: inout [Decision], as arrival: Arrival) {
         let moving = arrival == .live && movesCentroids
         let drifting = arrival == .live && options.spawnAfter > 0 && drift.farThreshold.isFinite
         var i = start
         while i < batch.count {
-            let segment = nextSegment(of: batch, from: i, endingAtBoundary: moving || drifting)
+            let room = moving || drifting ? Self.moveEvery - arrivals % Self.moveEvery : Int.max
+            let segment = i..<(i + min(room, batch.count - i))
             let (assignment, similarity, runnerUps) = assign(segment, of: batch)
             let duplicates = nearDuplicates(segment, of: batch, assignment: assignment)
             batch.vectors.withUnsafeBufferPointer { vectors in
-                var v = 0
-                for e in segment.entries {
-                    let entry = batch.entries[e]
-                    guard entry.row >= 0 else {
-                        queueUnassigned(entry, as: .normal, into: &out, deciding: arrival == .live)
-                        continue
-                    }
+                for (v, r) in segment.enumerated() {
                     let concept = Int(assignment[v]), distance = 1 - similarity[v]
                     let duplicate = !duplicates.isEmpty && duplicates[v]
                     let runnerUp = runnerUps.isEmpty ? Float.infinity : runnerUps[v]
-                    v += 1
-                    if isLowScore(entry) {
-                        queueUnassigned(entry, as: .lowScore, into: &out, deciding: arrival == .live)
+                    if isLowScore(batch.scores[r]) {
+                        queueUnassigned(as: .lowScore, into: &out, deciding: arrival == .live)
                         continue
                     }
-                    let start = Int(entry.row) * dimension
+                    let start = r * dimension
                     let row = UnsafeBufferPointer(rebasing: vectors[start..<(start + dimension)])
                     if duplicate {
-                        queueDuplicate(entry, concept: concept, distance: distance, into: &out, deciding: arrival == .live)
+                        queueDuplicate(concept: concept, distance: distance, into: &out, deciding: arrival == .live)
                     } else {
-                        take(entry, row: row, concept: concept, distance: distance, runnerUp: runnerUp,
+                        take(row: row, concept: concept, distance: distance, runnerUp: runnerUp,
                              moving: moving, drifting: drifting)
                         if arrival == .live { decideDue(into: &out) }
                     }
                 }
             }
-            i = segment.entries.upperBound
+            i = segment.upperBound
         }
-    }
-
-    /// Entries `entries` of a batch, whose valid rows are `firstRow ..< firstRow + rows`.
-    struct Segment {
-        var entries: Range<Int>
-        var firstRow: Int
-        var rows: Int
-    }
-
-    /// The entries from `start` up to the next move boundary (when centroids may move or
-    /// spawn), else to the batch's end.
-    func nextSegment(of batch: RecordBatch, from start: Int, endingAtBoundary: Bool) -> Segment {
-        let room = endingAtBoundary ? Self.moveEvery - arrivals % Self.moveEvery : Int.max
-        var end = start, valid = 0, firstRow = -1
-        while end < batch.count && valid < room {
-            let r = Int(batch.entries[end].row)
-            if r >= 0 { if firstRow < 0 { firstRow = r }; valid += 1 }
-            end += 1
-        }
-        return Segment(entries: start..<end, firstRow: firstRow, rows: valid)
     }
 
     /// The segment's nearest concepts and similarities: the ahead assignment when it came
     /// from the current kernel, else the kernel's. When held records keep margins, also
     /// each row's runner-up bound (else empty), and an ahead assignment by an older kernel
     /// of this engine is corrected by the margins (`correctedAhead`).
-    mutating func assign(_ segment: Segment, of batch: RecordBatch)
+    mutating func assign(_ segment: Range<Int>, of batch: EngineRows)
         -> (clusters: [Int32], similarities: [Float], runnerUps: [Float]) {
-        let n = segment.rows, first = segment.firstRow, d = dimension
+        let n = segment.count, first = segment.lowerBound, d = dimension
         guard n > 0 else { return ([], [], []) }
         let margins = keepsMargins
-        if let ahead = batch.assignedAhead, ahead.clusters.count == batch.rowCount {
-            let range = first..<(first + n)
-            if ahead.matches(nearest!, rowCount: batch.rowCount) {
+        if let ahead = batch.assignedAhead, ahead.clusters.count == batch.count {
+            let range = segment
+            if ahead.matches(nearest!, rowCount: batch.count) {
                 let runnerUps = !margins ? [] : ahead.runnerUps.map { Array($0[range]) }
                     ?? [Float](repeating: .infinity, count: n)
                 return (Array(ahead.clusters[range]), Array(ahead.similarities[range]), runnerUps)
@@ -468,38 +438,33 @@ public struct StreamingPruner: Sendable {
 
     /// Near-duplicate verdicts for the segment's rows (empty when dedup is off); low-score
     /// rows are not checked. Concepts are shared out among threads.
-    mutating func nearDuplicates(_ segment: Segment, of batch: RecordBatch, assignment: [Int32]) -> [Bool] {
-        guard options.dedupThreshold > 0 && segment.rows > 0 else { return [] }
-        let d = dimension, first = segment.firstRow
-        var checked = [Int32](repeating: -1, count: segment.rows)
-        var v = 0
-        for e in segment.entries where batch.entries[e].row >= 0 {
-            if !isLowScore(batch.entries[e]) { checked[v] = assignment[v] }
-            v += 1
-        }
+    mutating func nearDuplicates(_ segment: Range<Int>, of batch: EngineRows, assignment: [Int32]) -> [Bool] {
+        guard options.dedupThreshold > 0 && !segment.isEmpty else { return [] }
+        let d = dimension, first = segment.lowerBound
+        var checked = [Int32](repeating: -1, count: segment.count)
+        for (v, r) in segment.enumerated() where !isLowScore(batch.scores[r]) { checked[v] = assignment[v] }
         return batch.vectors.withUnsafeBufferPointer { vp in
-            DedupMemory.check(rows: UnsafeBufferPointer(rebasing: vp[(first * d)..<((first + segment.rows) * d)]),
+            DedupMemory.check(rows: UnsafeBufferPointer(rebasing: vp[(first * d)..<((first + segment.count) * d)]),
                               concepts: checked, memories: &dedup, centroids: concepts.centroids,
                               epsilon: options.dedupThreshold, threads: assignmentThreads)
         }
     }
 
-    /// Queues a record without a concept (a rejection, a repeated id, a low score).
-    mutating func queueUnassigned(_ entry: RecordBatch.Entry, as kind: HeldQueue.Kind, into out: inout DecidedRecords, deciding: Bool) {
-        hold(HeldQueue.Record(entry: entry, cluster: -1, distance: 0, kind: kind), row: nil)
+    /// Queues a record without a concept (a low score).
+    mutating func queueUnassigned(as kind: HeldQueue.Kind, into out: inout [Decision], deciding: Bool) {
+        hold(HeldQueue.Record(cluster: -1, distance: 0, kind: kind), row: nil)
         if deciding { popDue(into: &out) }
     }
 
     /// Queues a near-duplicate: it is dropped in its turn and enters no statistics.
-    mutating func queueDuplicate(_ entry: RecordBatch.Entry, concept j: Int, distance: Float,
-                                 into out: inout DecidedRecords, deciding: Bool) {
-        hold(HeldQueue.Record(entry: entry, cluster: Int32(j), distance: distance, kind: .duplicate), row: nil)
+    mutating func queueDuplicate(concept j: Int, distance: Float, into out: inout [Decision], deciding: Bool) {
+        hold(HeldQueue.Record(cluster: Int32(j), distance: distance, kind: .duplicate), row: nil)
         if deciding { popDue(into: &out) }
     }
 
     /// A valid record joins concept `j`: its statistics, the online moves, the drift pool,
     /// the arrival count and the queue; at a move boundary centroids move and the pool may spawn.
-    mutating func take(_ entry: RecordBatch.Entry, row: UnsafeBufferPointer<Float>, concept j: Int, distance: Float,
+    mutating func take(row: UnsafeBufferPointer<Float>, concept j: Int, distance: Float,
                        runnerUp: Float, moving: Bool, drifting: Bool) {
         concepts.statistics[j].add(distance: distance, vector: row, rng: &reservoirRNG)
         if moving { moves.add(row, to: j) }
@@ -507,7 +472,7 @@ public struct StreamingPruner: Sendable {
         if moving { moves.counts[j] += 1 }
         arrivals += 1
         concepts.lastArrival[j] = arrivals
-        hold(HeldQueue.Record(entry: entry, cluster: Int32(j), distance: distance, epoch: concepts.epoch,
+        hold(HeldQueue.Record(cluster: Int32(j), distance: distance, epoch: concepts.epoch,
                               runnerUp: heldRunnerUp(runnerUp)), row: row)
         queue.valid += 1
         queue.perConcept[j] += 1
@@ -517,7 +482,7 @@ public struct StreamingPruner: Sendable {
 
     /// After a live arrival: quotas at their cadence (decaying first, with a half-life),
     /// then whatever the queue has due.
-    mutating func decideDue(into out: inout DecidedRecords) {
+    mutating func decideDue(into out: inout [Decision]) {
         if arrivals % options.recomputeEvery == 0 {
             if options.halfLife > 0 { decay() }
             recompute()
@@ -526,8 +491,8 @@ public struct StreamingPruner: Sendable {
     }
 
     /// True for a record dropped as `low_score`: a score below `--min-score` (records without a score pass).
-    func isLowScore(_ entry: RecordBatch.Entry) -> Bool {
-        guard let minScore = options.minScore, let score = entry.score else { return false }
+    func isLowScore(_ score: Float?) -> Bool {
+        guard let minScore = options.minScore, let score else { return false }
         return score < minScore
     }
 

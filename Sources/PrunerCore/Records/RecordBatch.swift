@@ -174,35 +174,7 @@ public struct RecordBatch: Sendable {
     /// A kernel that `computesRunnerUps` (online updates) adds each row's runner-up bound,
     /// with which the engine corrects results of a kernel it has replaced since.
     public mutating func assignAhead(with kernel: NearestCentroid) {
-        if kernel.computesRunnerUps {
-            let (clusters, similarities, runnerUps) = kernel.assignWithRunnerUps(rows: vectors)
-            assignedAhead = AssignedRows(kernel: kernel, clusters: clusters, similarities: similarities, runnerUps: runnerUps)
-        } else {
-            let (clusters, similarities) = kernel.assign(rows: vectors)
-            assignedAhead = AssignedRows(kernel: kernel, clusters: clusters, similarities: similarities, runnerUps: nil)
-        }
-    }
-}
-
-extension RecordBatch {
-    /// Appends entry `index` of `other` (same dimension) without re-normalising
-    /// its row: the engine moves records between batches bit-exactly.
-    public mutating func appendEntry(_ index: Int, of other: RecordBatch) {
-        precondition(other.dimension == dimension, "batches of different dimensions")
-        var entry = other.entries[index]
-        if entry.row >= 0 {
-            let start = Int(entry.row) * dimension
-            vectors.append(contentsOf: other.vectors[start..<(start + dimension)])
-            entry.row = Int32(rowCount - 1)
-        }
-        entries.append(entry)
-    }
-
-    /// Rebuilds a batch from its parts (checkpoint restore); rows must match the entries.
-    public init(dimension: Int, entries: [Entry], vectors: [Float]) {
-        self.init(dimension: dimension)
-        self.entries = entries
-        self.vectors = vectors
+        assignedAhead = AssignedRows(assigning: vectors, with: kernel)
     }
 }
 
@@ -213,6 +185,17 @@ public struct AssignedRows: Sendable {
     let similarities: [Float]
     /// Per row, a bound on every other centroid's similarity (`NearestCentroid.assign(…runnerUps:)`), or nil.
     let runnerUps: [Float]?
+
+    /// `kernel`'s assignment of `rows` (with runner-up bounds when the kernel computes them).
+    init(assigning rows: [Float], with kernel: NearestCentroid) {
+        self.kernel = kernel
+        if kernel.computesRunnerUps {
+            (clusters, similarities, runnerUps) = kernel.assignWithRunnerUps(rows: rows)
+        } else {
+            (clusters, similarities) = kernel.assign(rows: rows)
+            runnerUps = nil
+        }
+    }
 
     /// Whether these are what `current` would compute for `rowCount` rows: the
     /// same kernel (not merely equal centroids: the same panel storage) and every row.

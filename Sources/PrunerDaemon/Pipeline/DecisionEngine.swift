@@ -42,9 +42,14 @@ extension DecisionEngine {
 
 /// The streaming DBP engine behind `prunerd serve`. Created on the first batch,
 /// when the dimension is known (or at once from given centroids).
+///
+/// The engine takes the valid records' rows and answers them in arrival order; this
+/// driver keeps every record's origin, id and rejection in `order` and pairs them.
 public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     let options: PruningOptions
     private let givenCentroids: [Float]?
+    /// Every record handed in and not yet answered, in arrival order (the engine holds their rows).
+    private var order = ArrivalOrder()
     /// Set from this file and from `StreamingEngine+Cluster.swift` (a cluster shard adopts centroids).
     var pruner: StreamingPruner? {
         didSet {
@@ -80,7 +85,9 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     public init(restoringCheckpoint bytes: [UInt8], options: PruningOptions) throws {
         self.options = options
         self.givenCentroids = nil
-        self.pruner = try StreamingPruner(checkpoint: bytes, options: options)
+        let restored = try StreamingPruner.restoring(checkpoint: bytes, options: options)
+        self.pruner = restored.engine
+        self.order = restored.order
     }
 
     /// Valid records the warm-up holds and waits for; nil once it is over. Read only while the engine is idle.
@@ -96,14 +103,15 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
             pruner!.waitsForClusterCentroids = waitsForClusterCentroids
         }
         let wasWarmingUp = pruner!.isWarmingUp
-        let decided = pruner!.submit(batch)
+        order.append(batch)
+        let decided = order.pair(pruner!.submit(batch.rows))
         if wasWarmingUp && !pruner!.isWarmingUp { noteWarmupEnd() }
         return decided
     }
 
     public func finish() -> DecidedRecords {
         let wasWarmingUp = pruner?.isWarmingUp ?? false
-        let decided = pruner?.finish() ?? DecidedRecords()
+        let decided = order.pair(pruner?.finish() ?? [])
         if wasWarmingUp { noteWarmupEnd() }
         return decided
     }
@@ -142,12 +150,12 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     public var centroids: [Float] { pruner?.centroids ?? [] }
 
     /// Origins of the records the engine holds undecided (restored from a checkpoint, or read since).
-    public var heldOrigins: [RecordOrigin] { pruner?.heldOrigins ?? [] }
+    public var heldOrigins: [RecordOrigin] { order.origins }
     public var dimension: Int? { pruner?.dimension }
     public var conceptCount: Int { pruner == nil ? 0 : options.clusters }
     public var aheadKernel: NearestCentroid? { pruner?.aheadKernel }
 
-    public func checkpoint() -> [UInt8]? { pruner?.checkpoint() }
+    public func checkpoint() -> [UInt8]? { pruner?.checkpoint(order: order) }
 
     public func reload(_ newOptions: PruningOptions) throws -> PruningOptions {
         guard pruner != nil else {
@@ -174,7 +182,7 @@ public final class StreamingEngine: DecisionEngine, @unchecked Sendable {
     }
 
     public func writeStatus(into json: inout JSONWriter) {
-        guard let snapshot = pruner?.snapshot() else { return }
+        guard let snapshot = pruner?.snapshot().including(order) else { return }
         json.field("warming_up", snapshot.isWarmingUp ? 1 : 0)
         if let warmup = pruner?.warmupProgress {
             json.field("warmup_records", warmup.seen)

@@ -14,13 +14,13 @@ import Testing
     func restoreAndContinueEqualsAnUninterruptedRun(update: CentroidUpdate, split: Int) throws {
         let o = options(update)
         let batches = Drive.batches(Self.data.vectors, dimension: 12, cuts: [split], rejectEvery: 23)
-        var whole = try StreamingPruner(options: o, dimension: 12)
+        var whole = try PairedPruner(options: o, dimension: 12)
         let reference = Drive.run(&whole, batches)
 
-        var first = try StreamingPruner(options: o, dimension: 12)
+        var first = try PairedPruner(options: o, dimension: 12)
         var out = first.submit(batches[0])
         let bytes = first.checkpoint()
-        var second = try StreamingPruner(checkpoint: bytes, options: o, dimension: 12)
+        var second = try PairedPruner(checkpoint: bytes, options: o, dimension: 12)
         #expect(second.checkpoint() == bytes)     // round trip is exact
         out.append(contentsOf: second.submit(batches[1]))
         out.append(contentsOf: second.finish())
@@ -30,7 +30,7 @@ import Testing
     }
 
     func sample() throws -> [UInt8] {
-        var e = try StreamingPruner(options: options(.online), dimension: 12)
+        var e = try PairedPruner(options: options(.online), dimension: 12)
         _ = e.submit(Drive.batches(Self.data.vectors, dimension: 12, cuts: [700])[0])
         return e.checkpoint()
     }
@@ -38,7 +38,7 @@ import Testing
     @Test func corruptedByteIsAChecksumError() throws {
         var bytes = try sample()
         bytes[bytes.count / 2] ^= 0x10
-        #expect { try StreamingPruner(checkpoint: bytes, options: options(.online)) } throws: { error in
+        #expect { try PairedPruner(checkpoint: bytes, options: options(.online)) } throws: { error in
             if case CheckpointError.checksumMismatch = error { return true } else { return false }
         }
     }
@@ -46,15 +46,15 @@ import Testing
     @Test func truncatedAndForeignBytesAreRejected() throws {
         let bytes = try sample()
         for cut in [0, 5, 12, 30, bytes.count / 2, bytes.count - 1] {
-            #expect(throws: CheckpointError.truncated) { try StreamingPruner(checkpoint: Array(bytes[0..<cut]), options: options(.online)) }
+            #expect(throws: CheckpointError.truncated) { try PairedPruner(checkpoint: Array(bytes[0..<cut]), options: options(.online)) }
         }
         var foreign = bytes
         foreign[0] = UInt8(ascii: "X")
-        #expect(throws: CheckpointError.badMagic) { try StreamingPruner(checkpoint: foreign, options: options(.online)) }
+        #expect(throws: CheckpointError.badMagic) { try PairedPruner(checkpoint: foreign, options: options(.online)) }
         var future = bytes
         let next = StreamingPruner.checkpointVersion + 1
         future[8] = UInt8(next)
-        #expect(throws: CheckpointError.unsupportedVersion(next)) { try StreamingPruner(checkpoint: future, options: options(.online)) }
+        #expect(throws: CheckpointError.unsupportedVersion(next)) { try PairedPruner(checkpoint: future, options: options(.online)) }
     }
 
     @Test func incompatibleOptionsAreRejected() throws {
@@ -62,15 +62,15 @@ import Testing
         for change in [{ (o: inout PruningOptions) in o.clusters = 7 }, { $0.seed = 1 }, { $0.update = .frozen }] {
             var o = options(.online)
             change(&o)
-            #expect { try StreamingPruner(checkpoint: bytes, options: o) } throws: { error in
+            #expect { try PairedPruner(checkpoint: bytes, options: o) } throws: { error in
                 if case CheckpointError.incompatible = error { return true } else { return false }
             }
         }
-        #expect { try StreamingPruner(checkpoint: bytes, options: options(.online), dimension: 13) } throws: { error in
+        #expect { try PairedPruner(checkpoint: bytes, options: options(.online), dimension: 13) } throws: { error in
             if case CheckpointError.incompatible = error { return true } else { return false }
         }
         // `update` auto adopts the checkpoint's choice.
-        var adopted = try StreamingPruner(checkpoint: bytes, options: options(.auto))
+        var adopted = try PairedPruner(checkpoint: bytes, options: options(.auto))
         #expect(adopted.movesCentroids && adopted.options.update == .online)
         // …and a reload (SIGHUP) of that configuration changes live options, not the mode.
         var reloaded = options(.auto)
@@ -80,7 +80,7 @@ import Testing
         // Live options may differ: they are applied.
         var live = options(.online)
         live.keepRatio = 0.4
-        let restored = try StreamingPruner(checkpoint: bytes, options: live)
+        let restored = try PairedPruner(checkpoint: bytes, options: live)
         #expect(restored.options.keepRatio == 0.4)
     }
 }

@@ -76,7 +76,7 @@ import Testing
         return "\(out.count) \(String(hash, radix: 16))"
     }
 
-    static func continuation(_ engine: inout StreamingPruner, _ rest: RecordBatch) -> DecidedRecords {
+    static func continuation(_ engine: inout PairedPruner, _ rest: RecordBatch) -> DecidedRecords {
         var out = engine.submit(rest)
         out.append(contentsOf: engine.finish())
         return out
@@ -88,7 +88,7 @@ import Testing
         let checkpointURL = Self.fixtures.appendingPathComponent("\(c.name).v4.prnckpt")
         let digestURL = Self.fixtures.appendingPathComponent("\(c.name).v4.decisions")
         if ProcessInfo.processInfo.environment["PRUNERD_WRITE_V4_FIXTURES"] == "1" {
-            var engine = try StreamingPruner(options: c.options, dimension: Self.dimension)
+            var engine = try PairedPruner(options: c.options, dimension: Self.dimension)
             _ = engine.submit(parts[0])
             let bytes = engine.checkpointVersion4()
             try Data(bytes).write(to: checkpointURL)
@@ -98,11 +98,11 @@ import Testing
         let bytes = [UInt8](try Data(contentsOf: checkpointURL))
         #expect(bytes[8] == 4, "the fixture is a version-4 checkpoint")
         let expected = try String(contentsOf: digestURL, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        var restored = try StreamingPruner(checkpoint: bytes, options: c.options, dimension: Self.dimension)
+        var restored = try PairedPruner(checkpoint: bytes, options: c.options, dimension: Self.dimension)
         // The test-only version-4 writer writes these bytes again from the restored state.
         #expect(restored.checkpointVersion4() == bytes)
         // And the state goes on exactly through this version's format.
-        var again = try StreamingPruner(checkpoint: restored.checkpoint(), options: c.options, dimension: Self.dimension)
+        var again = try PairedPruner(checkpoint: restored.checkpoint(), options: c.options, dimension: Self.dimension)
         #expect(Self.digest(Self.continuation(&restored, parts[1])) == expected)
         #expect(Self.digest(Self.continuation(&again, parts[1])) == expected)
     }

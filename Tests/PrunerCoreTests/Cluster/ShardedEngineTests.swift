@@ -41,7 +41,7 @@ import PrunerEvaluation
     static func runShards(_ shards: Int, syncEvery: Int, outage: Range<Int> = 0..<0, barrier: Bool = false) throws
         -> (kept: [Bool], decided: Int, centroids: [Float], books: [(kept: Int, arrivals: Int)]) {
         let n = data.count / d
-        var engines = try (0..<shards).map { _ in try StreamingPruner(options: options(), dimension: d) }
+        var engines = try (0..<shards).map { _ in try PairedPruner(options: options(), dimension: d) }
         for s in 1..<shards { engines[s].waitsForClusterCentroids = true }
         let parts = (0..<shards).map { s in Array(stride(from: s, to: n, by: shards)) }
         var out = DecidedRecords()
@@ -54,7 +54,7 @@ import PrunerEvaluation
             }
             if !adopted && !engines[0].isWarmingUp {
                 // The leader's epoch 1 reaches the followers, whatever they buffered.
-                for s in 1..<shards { try engines[s].adoptCentroids(engines[0].centroids) }
+                for s in 1..<shards { try engines[s].engine.adoptCentroids(engines[0].centroids) }
                 adopted = true
             }
             round += 1
@@ -67,19 +67,19 @@ import PrunerEvaluation
     }
 
     /// Every engine takes the sum of the others' statistics.
-    static func sync(_ engines: inout [StreamingPruner]) {
+    static func sync(_ engines: inout [PairedPruner]) {
         let published = engines.map(\.shardStatistics)
         for s in engines.indices {
             var others = ShardStatistics(clusters: 20, dimension: d)
             for t in engines.indices where t != s { others.add(published[t]) }
-            engines[s].adoptRemote(others)
+            engines[s].engine.adoptRemote(others)
         }
     }
 
     /// One engine on the whole stream with the given centroids.
     static func reference(centroids: [Float]) throws -> [Bool] {
         let n = data.count / d
-        var single = try StreamingPruner(options: options(), dimension: d, centroids: centroids)
+        var single = try PairedPruner(options: options(), dimension: d, centroids: centroids)
         var whole = DecidedRecords()
         for start in stride(from: 0, to: n, by: 500) {
             whole.append(contentsOf: single.submit(batch(rows: Array(start..<min(start + 500, n)))))

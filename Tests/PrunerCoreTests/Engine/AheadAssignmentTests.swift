@@ -12,12 +12,12 @@ import Testing
         let v = StreamingPrunerTests.small.vectors
         let batches = Drive.batches(v, dimension: 16, cuts: Drive.randomCuts(n: 3000, seed: 4), rejectEvery: 37)
 
-        var plain = try StreamingPruner(options: o, dimension: 16)
+        var plain = try PairedPruner(options: o, dimension: 16)
         let reference = Drive.run(&plain, batches)
 
         // A kernel of other centroids: ahead results from it must be ignored.
         let foreign = NearestCentroid(centroids: Array(v[0..<(8 * 16)]), dimension: 16)
-        var engine = try StreamingPruner(options: o, dimension: 16)
+        var engine = try PairedPruner(options: o, dimension: 16)
         var out = DecidedRecords()
         var kernel: NearestCentroid?   // read one batch late, like the daemon
         var usedAhead = 0

@@ -56,7 +56,7 @@ import PrunerEvaluation
         let v = Self.withCopies(seed: 5)
         let n = v.count / Self.d
         func decisions(threads: Int, cuts: [Int]) throws -> [String] {
-            var engine = try StreamingPruner(options: options(), dimension: Self.d)
+            var engine = try PairedPruner(options: options(), dimension: Self.d)
             engine.assignmentThreads = threads
             let out = Drive.run(&engine, Drive.batches(v, dimension: Self.d, cuts: cuts))
             return zip(out.entries, out.decisions).map { "\($0.origin.seq) \($1.verdict) \($1.reason) \($1.cluster ?? -1)" }
@@ -75,7 +75,7 @@ import PrunerEvaluation
         for i in 0..<1000 { for _ in 0..<2 { doubled.append(contentsOf: base[(i * d)..<(i * d + d)]) } }
         var o = options()
         o.dedupThreshold = 1e-4          // exact copies only: the mixture itself has close neighbours
-        var engine = try StreamingPruner(options: o, dimension: d)
+        var engine = try PairedPruner(options: o, dimension: d)
         let out = Drive.run(&engine, Drive.batches(doubled, dimension: d, cuts: [333, 1200]))
         let snap = engine.snapshot()
         #expect(snap.duplicates == 1000)
@@ -97,7 +97,7 @@ import PrunerEvaluation
             let score: Float? = i % 5 == 0 ? nil : (i % 5 == 1 ? 0.1 : 0.9)
             b.append(origin: RecordOrigin(source: 0, seq: UInt64(i)), id: "\(i)", score: score, vector: v[(i * d)..<(i * d + d)])
         }
-        var engine = try StreamingPruner(options: o, dimension: d)
+        var engine = try PairedPruner(options: o, dimension: d)
         let out = Drive.run(&engine, [b])
         #expect(out.count == 2000)
         for (e, dec) in zip(out.entries, out.decisions) {
@@ -148,7 +148,7 @@ import PrunerEvaluation
     @Test func conceptOrderedStreamSpawnsConceptsAndKeepsTheRatio() throws {
         let o = driftOptions()
         let v = Self.conceptOrdered()
-        var engine = try StreamingPruner(options: o, dimension: Self.d)
+        var engine = try PairedPruner(options: o, dimension: Self.d)
         let out = Drive.run(&engine, Drive.batches(v, dimension: Self.d, cuts: []))
         let snap = engine.snapshot()
         print("drift: spawned \(snap.spawned), kept \(snap.kept) of \(snap.kept + snap.dropped)")
@@ -162,7 +162,7 @@ import PrunerEvaluation
         let v = Self.conceptOrdered()
         var reference: DecidedRecords?
         for seed in [UInt64(1), 2, 3] {
-            var engine = try StreamingPruner(options: o, dimension: Self.d)
+            var engine = try PairedPruner(options: o, dimension: Self.d)
             let cuts = seed == 1 ? [] : Drive.randomCuts(n: 6000, seed: seed)
             let out = Drive.run(&engine, Drive.batches(v, dimension: Self.d, cuts: cuts, rejectEvery: 37))
             #expect(out.entries.map(\.origin.seq) == (0..<6000).map(UInt64.init))
@@ -176,12 +176,12 @@ import PrunerEvaluation
         o.update = .online
         let v = Self.conceptOrdered()
         let batches = Drive.batches(v, dimension: Self.d, cuts: [split], rejectEvery: 23)
-        var whole = try StreamingPruner(options: o, dimension: Self.d)
+        var whole = try PairedPruner(options: o, dimension: Self.d)
         let reference = Drive.run(&whole, batches)
-        var first = try StreamingPruner(options: o, dimension: Self.d)
+        var first = try PairedPruner(options: o, dimension: Self.d)
         var out = first.submit(batches[0])
         let bytes = first.checkpoint()
-        var second = try StreamingPruner(checkpoint: bytes, options: o, dimension: Self.d)
+        var second = try PairedPruner(checkpoint: bytes, options: o, dimension: Self.d)
         #expect(second.checkpoint() == bytes)
         out.append(contentsOf: second.submit(batches[1]))
         out.append(contentsOf: second.finish())
@@ -190,7 +190,7 @@ import PrunerEvaluation
     }
 
     @Test func reloadChangesDedupLiveButNotItsMemory() throws {
-        var engine = try StreamingPruner(options: options(), dimension: Self.d)
+        var engine = try PairedPruner(options: options(), dimension: Self.d)
         var o = options()
         o.dedupThreshold = 0.1; o.minScore = 0.2; o.halfLife = 500
         try engine.reload(o)

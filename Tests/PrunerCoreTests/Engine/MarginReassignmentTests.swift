@@ -23,9 +23,9 @@ import Testing
 
     /// Runs the stream; with `ahead`, each batch is first assigned by the kernel the engine
     /// offered one batch earlier, as the daemon does on another thread.
-    func run(_ o: PruningOptions, margins: Bool, ahead: Bool) throws -> (out: DecidedRecords, engine: StreamingPruner) {
+    func run(_ o: PruningOptions, margins: Bool, ahead: Bool) throws -> (out: DecidedRecords, engine: PairedPruner) {
         let v = Self.inConceptOrder
-        var engine = try StreamingPruner(options: o, dimension: Self.d)
+        var engine = try PairedPruner(options: o, dimension: Self.d)
         engine.usesMargins = margins
         var out = DecidedRecords()
         var kernel: NearestCentroid?

@@ -28,16 +28,18 @@ import Testing
     @Test("records decided at finish() are assigned to the final centroids")
     func finishUsesTheFinalCentroids() throws {
         let v = Self.inConceptOrder, d = Self.d
-        var engine = try StreamingPruner(options: options(), dimension: d)
+        var engine = try PairedPruner(options: options(), dimension: d)
         var out = DecidedRecords()
         for batch in Drive.batches(v, dimension: d, cuts: Drive.randomCuts(n: v.count / d, seed: 4)) {
             out.append(contentsOf: engine.submit(batch))
         }
         // The scenario must move centroids under waiting records, or this test shows nothing.
-        let pending = engine.queue.records.filter { $0.kind == .normal }
-        let rows = pending.flatMap { h in v[(Int(h.entry.origin.seq) * d)..<(Int(h.entry.origin.seq) * d + d)] }
+        // Held records and the waiting valid records of the order, one for one.
+        let held = Array(zip(engine.queue.records, engine.order.waiting.filter { $0.row >= 0 }))
+        let pending = held.filter { $0.0.kind == .normal }
+        let rows = pending.flatMap { _, e in v[(Int(e.origin.seq) * d)..<(Int(e.origin.seq) * d + d)] }
         let now = nearest(rows, to: engine.centroids)
-        let stale = zip(pending, now).filter { $0.0.cluster != $0.1 }.count
+        let stale = zip(pending, now).filter { $0.0.0.cluster != $0.1 }.count
         #expect(pending.count == 600)
         #expect(stale >= 30, "centroids moved under \(stale) of 600 held records")
 
@@ -55,7 +57,7 @@ import Testing
     @Test("each concept's statistics count the records decided in it")
     func statisticsFollowTheRecords() throws {
         let v = Self.inConceptOrder, d = Self.d
-        var engine = try StreamingPruner(options: options(), dimension: d)
+        var engine = try PairedPruner(options: options(), dimension: d)
         var out = DecidedRecords()
         for batch in Drive.batches(v, dimension: d, cuts: [700, 1900]) { out.append(contentsOf: engine.submit(batch)) }
         out.append(contentsOf: engine.finish())
@@ -75,7 +77,7 @@ import Testing
     @Test("online d_inter waits between moves but is the final centroids' own at finish()")
     func dInterIsFreshAtFinish() throws {
         let v = Self.inConceptOrder, d = Self.d
-        var engine = try StreamingPruner(options: options(), dimension: d)
+        var engine = try PairedPruner(options: options(), dimension: d)
         var computedAt = Set<Int>()
         for batch in Drive.batches(v, dimension: d, cuts: Array(stride(from: 100, to: 3000, by: 100))) {
             _ = engine.submit(batch)
@@ -92,7 +94,7 @@ import Testing
     func frozenHoldsNoVectors() throws {
         var o = options()
         o.update = .frozen
-        var engine = try StreamingPruner(options: o, dimension: Self.d)
+        var engine = try PairedPruner(options: o, dimension: Self.d)
         _ = engine.submit(Drive.batches(Self.inConceptOrder, dimension: Self.d, cuts: [1500])[0])
         #expect(engine.queue.count > 500)
         #expect(engine.queue.rows.isEmpty)
@@ -106,9 +108,9 @@ import Testing
         for update in [CentroidUpdate.frozen, .online] {
             var o = options()
             o.update = update
-            var whole = try StreamingPruner(options: o, dimension: d)
+            var whole = try PairedPruner(options: o, dimension: d)
             let reference = Drive.run(&whole, batches)
-            var first = try StreamingPruner(options: o, dimension: d)
+            var first = try PairedPruner(options: o, dimension: d)
             var out = first.submit(batches[0])
             let held = first.queue.count
             let v4 = first.checkpointVersion4()
@@ -123,7 +125,7 @@ import Testing
             w.u64(UInt64(payload.count))
             w.bytes.append(contentsOf: payload)
             w.u32(CRC32.checksum(w.bytes))
-            var second = try StreamingPruner(checkpoint: w.bytes, options: o, dimension: d)
+            var second = try PairedPruner(checkpoint: w.bytes, options: o, dimension: d)
             out.append(contentsOf: second.submit(batches[1]))
             out.append(contentsOf: second.finish())
             #expect(out.entries.map(\.origin.seq) == (0..<3000).map(UInt64.init))
@@ -165,8 +167,8 @@ import Testing
         return o
     }
 
-    func engine(after vectors: [Float], options o: PruningOptions) throws -> StreamingPruner {
-        var e = try StreamingPruner(options: o, dimension: ReassignmentTests.d)
+    func engine(after vectors: [Float], options o: PruningOptions) throws -> PairedPruner {
+        var e = try PairedPruner(options: o, dimension: ReassignmentTests.d)
         _ = e.submit(Drive.batches(vectors, dimension: ReassignmentTests.d, cuts: [])[0])
         return e
     }
@@ -196,10 +198,10 @@ import Testing
     func autoEqualsOnline() throws {
         let v = ReassignmentTests.inConceptOrder, d = ReassignmentTests.d
         let batches = Drive.batches(v, dimension: d, cuts: Drive.randomCuts(n: v.count / d, seed: 2))
-        var auto = try StreamingPruner(options: options(), dimension: d)
+        var auto = try PairedPruner(options: options(), dimension: d)
         var online = options()
         online.update = .online
-        var explicit = try StreamingPruner(options: online, dimension: d)
+        var explicit = try PairedPruner(options: online, dimension: d)
         let decided = Drive.run(&auto, batches)
         #expect(auto.movesCentroids)
         #expect(decided.decisions == Drive.run(&explicit, batches).decisions)

@@ -35,7 +35,7 @@ enum Drive {
         }
     }
 
-    static func run(_ engine: inout StreamingPruner, _ batches: [RecordBatch]) -> DecidedRecords {
+    static func run(_ engine: inout PairedPruner, _ batches: [RecordBatch]) -> DecidedRecords {
         var all = DecidedRecords()
         for b in batches { all.append(contentsOf: engine.submit(b)) }
         all.append(contentsOf: engine.finish())
@@ -59,7 +59,7 @@ enum Drive {
         let v = Self.small.vectors
         var reference: DecidedRecords?
         for seed in [UInt64(1), 2, 3] {
-            var engine = try StreamingPruner(options: o, dimension: 16)
+            var engine = try PairedPruner(options: o, dimension: 16)
             let cuts = seed == 1 ? [] : Drive.randomCuts(n: 3000, seed: seed)
             let out = Drive.run(&engine, Drive.batches(v, dimension: 16, cuts: cuts, rejectEvery: 37))
             #expect(out.count == 3000)
@@ -74,7 +74,7 @@ enum Drive {
     }
 
     @Test func rejectionsKeepTheirPlaceAndAreCounted() throws {
-        var engine = try StreamingPruner(options: smallOptions(.frozen), dimension: 16)
+        var engine = try PairedPruner(options: smallOptions(.frozen), dimension: 16)
         let out = Drive.run(&engine, Drive.batches(Self.small.vectors, dimension: 16, cuts: [10, 600], rejectEvery: 10))
         for (e, d) in zip(out.entries, out.decisions) {
             #expect((e.rejection != nil) == (d.verdict == .reject))
@@ -87,7 +87,7 @@ enum Drive {
     @Test func warmupLongerThanTheStreamStillDecidesEverything() throws {
         var o = smallOptions(.frozen)
         o.warmup = 10_000
-        var engine = try StreamingPruner(options: o, dimension: 16)
+        var engine = try PairedPruner(options: o, dimension: 16)
         let batches = Drive.batches(Array(Self.small.vectors[0..<(400 * 16)]), dimension: 16, cuts: [100, 250], rejectEvery: 50)
         for b in batches { #expect(engine.submit(b).isEmpty) }
         #expect(engine.isWarmingUp)
@@ -95,7 +95,7 @@ enum Drive {
         #expect(out.count == 400)
         #expect(out.decisions.filter { $0.verdict == .keep }.count == Int((0.3 * 392).rounded()))
         // Fewer rows than clusters: still decided, extra concepts stay empty.
-        var tiny = try StreamingPruner(options: o, dimension: 16)
+        var tiny = try PairedPruner(options: o, dimension: 16)
         _ = tiny.submit(Drive.batches(Array(Self.small.vectors[0..<(5 * 16)]), dimension: 16, cuts: [])[0])
         let few = tiny.finish()
         #expect(few.count == 5 && few.decisions.filter { $0.verdict == .keep }.count == 2)
@@ -111,8 +111,8 @@ enum Drive {
         long.warmup = 600
         #expect(short.clusteringWarmup == 600)
         let v = Self.small.vectors
-        var a = try StreamingPruner(options: short, dimension: 16)
-        var b = try StreamingPruner(options: long, dimension: 16)
+        var a = try PairedPruner(options: short, dimension: 16)
+        var b = try PairedPruner(options: long, dimension: 16)
         // Arrival by arrival, up to the first decision: nothing before record 601.
         let first = Drive.batches(Array(v[0..<(600 * 16)]), dimension: 16, cuts: Array(1..<600))
         for (i, batch) in first.enumerated() {
@@ -136,15 +136,15 @@ enum Drive {
 
     @Test func givenCentroidsSkipKMeansAndShapeIsChecked() throws {
         let o = smallOptions(.frozen)
-        #expect(throws: EngineError.self) { try StreamingPruner(options: o, dimension: 16, centroids: [1, 0]) }
+        #expect(throws: EngineError.self) { try PairedPruner(options: o, dimension: 16, centroids: [1, 0]) }
         let c = OfflinePruner.run(vectors: Self.small.vectors, dimension: 16, options: o).centroids
-        var engine = try StreamingPruner(options: o, dimension: 16, centroids: c)
+        var engine = try PairedPruner(options: o, dimension: 16, centroids: c)
         _ = Drive.run(&engine, Drive.batches(Self.small.vectors, dimension: 16, cuts: [1000]))
         #expect(zip(engine.centroids, c).allSatisfy { abs($0 - $1) < 1e-6 })
     }
 
     @Test func reloadChangesLiveOptionsAndRefusesOthers() throws {
-        var engine = try StreamingPruner(options: smallOptions(.frozen), dimension: 16)
+        var engine = try PairedPruner(options: smallOptions(.frozen), dimension: 16)
         var o = engine.options
         o.clusters = 9
         #expect(throws: EngineError.notLive(.clusters)) { try engine.reload(o) }

@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func repeatsAreAnsweredInOrderAndLeaveTheStatisticsAlone() throws {
-        var engine = try StreamingPruner(options: options(), dimension: 12)
+        var engine = try PairedPruner(options: options(), dimension: 12)
         var out = engine.submit(batch(0..<1200))
         out.append(contentsOf: engine.finish())
         let seqs = out.entries.map(\.origin.seq)
@@ -43,7 +43,7 @@ import Testing
             if entry.isDuplicateID { #expect(decision.reason.logValue == "duplicate_id" && decision.verdict == .drop) }
         }
         // The engine's figures are those of the 1,200 distinct records only.
-        var plain = try StreamingPruner(options: options(), dimension: 12)
+        var plain = try PairedPruner(options: options(), dimension: 12)
         var reference = RecordBatch(dimension: 12)
         for i in 0..<1200 {
             reference.append(origin: RecordOrigin(source: 0, seq: UInt64(i)), id: "\(i)", score: nil,
@@ -56,15 +56,15 @@ import Testing
     }
 
     @Test func aHeldRepeatSurvivesACheckpoint() throws {
-        var first = try StreamingPruner(options: options(), dimension: 12)
+        var first = try PairedPruner(options: options(), dimension: 12)
         var out = first.submit(batch(0..<700))
         let bytes = first.checkpoint()
-        var second = try StreamingPruner(checkpoint: bytes, options: options(), dimension: 12)
+        var second = try PairedPruner(checkpoint: bytes, options: options(), dimension: 12)
         #expect(second.checkpoint() == bytes)
         out.append(contentsOf: second.submit(batch(700..<1200)))
         out.append(contentsOf: second.finish())
         #expect(out.decisions.filter { $0 == .duplicateID }.count == 120)
-        var whole = try StreamingPruner(options: options(), dimension: 12)
+        var whole = try PairedPruner(options: options(), dimension: 12)
         var reference = whole.submit(batch(0..<700))
         reference.append(contentsOf: whole.submit(batch(700..<1200)))
         reference.append(contentsOf: whole.finish())

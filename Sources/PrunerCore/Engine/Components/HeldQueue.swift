@@ -4,8 +4,10 @@ import DequeModule
 /// Records held until `lookahead` later valid records have arrived. Owns
 /// checkpoint section `HELD`.
 ///
-/// Every record passes through, rejections and filtered records too, so that
-/// decisions come out in arrival order. With decision-time re-assignment the
+/// Every row passes through, filtered ones too, so that decisions come out in
+/// arrival order. A held record is what the engine decides by: its concept and
+/// distance, not its id or origin (the caller's `ArrivalOrder` keeps those).
+/// With decision-time re-assignment the
 /// queue also keeps each record's vector in float16 (`rows`, aligned with
 /// `records`), so it can be assigned again to the centroids of the moment it
 /// is decided.
@@ -25,8 +27,7 @@ struct HeldQueue: Sendable {
 
     /// One record waiting for its decision.
     struct Record: Sendable {
-        var entry: RecordBatch.Entry
-        /// −1 for a rejection or a low-score record.
+        /// −1 for a low-score record.
         var cluster: Int32
         var distance: Float
         var kind: Kind = .normal
@@ -98,7 +99,7 @@ struct HeldQueue: Sendable {
     func write(to w: inout ByteWriter, dimension d: Int) {
         w.int(records.count)
         for h in records {
-            EntryCoding.write(h.entry, to: &w); w.u32(UInt32(bitPattern: h.cluster)); w.f32(h.distance)
+            w.u32(UInt32(bitPattern: h.cluster)); w.f32(h.distance)
             w.u8(h.kind.rawValue); w.f32(h.fixedThreshold); w.u32(h.epoch)
         }
         w.int(valid)
@@ -106,21 +107,34 @@ struct HeldQueue: Sendable {
         w.halves(rows.isEmpty ? [] : Array(rows[(rowsStart * d)...]))
     }
 
-    init(reading r: inout ByteReader, clusters k: Int, dimension d: Int, keepsRows: Bool) throws {
+    /// Reads section `HELD`. Version 5 stored each record's entry too, rejections included:
+    /// those entries go to `entries` (for the caller's `ArrivalOrder`), and the rejections,
+    /// which the engine no longer holds, are left out with their zero rows.
+    init(reading r: inout ByteReader, clusters k: Int, dimension d: Int, keepsRows: Bool, version: UInt32,
+         entries: inout [RecordBatch.Entry]) throws {
         let n = try r.count(elementSize: 1)
+        var rejections = [Bool]()
         for _ in 0..<n {
-            let entry = try EntryCoding.read(&r)
+            if version < 6 { entries.append(try EntryCoding.read(&r)) }
             let cluster = Int32(bitPattern: try r.u32()), distance = try r.f32()
             let code = try r.u8()
             guard let kind = Kind(rawValue: code) else { throw CheckpointError.malformed("held record kind \(code)") }
-            records.append(Record(entry: entry, cluster: cluster, distance: distance, kind: kind,
-                                  fixedThreshold: try r.f32(), epoch: try r.u32()))
+            let record = Record(cluster: cluster, distance: distance, kind: kind, fixedThreshold: try r.f32(), epoch: try r.u32())
+            let isRejection = version < 6 && kind == .normal && cluster < 0
+            rejections.append(isRejection)
+            if !isRejection { records.append(record) }
         }
-        try CheckpointError.require(records.allSatisfy { $0.cluster < Int32(k) }, "held record cluster")
+        try CheckpointError.require(records.allSatisfy { $0.cluster < Int32(k) && ($0.kind != .normal || $0.cluster >= 0) },
+                                    "held record cluster")
         valid = try r.int()
         perConcept = try r.ints()
         try CheckpointError.require(perConcept.count == k, "held records per concept")
-        rows = try r.halves()
-        try CheckpointError.require(rows.count == (keepsRows ? n * d : 0), "held record vectors")
+        let stored = try r.halves()
+        try CheckpointError.require(stored.count == (keepsRows ? n * d : 0), "held record vectors")
+        if stored.isEmpty || !rejections.contains(true) {
+            rows = stored
+        } else {
+            for i in 0..<n where !rejections[i] { rows.append(contentsOf: stored[(i * d)..<(i * d + d)]) }
+        }
     }
 }
