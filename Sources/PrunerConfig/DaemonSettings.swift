@@ -193,7 +193,9 @@ public struct DaemonSettings: Sendable {
         let url: RedisURL
         do throws(RedisURLError) { url = try RedisURL(parsing: text) } catch { throw .invalid("--cluster \(error)") }
         if options.update == .auto { options.update = .frozen }
-        if let problem = options.clusterValidationError() { throw .invalid(problem) }
+        do throws(ClusterOptionsError) { try options.validateForCluster() } catch {
+            throw .invalid(error.message(naming: ServeOptions.flag(for: error.setting), cluster: "--\(ServeOptions.cluster.name)"))
+        }
         let shardID = try layers.value(ServeOptions.shardID)
         let syncEvery = try layers.value(ServeOptions.syncEvery)
         do throws(ClusterConfigurationError) {

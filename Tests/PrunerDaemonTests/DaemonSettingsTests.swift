@@ -96,6 +96,10 @@ struct DaemonSettingsTests {
         // The core names the field; the option table names the option, from the command line or the file.
         #expect(reason(Self.commandLine { $0.set(ServeOptions.kmeansIterations, 0) }) == "--kmeans-iterations must be at least 1, got 0")
         #expect(reason(CommandLineValues(), file: ["drift-quantile": .number(1)]) == "--drift-quantile must be in (0, 1), got 1.0")
+        #expect(reason(Self.commandLine { $0.set(ServeOptions.cluster, "redis://127.0.0.1:6379/p"); $0.set(ServeOptions.halfLife, 10) })
+            == "--half-life is not supported with --cluster: statistics must add exactly across shards")
+        #expect(reason(Self.commandLine { $0.set(ServeOptions.cluster, "redis://127.0.0.1:6379/p"); $0.set(ServeOptions.update, CentroidUpdate.online) })
+            == "--update online is not supported with --cluster: centroids are frozen in cluster mode (docs/scale-out.md)")
     }
 
     @Test("every field of PruningOptions has its row, and the core's errors come out in its option name")

@@ -92,15 +92,35 @@ extension StreamingPruner {
 }
 
 extension PruningOptions {
-    /// Why these options cannot run as a cluster shard, or nil. Centroids are fitted once,
+    /// Checks that these options can run as a cluster shard. Centroids are fitted once,
     /// by the leader, and frozen (docs/scale-out.md, "Leases and epochs"): online moves,
     /// spawned concepts and decayed statistics would make the shards' concepts diverge.
-    public func clusterValidationError() -> String? {
-        if update == .online { return "--update online is not supported with --cluster: centroids are frozen in cluster mode (docs/scale-out.md)" }
-        if spawnAfter > 0 { return "--spawn-after is not supported with --cluster: concepts are common and fixed in cluster mode" }
-        if halfLife > 0 { return "--half-life is not supported with --cluster: statistics must add exactly across shards" }
-        return nil
+    /// - Throws: `ClusterOptionsError` naming the first setting a shard cannot run with.
+    public func validateForCluster() throws(ClusterOptionsError) {
+        if update == .online {
+            throw ClusterOptionsError(setting: .update, value: "online", reason: "centroids are frozen in cluster mode (docs/scale-out.md)")
+        }
+        if spawnAfter > 0 { throw ClusterOptionsError(setting: .spawnAfter, value: nil, reason: "concepts are common and fixed in cluster mode") }
+        if halfLife > 0 { throw ClusterOptionsError(setting: .halfLife, value: nil, reason: "statistics must add exactly across shards") }
     }
+}
+
+/// A setting a cluster shard cannot run with, by field (the CLI names the option), and why.
+public struct ClusterOptionsError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The setting.
+    public let setting: PruningSetting
+    /// The value refused, when only some values are (`update online`).
+    public let value: String?
+    /// Why a shard cannot run with it.
+    public let reason: String
+
+    /// The message with the setting named `name` (the CLI passes its flag and names `--cluster`).
+    public func message(naming name: String, cluster: String) -> String {
+        "\(name)\(value.map { " " + $0 } ?? "") is not supported with \(cluster): \(reason)"
+    }
+
+    /// The message in the core's names.
+    public var description: String { message(naming: setting.rawValue, cluster: "a cluster") }
 }
 
 /// What one shard knows of the others: the latest snapshot of each, by sequence.
