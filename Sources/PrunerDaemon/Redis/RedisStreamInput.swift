@@ -40,6 +40,12 @@ final class RedisStreamInput: Input {
     /// Source slots of entries whose lines are all durable: reused for new entries, so the
     /// source table stays as large as the entries in flight, not the stream.
     private var freeSlots: [UInt32] = []
+    /// Slots the restored engine holds records under (`adoptRestored`): never reused. The
+    /// records of them that an earlier run logged are suppressed by slot and seq
+    /// (`startPlan.alreadyLogged`), and such a part completes before the engine has decided
+    /// them; a new entry in the reused slot had its records with those seqs suppressed as
+    /// well, so it never completed and was never committed (its records were lost).
+    private var restoredSlots: Set<UInt32> = []
     /// Entries handed on and not yet durable, by source slot.
     private var entries: [UInt32: Entry] = [:]
     /// Ids of entries in hand (deciding, or awaiting their acknowledgement): a read of
@@ -112,6 +118,7 @@ final class RedisStreamInput: Input {
     /// is delivered again. `expected` leaves out the seqs whose second line is suppressed.
     func adoptRestored(slot: UInt32, id: String, seqs: Set<UInt64>, expected: Int) {
         restoredHeld[id, default: []].formUnion(seqs)
+        restoredSlots.insert(slot)
         sources.setDefers(slot)
         partsLeft[id, default: 0] += 1
         slotsOf[id, default: []].append(slot)
@@ -448,7 +455,7 @@ final class RedisStreamInput: Input {
                 for (index, commit) in batch.enumerated() {
                     attempted.remove(commit.id)
                     known.remove(commit.id)
-                    freeSlots += commit.slots
+                    freeSlots += commit.slots.filter { !restoredSlots.contains($0) }
                     switch index < outcomes.count ? outcomes[index] : nil {
                     case .committed?, .groupGone?:
                         entriesAcknowledged += 1
@@ -485,7 +492,7 @@ final class RedisStreamInput: Input {
                 for commit in batch {
                     attempted.remove(commit.id)
                     known.remove(commit.id)
-                    freeSlots += commit.slots
+                    freeSlots += commit.slots.filter { !restoredSlots.contains($0) }
                 }
             case .failure:
                 break   // retried once control is back
