@@ -18,6 +18,57 @@ extension StreamingPruner {
         return stats[j].quantile(q, together: remote.concepts[j])
     }
 
+    /// Valid records held before the oldest is decided: `lookahead`, or in a cluster this
+    /// shard's share of it, in proportion to its arrivals among the cluster's (own and the
+    /// view's). The cluster as a whole then holds `lookahead` records and decides each one
+    /// when about `lookahead` later records have arrived anywhere, as one daemon on the whole
+    /// stream does; N shards holding `lookahead` each decided every record N times later than
+    /// it, and a daemon's kept set moves with its look-ahead alone (one daemon at 1,000 against
+    /// 4,000 on the real set: 0.953 overlap; docs/scale-out.md, "Measured").
+    var lookaheadShare: Int {
+        guard let remote, remote.arrivals > 0, arrivals > 0 else { return options.lookahead }
+        return Int((Double(options.lookahead) * Double(arrivals) / Double(arrivals + remote.arrivals)).rounded(.up))
+    }
+
+    /// Concept j's keep rate, q_j / n_j with the keep deficit so far repaid over its members.
+    ///
+    /// A cluster shard repays the cluster's deficit (every shard's decided and kept counts of
+    /// j, its own live and the others' from the view) over the cluster's members, so that
+    /// every shard applies one rate, hence one threshold, to concept j, as one daemon does to
+    /// all its records; each record is decided by one shard, so the union repays the deficit
+    /// once, as one daemon would. Repaying each shard's own deficit instead gave each shard
+    /// its own threshold: the leader, whose warm-up members sit closer to the centroids fitted
+    /// on them, had its thresholds lowered until it kept ρ of its records, and the others'
+    /// raised, where one daemon keeps fewer of those members (docs/scale-out.md, "Measured").
+    func repayingRate(_ j: Int, quota q: Int, members n: Int) -> Double {
+        let rate = Double(q) / Double(n)
+        guard let remote else {
+            return QuotaPolicy.repaying(rate: rate, decided: quota.decided[j], kept: stats[j].kept, members: stats[j].count)
+        }
+        let others = remote.concepts[j]
+        return QuotaPolicy.repaying(rate: rate, decided: quota.decided[j] + others.kept + others.dropped,
+                                    kept: stats[j].kept + others.kept, members: n)
+    }
+
+    /// Concept j's threshold for a cluster shard's end (`decideHeldExactly`): the cluster's
+    /// quota rate with this shard's own deficit repaid, not the cluster's. At its end a shard
+    /// settles its own books (its share of M less what it kept); the others settle theirs at
+    /// their ends, so their deficits are not repaid here. A peer that finished first publishes
+    /// its decided counts, and with the cluster's deficit the thresholds of the shards still
+    /// deciding moved with the order in which the shards passed the end's barrier (4 shards
+    /// holding the whole 8k sample: overlap with one daemon 0.987 instead of 0.998).
+    func endThreshold(_ j: Int) -> Float {
+        let n = stats[j].count + (remote?.concepts[j].count ?? 0)
+        guard n > 0 else { return quota.thresholds[j] }
+        let rate = QuotaPolicy.repaying(rate: Double(quota.quotas[j]) / Double(n), decided: quota.decided[j],
+                                        kept: stats[j].kept, members: stats[j].count)
+        switch options.keep {
+        case .hard: return rate <= 0 ? .infinity : (rate >= 1 ? -.infinity : quantile(1 - rate, of: j))
+        case .easy: return rate <= 0 ? -.infinity : (rate >= 1 ? .infinity : quantile(rate, of: j))
+        case .random: return 0
+        }
+    }
+
     /// The other shards' statistics in the last global view (nil when on its own or before the first sync).
     public var remoteStatistics: ShardStatistics? { remote }
 

@@ -6,7 +6,7 @@ extension StreamingPruner {
         while let h = queue.records.first {
             if h.kind != .normal {
                 emitFiltered(h, into: &out)
-            } else if queue.valid > options.lookahead && !holdsForView {
+            } else if queue.valid > lookaheadShare && !holdsForView {
                 if h.epoch != concepts.epoch && reassignsHeld {
                     reassignHeld(from: 0, limit: Self.reassignBlock)
                 }
@@ -94,9 +94,9 @@ extension StreamingPruner {
             // held members beyond the threshold of the cluster's statistics (where one daemon's exact
             // step would cut).
             wanted = (0..<k).map { j in
-                Double(members[j].reduce(0) { n, i in
-                    n + ((options.keep == .hard ? pending[i].distance >= quota.thresholds[j]
-                                                : pending[i].distance <= quota.thresholds[j]) ? 1 : 0)
+                let t = endThreshold(j)
+                return Double(members[j].reduce(0) { n, i in
+                    n + ((options.keep == .hard ? pending[i].distance >= t : pending[i].distance <= t) ? 1 : 0)
                 })
             }
             // The budget: this shard's share of the cluster's budget M, less what it kept so far. Its

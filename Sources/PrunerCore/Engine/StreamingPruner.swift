@@ -541,10 +541,7 @@ public struct StreamingPruner: Sendable {
             quota.quotas[j] = summaries[j].quota
             let n = sizes[j]
             guard n > 0 else { quota.rates[j] = 0; quota.thresholds[j] = 0; continue }
-            // Each shard repays its own deficit at the global rate (over its own members):
-            // every shard then tracks ρ, and so does their union, with no shard repaying another's.
-            let rate = QuotaPolicy.repaying(rate: Double(quota.quotas[j]) / Double(n), decided: quota.decided[j],
-                                            kept: stats[j].kept, members: stats[j].count)
+            let rate = repayingRate(j, quota: quota.quotas[j], members: n)
             quota.rates[j] = rate
             // Thresholds are quantiles over every member so far, warm-up included, as the
             // offline recipe ranks all members together. (Warm-up members sit closer to

@@ -161,6 +161,7 @@ final class ClusterShard {
             }
             return true
         }
+        if !finishRequested { hooks.whenEngineIdle { [self] in engine.holdForClusterView(true) } }
         finishRequested = true
         if role == .waiting { return false }
         if barrierPassed || stopped { return true }
@@ -384,12 +385,16 @@ final class ClusterShard {
     }
 
     /// Ends the hold: the engine decides what is due, in an empty batch, then takes batches again.
+    /// A shard whose input has ended (or that is stopping) decides nothing by threshold any more:
+    /// its held records all wait for the end's barrier and are decided exactly, as one daemon
+    /// decides everything it holds at its end. (With `--lookahead` the cluster's, a shard that
+    /// took its epoch at the stop held more than its share, and decided the excess by threshold.)
     private func endHold(reason: String) {
         guard holdingSince != nil else { return }
         holdingSince = nil
         logger.info("cluster \(configuration.url.name): deciding: \(reason)")
         hooks.whenEngineIdle { [self] in
-            engine.holdForClusterView(false)
+            engine.holdForClusterView(finishRequested)
             hooks.nudge()
             hooks.wake()
         }
