@@ -423,31 +423,7 @@ struct ClusterTests {
         defer { redis.stop() }
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let split = """
-        import numpy as np, sys
-        x = np.load(sys.argv[1]); ids = open(sys.argv[2]).read().split("\\n")[:len(x)]
-        order = np.random.default_rng(42).permutation(len(x))
-        for e, start in enumerate(range(0, len(x), 500)):
-            part = order[start:start + 500]
-            np.save(sys.argv[3] + f"/entry{e}.npy", x[part]); open(sys.argv[3] + f"/entry{e}.txt", "w").write("".join(ids[i] + "\\n" for i in part))
-        """
-        let result = try runProcess("/usr/bin/env", ["python3", "-c", split, data.appendingPathComponent("docstrings-minilm384.f16.npy").path,
-                                                     data.appendingPathComponent("docstrings-ids.txt").path, work.path])
-        try #require(result.status == 0, "\(result.stderr)")
-        var resp = Data()
-        func bulk(_ bytes: [UInt8]) {
-            resp.append(Data("$\(bytes.count)\r\n".utf8)); resp.append(contentsOf: bytes); resp.append(Data("\r\n".utf8))
-        }
-        for e in 0..<80 {
-            let entry = try runProcess(TestPaths.prunerd, ["encode", work.appendingPathComponent("entry\(e).npy").path,
-                                                           "--ids", work.appendingPathComponent("entry\(e).txt").path, "--compression", "raw"])
-            try #require(entry.status == 0, "\(entry.stderr)")
-            resp.append(Data("*5\r\n".utf8))
-            for word in ["XADD", "crawl", "*", "records"] { bulk(Array(word.utf8)) }
-            bulk(Array(entry.stdout))
-        }
-        let fed = try runProcess("/usr/bin/redis-cli", ["-h", "127.0.0.1", "-p", "\(redis.port)", "--pipe"], input: resp)
-        try #require(fed.status == 0, "\(fed.stderr)")
+        try Self.add(try RealSet(data: data, work: work).entries(perEntry: 500)[...], to: redis)
         let options = ["--keep-ratio", "0.3", "--clusters", "100", "--seed", "3"]
         func daemon(_ s: Int, group: String, extra: [String]) throws -> Shard {
             try Shard(s, arguments: ["serve", "--listen", redis.url("crawl?group=\(group)"), "--consumer", "s\(s)",
