@@ -143,6 +143,46 @@ enum Drive {
         #expect(zip(engine.centroids, c).allSatisfy { abs($0 - $1) < 1e-6 })
     }
 
+    /// Issue 16's keep ratio in a crawl that emits one concept at a time and is much longer than
+    /// the look-ahead (40 separated concepts of very different sizes, 39,614 rows, look-ahead
+    /// 1,000, the true centres given). Each concept is decided while later ones are unknown, so
+    /// its DBP quota moves after its members have gone, and the end's exact step can only settle
+    /// what is still held. Short today: kept 34.4% at ρ = 0.3 and 11.2% at ρ = 0.1 (bench/run's
+    /// synthetic crawl, 1M records, k = 500: 28.8% frozen, 35.6% online). docs/history.md says
+    /// what was tried (bounds kept_j ≤ N_j ≤ n_j − dropped_j meet it, at a fidelity cost).
+    @Test("a long crawl in concept order keeps ρ ± 0.005 (known shortfall)", arguments: [0.3, 0.1])
+    func conceptOrderedCrawlKeepsTheRatio(keepRatio: Double) throws {
+        let d = 16, k = 40
+        var rng = Xoshiro256StarStar(seed: 23)
+        var centres = [Float]()
+        for _ in 0..<k {
+            var c = (0..<d).map { _ in Float(TestData.gaussian(&rng)) }
+            TestData.normalise(&c)
+            centres += c
+        }
+        var crawl = [Float]()
+        for j in 0..<k {
+            let size = 200 + Int(3000 / Double(j % 13 + 1)), spread = 0.05 + 0.1 * Double(j % 5)
+            for _ in 0..<size {
+                var v = (0..<d).map { t in centres[j * d + t] + Float(spread * TestData.gaussian(&rng)) }
+                TestData.normalise(&v)
+                crawl += v
+            }
+        }
+        let n = crawl.count / d
+        var o = PruningOptions()
+        o.clusters = k; o.warmup = 1000; o.lookahead = 1000; o.recomputeEvery = 100
+        o.update = .frozen; o.keepRatio = keepRatio
+        var engine = try PairedPruner(options: o, dimension: d, centroids: centres)
+        let out = Drive.run(&engine, Drive.batches(crawl, dimension: d, cuts: Drive.randomCuts(n: n, seed: 4)))
+        let kept = out.decisions.filter { $0.verdict == .keep }.count
+        #expect(out.count == n)
+        print("concept-ordered crawl, rho \(keepRatio): kept \(kept) of \(n) (\(Double(kept) / Double(n)))")
+        withKnownIssue("issue 16: the keep ratio strays on long concept-ordered streams") {
+            #expect(abs(Double(kept) / Double(n) - keepRatio) <= 0.005, "kept \(kept) of \(n)")
+        }
+    }
+
     @Test func reloadChangesLiveOptionsAndRefusesOthers() throws {
         var engine = try PairedPruner(options: smallOptions(.frozen), dimension: 16)
         var o = engine.options
