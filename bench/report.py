@@ -153,10 +153,14 @@ def rss_section(a, res, L):
         return
     one, eight = rss["1x"], rss["8x"]
     growth = 100.0 * (eight["maxrss_kb"] - one["maxrss_kb"]) / one["maxrss_kb"]
-    L.append("- %s records: peak RSS %.1f MiB (%.1f s)" % ("{:,}".format(a.n), one["maxrss_kb"] / 1024, one["wall"]))
+    L.append("- %s records (one stream through a FIFO): peak RSS %.1f MiB (%.1f s)" % (
+        "{:,}".format(a.n), one["maxrss_kb"] / 1024, one["wall"]))
     L.append("- %s records (one stream: the file 8 times over, through a FIFO): peak RSS %.1f MiB (%.1f s)" % (
         "{:,}".format(8 * a.n), eight["maxrss_kb"] / 1024, eight["wall"]))
     L.append("- growth: **%+.1f%%** (target < 5%%)" % growth)
+    if "file" in rss:
+        L.append("- for reference, the %s records read as a file (the throughput run): peak RSS %.1f MiB" % (
+            "{:,}".format(a.n), rss["file"]["maxrss_kb"] / 1024))
 
 
 def offline_section(a, res, L):
