@@ -51,15 +51,33 @@ public struct OutputSettings: Sendable {
         logLevel = try layers.resolved(ServeOptions.logLevel)
     }
 
+    /// Why a centroid matrix cannot be used, if it cannot: a value that is not finite (it would
+    /// make that concept's every similarity NaN) or a row of zeros (a centroid needs a direction).
+    static func centroidProblem(_ values: [Float], columns d: Int) -> String? {
+        guard d > 0 else { return nil }
+        if let at = values.firstIndex(where: { !$0.isFinite }) {
+            return "row \(at / d), column \(at % d) is \(values[at]), not a finite number"
+        }
+        for j in 0..<(values.count / d) where values[(j * d)..<(j * d + d)].allSatisfy({ $0 == 0 }) {
+            return "row \(j) is all zeros: a centroid needs a direction"
+        }
+        return nil
+    }
+
     /// Loads `--centroids`.
-    /// - Throws: `SettingsError.invalid` naming the file when it cannot be read as a k × d matrix.
+    /// - Throws: `SettingsError.invalid` naming the file when it cannot be read as a k × d matrix
+    ///   of usable centroids.
     public func loadCentroids() throws(SettingsError) -> (values: [Float], dimension: Int)? {
         guard let path = centroids else { return nil }
+        let array: NPYArray
         do {
-            let array = try NPYArray.decode(try FileSystem.readFile(atPath: path))
-            return (array.values, array.columns)
+            array = try NPYArray.decode(try FileSystem.readFile(atPath: path))
         } catch {
             throw .invalid("--centroids \(path): \(error)")
         }
+        if let problem = Self.centroidProblem(array.values, columns: array.columns) {
+            throw .invalid("--centroids \(path): \(problem)")
+        }
+        return (array.values, array.columns)
     }
 }

@@ -4,6 +4,7 @@
 // them is decided in full; pipe mode then exits 1. Also config files that are
 // not files, and decision logs prunerd must not silently extend or create.
 import Foundation
+import PrunerIO
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -136,6 +137,34 @@ struct MistakenInputTests {
         let result = try runProcess(TestPaths.prunerd, ["serve", "--config", garbage.path, "--check-config"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("configuration \(garbage.path):"), "\(result.stderr)")
+    }
+
+    @Test("--centroids with a value that is not finite or a row of zeros: an error naming the file, row and column; serve and offline")
+    func centroidsNotUsable() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let good = try goodFile(in: directory)
+        var values = (0..<16).map { Float($0 % 5) - 2 }
+        for (name, at, value, message) in [("nan", 11, Float.nan, "row 1, column 3 is nan, not a finite number"),
+                                           ("inf", 4, -Float.infinity, "row 0, column 4 is -inf, not a finite number"),
+                                           ("zero", -1, 0, "row 1 is all zeros: a centroid needs a direction")] {
+            var bad = values
+            if at >= 0 { bad[at] = value } else { for t in 8..<16 { bad[t] = 0 } }
+            let file = directory.appendingPathComponent("\(name).npy")
+            try Data(NPYArray.encodeFloat32(rows: 2, columns: 8, values: bad)).write(to: file)
+            for command in ["serve", "offline"] {
+                let result = try runProcess(TestPaths.prunerd, [command, good.path, "--centroids", file.path,
+                    "--decisions", directory.appendingPathComponent("\(name)-\(command).jsonl").path] + Self.options)
+                #expect(result.status != 0, "\(command) \(name)")
+                #expect(result.stderr.contains("--centroids \(file.path): \(message)"), "\(command): \(result.stderr)")
+            }
+        }
+        values[0] = 3
+        let usable = directory.appendingPathComponent("usable.npy")
+        try Data(NPYArray.encodeFloat32(rows: 2, columns: 8, values: values)).write(to: usable)
+        let result = try runProcess(TestPaths.prunerd, ["serve", good.path, "--centroids", usable.path,
+            "--decisions", "-"] + Self.options)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(parseDecisions(result.stdout).count == 12)
     }
 
     @Test("--decisions into a missing directory is an error naming the directory; nothing is created")

@@ -1,25 +1,50 @@
-// Found by fuzz-checkpoint (AddressSanitizer, heap-buffer-overflow in
-// ConceptStatistics.add): an engine checkpoint whose warm-up buffer has an entry
-// with a row past its vectors restored, and deciding the buffer read beyond
-// them. The row numbers are now checked on restore.
+// Inputs fuzz-checkpoint found that crashed a restored engine, each now refused
+// on restore with the reason.
 import Foundation
 import PrunerCore
 import Testing
 
 @Suite struct CheckpointRegressionTests {
-    @Test func aWarmupRowPastTheVectorsIsMalformed() throws {
-        let file = CorpusReplayTests.corpusRoot.appendingPathComponent("checkpoint/regression-warmup-row-past-vectors")
-        // The fuzz input: a control byte (3: rewrite length and CRC, as the target does), then the checkpoint.
+    /// The engine checkpoint in a fuzz input: a control byte (3: rewrite length and CRC, as the
+    /// target does), then the checkpoint, its length and CRC made right.
+    static func engineCheckpoint(_ name: String) throws -> [UInt8] {
+        let file = CorpusReplayTests.corpusRoot.appendingPathComponent("checkpoint/\(name)")
         var bytes = Array(try Data(contentsOf: file).dropFirst())
         let length = UInt64(bytes.count - 24)
         for i in 0..<8 { bytes[12 + i] = UInt8(truncatingIfNeeded: length >> (8 * UInt64(i))) }
         let crc = CRC32.checksum(bytes[0..<(bytes.count - 4)])
         for i in 0..<4 { bytes[bytes.count - 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        return bytes
+    }
+
+    static let options: PruningOptions = {
         var options = PruningOptions()
         options.clusters = 3; options.warmup = 24; options.lookahead = 6; options.recomputeEvery = 8
         options.kmeansIterations = 3; options.update = .auto
+        return options
+    }()
+
+    /// AddressSanitizer, heap-buffer-overflow in ConceptStatistics.add: an engine checkpoint whose
+    /// warm-up buffer has an entry with a row past its vectors restored, and deciding the buffer
+    /// read beyond them. The row numbers are now checked on restore.
+    @Test func aWarmupRowPastTheVectorsIsMalformed() throws {
+        let bytes = try Self.engineCheckpoint("regression-warmup-row-past-vectors")
         #expect(throws: CheckpointError.malformed("warm-up buffer")) {
-            _ = try StreamingPruner(checkpoint: bytes, options: options)
+            _ = try StreamingPruner(checkpoint: bytes, options: Self.options)
+        }
+    }
+
+    /// A trap in ConceptStatistics.bin ("Double value cannot be converted to Int"): a version-4
+    /// checkpoint whose centroids are not unit vectors restored, and the first record's distance
+    /// to one was far below −1. Centroids are now checked on restore (finite, norm ≤ 1.01), and
+    /// a distance out of range falls in the histogram's end bins instead of trapping.
+    @Test func centroidsThatAreNotUnitVectorsAreMalformed() throws {
+        let bytes = try Self.engineCheckpoint("regression-centroid-not-unit")
+        do {
+            _ = try StreamingPruner(checkpoint: bytes, options: Self.options)
+            Issue.record("the checkpoint restored")
+        } catch CheckpointError.malformed(let what) {
+            #expect(what.hasPrefix("centroid ") && what.contains("not a unit vector"), "\(what)")
         }
     }
 }

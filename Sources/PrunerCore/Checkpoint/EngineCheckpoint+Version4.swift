@@ -15,6 +15,7 @@ extension StreamingPruner {
         let k = options.clusters, d = dimension
         concepts.centroids = try r.floats()
         try CheckpointError.require(concepts.centroids.isEmpty || concepts.centroids.count == k * d, "centroid count")
+        try ConceptTable.requireUnitRows(concepts.centroids, dimension: d)
         concepts.statistics = try ConceptTable.readStatistics(&r, clusters: k, dimension: d)
         warming = try r.bool()
         let warmEntries = try EntryCoding.readEntries(&r)

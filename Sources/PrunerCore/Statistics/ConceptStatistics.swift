@@ -59,9 +59,12 @@ public struct ConceptStatistics: Sendable, Equatable {
     /// Number of vectors in the reservoir.
     public var reservoirCount: Int { reservoir.count / max(dimension, 1) }
 
+    /// The histogram bin of a cosine distance in [0, 2]; anything below (or NaN) is bin 0 and
+    /// anything above the last bin, so that no value can trap the conversion to Int.
     @inline(__always) static func bin(of distance: Float) -> Int {
-        let b = Int(Double(distance) * Double(binCount) / 2)
-        return min(max(b, 0), binCount - 1)
+        guard distance > 0 else { return 0 }
+        guard distance < 2 else { return binCount - 1 }
+        return min(Int(Double(distance) * Double(binCount) / 2), binCount - 1)
     }
 
     /// Records one member's distance (and offers its vector to the reservoir when given).

@@ -17,6 +17,16 @@ import Testing
         return 2
     }
 
+    /// Every Float maps to a bin: a distance out of [0, 2] (centroids that were not unit
+    /// vectors, once restored from a damaged checkpoint) must not trap the Int conversion.
+    @Test func everyDistanceHasABin() {
+        let last = ConceptStatistics.binCount - 1
+        for (distance, bin) in [(-Float.infinity, 0), (-1e30, 0), (-0.5, 0), (.nan, 0), (0, 0), (1, ConceptStatistics.binCount / 2),
+                                (1.9999, last), (2, last), (3e30, last), (.infinity, last)] as [(Float, Int)] {
+            #expect(ConceptStatistics.bin(of: distance) == bin, "distance \(distance)")
+        }
+    }
+
     @Test func matchesABinByBinScan() {
         var rng = Xoshiro256StarStar(seed: 11)
         for trial in 0..<40 {

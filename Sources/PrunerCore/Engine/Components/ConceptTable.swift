@@ -39,10 +39,23 @@ struct ConceptTable: Sendable {
     init(reading r: inout ByteReader, clusters k: Int, dimension d: Int) throws {
         centroids = try r.floats()
         try CheckpointError.require(centroids.isEmpty || centroids.count == k * d, "centroid count")
+        try Self.requireUnitRows(centroids, dimension: d)
         statistics = try Self.readStatistics(&r, clusters: k, dimension: d)
         lastArrival = try r.ints()
         try CheckpointError.require(lastArrival.count == k, "concept arrival counts")
         epoch = try r.u32()
+    }
+
+    /// Checks restored centroids: every value finite and every row of norm at most
+    /// `StreamingPruner.normBound` (an engine's rows are unit vectors, or zero), which the
+    /// margins' bounds assume and which keeps every similarity, and so every distance, in range.
+    static func requireUnitRows(_ centroids: [Float], dimension d: Int) throws {
+        for j in 0..<(centroids.count / d) {
+            let row = centroids[(j * d)..<(j * d + d)]
+            let squares = row.reduce(0.0) { $0 + Double($1) * Double($1) }
+            try CheckpointError.require(row.allSatisfy(\.isFinite) && squares <= StreamingPruner.normBound * StreamingPruner.normBound,
+                                        "centroid \(j): not a unit vector (squared norm \(squares))")
+        }
     }
 
     /// The statistics list as sections `CONC` (and version 4's payload) store it.
