@@ -39,6 +39,8 @@ class Input {
     private(set) var deliveredCount: UInt64 = 0
     /// The file read, for the checkpoint (nil for pipes, devices and connections).
     var identity: FileIdentity?
+    /// Reading of this input paused for backpressure, as its sender feels it (see `PauseState`).
+    private(set) var pauseState = PauseState()
 
     init(name: String, source: UInt32, maxRecordSize: Int, annotations: RowAnnotations? = nil) {
         self.name = name
@@ -112,6 +114,43 @@ class Input {
         }
         nextSeq += 1
     }
+
+    // MARK: Backpressure as the sender is told of it
+
+    /// Backpressure: stops reading this input, and tells its sender when this begins a pause.
+    final func pause(for notice: PauseNotice, at now: UInt64) {
+        beginPause(notice, at: now)
+        pause()
+    }
+
+    /// Backpressure lifted: reads this input again. Its pause ends once it is read (`readingResumed`).
+    final func resumeFromBackpressure(at now: UInt64) {
+        resume()
+        readingResumed(at: now)
+    }
+
+    /// A pause of this input begins (nothing is told when one is in progress already).
+    final func beginPause(_ notice: PauseNotice, at now: UInt64) {
+        if pauseState.begin(notice, at: now) { tell(FlowLine.pause(notice)) }
+    }
+
+    /// This input is read again: its pause, if any, ends and its sender is told.
+    final func endPause(at now: UInt64) {
+        if let nanos = pauseState.end(at: now) { tell(FlowLine.resume(pausedNanos: nanos)) }
+    }
+
+    /// Reading restarted after backpressure. A file or a Redis stream is read at once:
+    /// its pause ends here. A connection's sender stays blocked until its turn comes
+    /// (`StreamInput` overrides).
+    func readingResumed(at now: UInt64) { endPause(at: now) }
+
+    /// Sends a flow line to the sender, if it asked for them (reply-mode connections only).
+    func tell(_ line: [UInt8]) {}
+
+    /// Whether the sender asked for flow lines.
+    var isSubscribedToFlow: Bool { false }
+
+    // MARK: Reading
 
     /// Starts reading.
     func start() {}

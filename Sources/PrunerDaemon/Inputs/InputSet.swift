@@ -46,7 +46,8 @@ final class InputSet: InputDelegate {
     private var refusedSinceLog = 0
     private var refusedTotal = 0
     private var lastRefusalLogAt: UInt64 = 0
-    private var backpressure: Backpressure
+    /// Reading paused for all inputs, and its figures (`prunerd status`, /metrics).
+    private(set) var backpressure: Backpressure
     /// A stop closed the listeners: inputs whose open completes now are closed at once.
     private var isClosed = false
 
@@ -80,6 +81,12 @@ final class InputSet: InputDelegate {
 
     /// Inputs open now.
     var openCount: Int { inputs.count }
+
+    /// The two queues that can grow, as they stand now.
+    var queues: (pendingRecords: Int, logBacklog: Int) { hooks.queues() }
+
+    /// Inputs open now, in a stable order (by source) for the status document.
+    var openInputs: [Input] { inputs.values.sorted { $0.source < $1.source } }
 
     /// No input is open or opening and none can come: the run's input is over.
     var isExhausted: Bool { listeners.isEmpty && pendingOpens == 0 && inputs.isEmpty }
@@ -230,8 +237,9 @@ final class InputSet: InputDelegate {
     func start(_ input: Input) {
         input.delegate = self
         inputs[ObjectIdentifier(input)] = input
-        // Opened while the others are paused: it starts paused too, and is resumed with them.
-        if backpressure.isPaused { input.pause() }
+        // Opened while the others are paused: it starts paused too (its pause counted from
+        // now), and is resumed with them.
+        if let pause = backpressure.state.current { input.pause(for: pause.notice, at: uv_hrtime()) }
         input.start()
     }
 
@@ -298,13 +306,15 @@ final class InputSet: InputDelegate {
     /// Pauses or resumes every input as the queues stand now (see `Backpressure`).
     func applyBackpressure() {
         let queues = hooks.queues()
-        switch backpressure.update(pendingRecords: queues.pendingRecords, logBacklog: queues.logBacklog) {
-        case .pause?: for input in inputs.values { input.pause() }
+        let now = uv_hrtime()
+        switch backpressure.update(pendingRecords: queues.pendingRecords, logBacklog: queues.logBacklog, now: now) {
+        case .pause(let notice)?: for input in inputs.values { input.pause(for: notice, at: now) }
         case .resume?:
             // In a new random order each time: the kernel reports readable sockets roughly in
             // the order reading was resumed, and reading pauses again after ~4,096 records, so
             // a fixed order starved the same connections every round (a 25 s send at 64 clients).
-            for input in inputs.values.shuffled() { input.resume() }
+            // Each input's pause ends when it is read again (`Input.readingResumed`).
+            for input in inputs.values.shuffled() { input.resumeFromBackpressure(at: now) }
         case nil: break
         }
     }

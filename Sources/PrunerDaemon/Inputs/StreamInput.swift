@@ -1,7 +1,12 @@
 // An input read through a libuv stream: stdin or a FIFO as a pipe, a terminal,
 // or an accepted unix/TCP connection. Reads into one fixed buffer per input, so
-// memory per input is bounded; `pause()` is uv_read_stop (backpressure).
+// memory per input is bounded; `pause()` is uv_read_stop (backpressure). A
+// reply-mode connection whose client asked for flow lines is told when its
+// reading pauses and when it is read again (FlowLines.swift).
 import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Type-erased ownership of a stream handle (`uv_pipe_t`, `uv_tcp_t`, `uv_tty_t`).
 final class StreamHandle {
@@ -61,6 +66,8 @@ final class StreamInput: Input {
     var onReplyBacklogFull: ((Int) -> Void)?
     /// Called once the handle is closed for good (the daemon counts open connections).
     var onClosed: (() -> Void)?
+    /// Whether the client opened with `FlowLine.subscribe` (reply mode only).
+    private var subscription: FlowSubscription
 
     /// Default read buffer of a stream input (`--connection-buffer`).
     static let defaultBufferSize = 64 * 1024
@@ -73,6 +80,7 @@ final class StreamInput: Input {
         self.readBuffer = .allocate(byteCount: max(4096, bufferSize), alignment: 16)
         self.repliesEnabled = replies
         self.maxReplyBacklog = max(1, maxReplyBacklog)
+        self.subscription = FlowSubscription(offered: replies)
         super.init(name: name, source: source, maxRecordSize: maxRecordSize)
         handle.attach(to: self)
     }
@@ -82,9 +90,11 @@ final class StreamInput: Input {
         readBuffer.deallocate()
     }
 
-    /// Starts reading, unless paused already.
+    /// Starts reading, unless paused already. A reply-mode connection accepted while
+    /// paused is still read up to the end of a possible opt-in line (never a record's
+    /// bytes beyond it), so a client that asks for flow lines is told of the pause at once.
     override func start() {
-        if !isPaused { startReading() }
+        if !isPaused || subscription.isUndecided { startReading() }
     }
 
     override func resume() {
@@ -100,8 +110,9 @@ final class StreamInput: Input {
                 buffer!.pointee = uv_buf_init(nil, 0)
                 return
             }
-            buffer!.pointee = uv_buf_init(
-                input.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(input.readBuffer.count))
+            // Until the opt-in line is decided, no more than its rest (see `start()`).
+            let size = input.subscription.isUndecided ? input.subscription.bytesToDecide : input.readBuffer.count
+            buffer!.pointee = uv_buf_init(input.readBuffer.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(size))
         }, { stream, count, _ in
             guard let input = UVOwner.of(stream, as: StreamInput.self) else { return }
             input.didRead(count: count)
@@ -114,7 +125,32 @@ final class StreamInput: Input {
 
     override func pause() {
         isPaused = true
-        stopReading()
+        if !subscription.isUndecided { stopReading() }
+    }
+
+    /// The sender was blocked (if at all) while its bytes waited in the socket: its pause
+    /// ends when they are read, or now when nothing waits (an idle sender, or one that
+    /// stopped sending on the pause line and waits for the resume line).
+    override func readingResumed(at now: UInt64) {
+        guard isReading, !hasBytesWaiting else { return }
+        endPause(at: now)
+    }
+
+    /// Bytes in the socket's receive queue (FIONREAD). On error, false: the resume is told
+    /// at once rather than never.
+    private var hasBytesWaiting: Bool {
+        var fd: uv_os_fd_t = -1
+        let handlePointer = UnsafeMutableRawPointer(handle.stream).assumingMemoryBound(to: uv_handle_t.self)
+        guard uv_fileno(handlePointer, &fd) == 0 else { return false }
+        var count: Int32 = 0
+        guard ioctl(fd, UInt(FIONREAD), &count) == 0 else { return false }
+        return count > 0
+    }
+
+    override var isSubscribedToFlow: Bool { subscription.isSubscribed }
+
+    override func tell(_ line: [UInt8]) {
+        if subscription.isSubscribed { reply(line) }
     }
 
     private func stopReading() {
@@ -157,29 +193,55 @@ final class StreamInput: Input {
     override func reply(_ bytes: [UInt8]) {
         guard acceptsReplies, !bytes.isEmpty, !isHandleClosed else { return }
         pendingReplyBytes += bytes.count
-        if pendingReplyBytes >= maxReplyBacklog && !isHeldByReplies {
-            isHeldByReplies = true
-            stopReading()
-            onReplyBacklogFull?(pendingReplyBytes)
-        }
         uvWrite(bytes, to: handle.stream) { [self] _ in
             pendingReplyBytes -= bytes.count
             if isHeldByReplies && pendingReplyBytes < maxReplyBacklog / 2 {
                 isHeldByReplies = false
-                if !isPaused { startReading() }
+                if !isPaused {
+                    startReading()
+                    readingResumed(at: uv_hrtime())
+                }
             }
             if isClosed && pendingReplyBytes == 0 { closeHandle() }
+        }
+        if pendingReplyBytes >= maxReplyBacklog && !isHeldByReplies {
+            isHeldByReplies = true
+            stopReading()
+            // Queued behind the replies the client does not read: it learns of the pause as it reads again.
+            beginPause(PauseNotice(reason: .replies, queuedRecords: 0, queuedLogBytes: 0, replyBacklogBytes: pendingReplyBytes),
+                       at: uv_hrtime())
+            onReplyBacklogFull?(pendingReplyBytes)
         }
     }
 
     private func didRead(count: Int) {
         if count > 0 {
-            delegate?.input(self, didRead: UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
+            var bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
+            if subscription.isUndecided {
+                let split = subscription.split(bytes)
+                bytes = split.records
+                if split.subscribedNow {
+                    reply(FlowLine.subscribed)
+                    if let pause = pauseState.current { reply(FlowLine.pause(pause.notice)) }
+                }
+                if !split.replayed.isEmpty { deliver(split.replayed) }
+                // Accepted while paused: the opt-in line is decided, the pause now holds.
+                if isPaused && !subscription.isUndecided { stopReading() }
+            }
+            if pauseState.isPaused && !isPaused && !isHeldByReplies { endPause(at: uv_hrtime()) }
+            if !bytes.isEmpty && !isClosed { delegate?.input(self, didRead: bytes) }
         } else if count < 0 {
+            deliver(subscription.finish())
             pause()
             let error = UVError(code: Int32(count), operation: "read")
             finish(error: error.isEndOfFile ? nil : error.description)
         }
+    }
+
+    /// Bytes held back as a possible opt-in line that were records after all.
+    private func deliver(_ held: ArraySlice<UInt8>) {
+        guard !held.isEmpty else { return }
+        held.withUnsafeBytes { delegate?.input(self, didRead: $0) }
     }
 
     private func finish(error: String?) {

@@ -11,7 +11,7 @@
 struct Backpressure {
     /// A change to apply to every input.
     enum Change {
-        case pause
+        case pause(PauseNotice)
         case resume
     }
 
@@ -19,8 +19,11 @@ struct Backpressure {
     let maxPendingRecords: Int
     /// Decision-log bytes waiting for the disk at which reading pauses.
     let maxLogBacklog: Int
+    /// Reading paused for all inputs: since when, why, and for how long in all.
+    private(set) var state = PauseState()
+
     /// Whether inputs are paused now; an input opened meanwhile starts paused.
-    private(set) var isPaused = false
+    var isPaused: Bool { state.isPaused }
 
     init(maxPendingRecords: Int, maxLogBacklog: Int) {
         self.maxPendingRecords = maxPendingRecords
@@ -29,13 +32,15 @@ struct Backpressure {
 
     /// Pauses at either high-water mark; resumes once both queues are below half
     /// of theirs, so reads are not switched on and off for every batch.
-    mutating func update(pendingRecords: Int, logBacklog: Int) -> Change? {
+    mutating func update(pendingRecords: Int, logBacklog: Int, now: UInt64) -> Change? {
         if !isPaused, pendingRecords >= maxPendingRecords || logBacklog >= maxLogBacklog {
-            isPaused = true
-            return .pause
+            let notice = PauseNotice(reason: pendingRecords >= maxPendingRecords ? .engine : .log,
+                                     queuedRecords: pendingRecords, queuedLogBytes: logBacklog)
+            _ = state.begin(notice, at: now)
+            return .pause(notice)
         }
         if isPaused, pendingRecords < maxPendingRecords / 2, logBacklog < maxLogBacklog / 2 {
-            isPaused = false
+            _ = state.end(at: now)
             return .resume
         }
         return nil

@@ -26,6 +26,8 @@ public struct JSONWriter {
     public mutating func field(_ name: String, _ number: Double) { key(name); value(formatNumber(number)) }
     public mutating func field(_ name: String, _ number: Double?) { key(name); value(number.map(formatNumber) ?? "null") }
     public mutating func field(_ name: String, _ string: String) { key(name); value(quoted(string)) }
+    public mutating func field(_ name: String, _ string: String?) { key(name); value(string.map(quoted) ?? "null") }
+    public mutating func field(_ name: String, _ flag: Bool) { key(name); value(flag ? "true" : "false") }
     public mutating func field(_ name: String, _ counts: [String: Int]) {
         key(name)
         open()
@@ -87,6 +89,11 @@ struct PrometheusExposition {
     mutating func gauge(_ name: String, _ help: String, _ value: Double) {
         header(name, help, "gauge")
         sample(name, [:], value)
+    }
+
+    mutating func gauge(_ name: String, _ help: String, _ samples: [([String: String], Double)]) {
+        header(name, help, "gauge")
+        for (labels, value) in samples { sample(name, labels, value) }
     }
 
     private mutating func header(_ name: String, _ help: String, _ type: String) {

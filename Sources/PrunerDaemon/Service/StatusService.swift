@@ -98,6 +98,7 @@ final class StatusService {
         json.field("rejected_by_reason", tally.rejectedByReason)
         json.field("dropped_by_reason", tally.droppedByReason)
         json.field("open_inputs", inputs.openCount)
+        inputs.writeReadingStatus(into: &json, now: uv_hrtime())
         json.field("latency_ms_p50", figures.latency.histogram.quantileMilliseconds(0.5))
         json.field("latency_ms_p99", figures.latency.histogram.quantileMilliseconds(0.99))
         json.field("checkpoint_age_seconds", checkpointer.lastWrittenAt.map { Double(uv_hrtime() - $0) / 1e9 })
@@ -131,6 +132,7 @@ final class StatusService {
         metrics.gauge("prunerd_records_per_second", "Decisions per second over the last second.", figures.recentRate)
         metrics.gauge("prunerd_keep_ratio", "Realised keep ratio over kept and dropped records.", figures.keepRatio)
         metrics.gauge("prunerd_open_inputs", "Inputs currently open.", Double(inputs.openCount))
+        inputs.writeReadingMetrics(into: &metrics, now: uv_hrtime())
         metrics.gauge("prunerd_concepts", "Concepts of the engine.", Double(driver.engine.conceptCount))
         let warmup = driver.engine.warmupProgress
         metrics.gauge("prunerd_warmup_records", "Valid records the warm-up holds (0 once it is over).", Double(warmup?.seen ?? 0))

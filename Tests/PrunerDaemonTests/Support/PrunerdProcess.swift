@@ -195,6 +195,10 @@ final class BackgroundDaemon: @unchecked Sendable {
 enum SocketClient {
     /// Connects to a unix socket, sends `data`, half-closes, and optionally reads the reply to EOF.
     static func sendUnix(path: String, data: Data, readReply: Bool = false) throws -> Data {
+        exchange(fd: try connectUnix(path: path), data: data, readReply: readReply)
+    }
+
+    private static func connectUnix(path: String) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -205,7 +209,18 @@ enum SocketClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard status == 0 else { close(fd); throw POSIXError(.ECONNREFUSED) }
-        return exchange(fd: fd, data: data, readReply: readReply)
+        return fd
+    }
+
+    /// Connects to a unix socket, sends `pieces` as separate writes 50 ms apart (so the daemon
+    /// reads them apart), half-closes, and reads the reply to EOF.
+    static func sendUnixInPieces(path: String, pieces: [Data]) throws -> Data {
+        let fd = try connectUnix(path: path)
+        for piece in pieces.dropLast() {
+            piece.withUnsafeBytes { raw in _ = send(fd, raw.baseAddress!, raw.count, Int32(MSG_NOSIGNAL)) }
+            usleep(50_000)
+        }
+        return exchange(fd: fd, data: pieces.last ?? Data(), readReply: true)
     }
 
     /// Connects to 127.0.0.1:port, sends `data`, half-closes, optionally reads the reply to EOF.
