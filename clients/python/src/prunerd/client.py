@@ -22,6 +22,17 @@ verdict line, in their original order, before anything new. So:
 
 Without reply mode there are no verdicts to match, so a break loses or repeats
 what was in flight; use reply mode when that matters.
+
+Backpressure
+------------
+When the daemon's queues are full it stops reading, and `send` blocks in the
+kernel. In reply mode the client opens each connection with the opt-in line
+`{"flow":"on"}`; the daemon then writes flow lines between the verdicts:
+`{"flow":"pause","reason":...}` when it stops reading this connection and
+`{"flow":"resume","paused_ms":T}` when it reads it again. They are never
+yielded as verdicts; `paused`, `pause_reason`, `pauses` and `paused_seconds`
+tell them (`flow=False` for a daemon older than flow lines, which would take
+the opt-in line for a bad record).
 """
 from __future__ import annotations
 
@@ -48,6 +59,9 @@ class ConnectionLost(ConnectionError):
 
 _DONE = object()
 
+#: The opt-in line: sent first on each reply-mode connection, before any record.
+FLOW_ON = b'{"flow":"on"}\n'
+
 
 def _text_id(record_id) -> str:
     """The id as the daemon echoes it in the verdict's `id` field."""
@@ -69,11 +83,14 @@ class Client:
     block anyway). max_unanswered: records sent without a verdict before `send`
     waits — it must exceed what the daemon holds back (warm-up + look-ahead;
     run reply listeners with `--lookahead 0`). reconnect_timeout: seconds to keep
-    retrying a lost connection before raising `ConnectionLost`.
+    retrying a lost connection before raising `ConnectionLost`. flow: ask for
+    flow lines (reply mode; see "Backpressure" above); on_flow: called with each
+    flow line (a dict) on the reader thread.
     """
 
     def __init__(self, address: str, reply: bool = True, dtype: Optional[str] = None, compress: bool = False,
-                 max_unanswered: int = 100_000, reconnect_timeout: float = 60.0, batch_size: int = 4096):
+                 max_unanswered: int = 100_000, reconnect_timeout: float = 60.0, batch_size: int = 4096,
+                 flow: bool = True, on_flow=None):
         self.address = address
         self.reply = reply
         self.dtype = dtype
@@ -81,6 +98,19 @@ class Client:
         self.max_unanswered = max_unanswered
         self.reconnect_timeout = reconnect_timeout
         self.batch_size = batch_size
+        self.flow = flow and reply
+        self.on_flow = on_flow
+        #: The daemon acknowledged the opt-in line on the current connection.
+        self.flow_enabled = False
+        #: The daemon told that it stopped reading this connection and has not told of a resume.
+        self.paused = False
+        #: Why, while `paused`: "engine", "log" or "replies".
+        self.pause_reason: Optional[str] = None
+        #: Pauses told so far (over all connections).
+        self.pauses = 0
+        #: Paused time told by the resume lines so far, in seconds.
+        self.told_paused_seconds = 0.0
+        self._paused_at: Optional[float] = None
         #: Connections made so far (1 + reconnects).
         self.connections = 0
         #: Ids sent again after each reconnect, in order (one list per reconnect).
@@ -198,6 +228,34 @@ class Client:
         self._raise_if_failed()
 
     @property
+    def paused_seconds(self) -> float:
+        """Paused time told so far, the pause in progress included (seconds)."""
+        with self._lock:
+            current = time.monotonic() - self._paused_at if self._paused_at is not None else 0.0
+            return self.told_paused_seconds + current
+
+    def _note_flow(self, line: dict):
+        kind = line.get("flow")
+        with self._lock:
+            if kind == "on":
+                self.flow_enabled = True
+            elif kind == "pause" and not self.paused:
+                self.paused, self.pause_reason, self._paused_at = True, line.get("reason"), time.monotonic()
+                self.pauses += 1
+            elif kind == "resume" and self.paused:
+                self.paused, self.pause_reason, self._paused_at = False, None, None
+                self.told_paused_seconds += line.get("paused_ms", 0) / 1000.0
+        if self.on_flow is not None:
+            self.on_flow(line)
+
+    def _end_pause(self):
+        """A new connection: a pause told on the old one is over."""
+        with self._lock:
+            if self.paused:
+                self.told_paused_seconds += time.monotonic() - self._paused_at
+            self.paused, self.pause_reason, self._paused_at, self.flow_enabled = False, None, None, False
+
+    @property
     def unanswered(self) -> int:
         """Records sent that have no verdict yet."""
         with self._lock:
@@ -211,12 +269,15 @@ class Client:
         while True:
             try:
                 sock = connect(self.address, timeout=10)
+                if self.flow:
+                    sock.sendall(FLOW_ON)
                 break
             except OSError as error:
                 if initial or time.monotonic() + delay > deadline:
                     raise ConnectionLost(f"cannot connect to {self.address}: {error}") from error
                 time.sleep(delay)
                 delay = min(1.0, delay * 2)
+        self._end_pause()
         with self._lock:
             self._sock = sock
             self._framer = Framer(compress=self.compress, flush_each=True)
@@ -265,6 +326,9 @@ class Client:
         try:
             for line in reader:
                 verdict = json.loads(line)
+                if "flow" in verdict and "decision" not in verdict:
+                    self._note_flow(verdict)
+                    continue
                 with self._lock:
                     if not self._unanswered:
                         raise RuntimeError(f"verdict for {verdict.get('id')!r} but no record is waiting")
