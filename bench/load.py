@@ -259,8 +259,8 @@ def main():
     p.add_argument("--slow-log", type=float, default=0, help="decision log is a FIFO drained at this many bytes/s")
     p.add_argument("--timeout", type=float, default=60, help="seconds without a new decision line, while senders are not done, that count as a stall")
     p.add_argument("--flow", action="store_true", help="reply mode with flow lines: check each blocked send against the pauses told")
-    p.add_argument("--tolerance", type=float, default=1.0,
-                   help="with --flow: seconds a send may block outside told pauses (default 1.0)")
+    p.add_argument("--tolerance", type=float, default=0.5,
+                   help="with --flow: seconds a send may block outside told pauses (default 0.5)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("serve_args", nargs="*", help="extra `prunerd serve` options (after --)")
     a = p.parse_args()
