@@ -4,7 +4,7 @@
 // docs/reliability.md document it): add fields, never rename them.
 
 /// Why reading of an input is paused, as told to its sender and shown by `prunerd status`.
-enum PauseReason: String, Sendable, CaseIterable {
+enum PauseReason: String, Sendable {
     /// Records decoded and waiting for the engine reached their limit (`maxPendingRecords`).
     case engine
     /// Decision-log bytes waiting for the disk reached their limit (`maxLogBacklog`).

@@ -132,7 +132,7 @@ final class StreamInput: Input {
     /// ends when they are read, or now when nothing waits (an idle sender, or one that
     /// stopped sending on the pause line and waits for the resume line).
     override func readingResumed(at now: UInt64) {
-        guard isReading, !hasBytesWaiting else { return }
+        guard pauseState.isPaused, isReading, !hasBytesWaiting else { return }
         endPause(at: now)
     }
 
