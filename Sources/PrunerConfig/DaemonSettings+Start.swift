@@ -32,7 +32,8 @@ extension DaemonSettings {
                 return try restore(checkpoint, logger: logger)
             } catch {
                 let aside = checkpoint + Self.rejectedCheckpointSuffix
-                logger.error("checkpoint \(checkpoint) not restored: \(error); moved to \(aside), starting fresh")
+                let reason = (error as? CheckpointError)?.message(naming: ServeOptions.flag(for:)) ?? "\(error)"
+                logger.error("checkpoint \(checkpoint) not restored: \(reason); moved to \(aside), starting fresh")
                 try? FileSystem.rename(checkpoint, to: aside)
             }
         }

@@ -214,6 +214,22 @@ struct ServiceTests {
         #expect(parseDecisions(result.stdout).count == 300)
     }
 
+    @Test("a checkpoint of other --clusters is set aside with a line naming the option")
+    func incompatibleCheckpointNamesTheOption() throws {
+        let directory = TestPaths.temporaryDirectory()
+        func run(_ clusters: String) throws -> ProcessResult {
+            try runProcess(TestPaths.prunerd, ["serve", "--checkpoint-every", "0", "--state-dir", directory.path,
+                                               "--decisions", "-"] + Self.engineOptions + ["--clusters", clusters],
+                           input: Self.records("c", count: 300))
+        }
+        #expect(try run("4").status == 0)
+        let result = try run("5")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("not restored: checkpoint is incompatible with the running configuration: "
+                                       + "--clusters 4 in checkpoint, 5 configured"), "\(result.stderr)")
+        #expect(parseDecisions(result.stdout).count == 300)
+    }
+
     @Test("status over the control socket and Prometheus metrics over HTTP")
     func statusAndMetrics() throws {
         let directory = TestPaths.temporaryDirectory()

@@ -33,10 +33,20 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case checksumMismatch(expected: UInt32, actual: UInt32)
     case truncated
     case incompatible(String)
+    /// A setting that sizes or seeds the saved state differs from the configured one (its field:
+    /// the caller names it by its option, see `message(naming:)`).
+    case incompatibleSetting(PruningSetting, stored: String, configured: String)
     case malformed(String)
+
+    /// The message with the setting named by `name` (the CLI passes its option names).
+    public func message(naming name: (PruningSetting) -> String) -> String {
+        guard case .incompatibleSetting(let setting, let stored, let configured) = self else { return description }
+        return "checkpoint is incompatible with the running configuration: \(name(setting)) \(stored) in checkpoint, \(configured) configured"
+    }
 
     public var description: String {
         switch self {
+        case .incompatibleSetting: return message(naming: \.rawValue)
         case .badMagic: return "not a prunerd checkpoint (bad magic)"
         case .unsupportedVersion(let v): return "checkpoint version \(v) is not supported (this build reads version \(StreamingPruner.checkpointVersion))"
         case .checksumMismatch(let e, let a): return "checkpoint is corrupt: CRC-32 is \(hex(a)), stored \(hex(e))"
@@ -325,11 +335,15 @@ extension StreamingPruner {
                                  expectedDimension: Int?) throws -> (PruningOptions, Int) {
         let saved = try EntryCoding.readOptions(&r)
         let d = try r.int()
-        if saved.clusters != options.clusters { throw CheckpointError.incompatible("clusters \(saved.clusters) in checkpoint, \(options.clusters) configured") }
-        if saved.seed != options.seed { throw CheckpointError.incompatible("seed \(saved.seed) in checkpoint, \(options.seed) configured") }
+        if saved.clusters != options.clusters {
+            throw CheckpointError.incompatibleSetting(.clusters, stored: "\(saved.clusters)", configured: "\(options.clusters)")
+        }
+        if saved.seed != options.seed {
+            throw CheckpointError.incompatibleSetting(.seed, stored: "\(saved.seed)", configured: "\(options.seed)")
+        }
         // `update` auto adopts the checkpoint's choice (and an engine saved with frozen or online).
         if saved.update != options.update && options.update != .auto {
-            throw CheckpointError.incompatible("update \(saved.update.rawValue) in checkpoint, \(options.update.rawValue) configured")
+            throw CheckpointError.incompatibleSetting(.update, stored: saved.update.rawValue, configured: options.update.rawValue)
         }
         if let expectedDimension, expectedDimension != d { throw CheckpointError.incompatible("dimension \(d) in checkpoint, \(expectedDimension) configured") }
         // A forged dimension must not size allocations (fuzz-checkpoint: d ≈ 2^48 trapped in SignSketch).

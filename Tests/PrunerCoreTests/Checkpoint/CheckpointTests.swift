@@ -59,11 +59,16 @@ import Testing
 
     @Test func incompatibleOptionsAreRejected() throws {
         let bytes = try sample()
-        for change in [{ (o: inout PruningOptions) in o.clusters = 7 }, { $0.seed = 1 }, { $0.update = .frozen }] {
+        let changes: [(PruningSetting, (inout PruningOptions) -> Void)] = [
+            (.clusters, { $0.clusters = 7 }), (.seed, { $0.seed = 1 }), (.update, { $0.update = .frozen })]
+        for (setting, change) in changes {
             var o = options(.online)
             change(&o)
             #expect { try PairedPruner(checkpoint: bytes, options: o) } throws: { error in
-                if case CheckpointError.incompatible = error { return true } else { return false }
+                guard case CheckpointError.incompatibleSetting(let named, _, _) = error else { return false }
+                // Named by the caller's option names, e.g. the CLI's flags.
+                let message = (error as! CheckpointError).message(naming: { "--" + $0.rawValue })
+                return named == setting && message.contains("--\(setting.rawValue) ")
             }
         }
         #expect { try PairedPruner(checkpoint: bytes, options: options(.online), dimension: 13) } throws: { error in
