@@ -43,6 +43,7 @@ extension StreamingPruner {
         quota.dInter = try r.doubles(); quota.dInterStale = try r.bool(); quota.decided = try r.ints()
         try CheckpointError.require([quota.quotas.count, quota.rates.count, quota.thresholds.count, quota.dInter.count,
                                      quota.decided.count].allSatisfy { $0 == k }, "per-concept arrays")
+        try quota.requireValues()
         moves.sums = try r.floats(); moves.counts = try r.ints()
         try CheckpointError.require((moves.sums.isEmpty || moves.sums.count == k * d) && moves.counts.count == k, "online accumulators")
         reservoirRNG = try r.rng(); keepRNG = try r.rng()

@@ -35,6 +35,27 @@ import Testing
         return e.checkpoint()
     }
 
+    /// Values no engine writes, with a valid CRC (a damaged or forged state directory): refused
+    /// by name on restore instead of trapping later (a NaN d_inter made every quota NaN and its
+    /// rounding to Int trapped; a centroid of norm 1,000 sent distances below −1).
+    @Test(arguments: ["d_inter", "keep rates", "thresholds", "quotas", "centroid", "statistics"])
+    func valuesNoEngineWritesAreMalformed(what: String) throws {
+        var e = try PairedPruner(options: options(.online), dimension: 12)
+        _ = e.submit(Drive.batches(Self.data.vectors, dimension: 12, cuts: [700])[0])
+        switch what {
+        case "d_inter": e.engine.quota.dInter[2] = .nan
+        case "keep rates": e.engine.quota.rates[1] = 1.5
+        case "thresholds": e.engine.quota.thresholds[0] = .nan
+        case "quotas": e.engine.quota.quotas[3] = -1
+        case "centroid": e.engine.concepts.centroids[12 * 4 + 5] = 1000
+        default: e.engine.concepts.statistics[5].count = -2
+        }
+        #expect { try PairedPruner(checkpoint: e.checkpoint(), options: options(.online)) } throws: { error in
+            guard case CheckpointError.malformed(let message) = error else { return false }
+            return message.hasPrefix(what)
+        }
+    }
+
     @Test func corruptedByteIsAChecksumError() throws {
         var bytes = try sample()
         bytes[bytes.count / 2] ^= 0x10

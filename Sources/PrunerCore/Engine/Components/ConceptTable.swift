@@ -65,7 +65,8 @@ struct ConceptTable: Sendable {
             var s = ConceptStatistics(dimension: d, reservoirCapacity: StreamingPruner.reservoirCapacity)
             s.count = try r.int(); s.distanceSum = try r.u64(); s.histogram = try r.u32s()
             s.kept = try r.int(); s.dropped = try r.int(); s.reservoir = try r.floats()
-            try CheckpointError.require(s.histogram.count == ConceptStatistics.binCount && s.reservoir.count % d == 0
+            try CheckpointError.require(s.count >= 0 && s.kept >= 0 && s.dropped >= 0
+                                        && s.histogram.count == ConceptStatistics.binCount && s.reservoir.count % d == 0
                                         && s.reservoir.count <= StreamingPruner.reservoirCapacity * d, "statistics of concept \(j)")
             return s
         }

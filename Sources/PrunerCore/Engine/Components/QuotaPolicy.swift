@@ -56,5 +56,16 @@ struct QuotaPolicy: Sendable {
         dInterDeferrable = try r.bool(); dInterAt = try r.int(); liveQuotas = try r.bool()
         try CheckpointError.require([quotas.count, rates.count, thresholds.count, dInter.count, decided.count].allSatisfy { $0 == k },
                                     "per-concept quota arrays")
+        try requireValues()
+    }
+
+    /// Checks restored values against what an engine can hold: counts ≥ 0, rates in [0, 1],
+    /// thresholds not NaN (±∞ are a rate of 0 or 1), d_inter a cosine distance (within rounding). A NaN d_inter
+    /// would make every softmax probability NaN and trap the quotas' rounding to Int.
+    func requireValues() throws {
+        try CheckpointError.require(quotas.allSatisfy { $0 >= 0 } && decided.allSatisfy { $0 >= 0 }, "quotas")
+        try CheckpointError.require(rates.allSatisfy { $0 >= 0 && $0 <= 1 }, "keep rates")
+        try CheckpointError.require(!thresholds.contains { $0.isNaN }, "thresholds")
+        try CheckpointError.require(dInter.allSatisfy { $0 >= -0.1 && $0 <= 2.1 }, "d_inter")
     }
 }
