@@ -107,6 +107,34 @@ struct FlowLinesTests {
         #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")
     }
 
+    @Test("a client that reads its verdicts late: told of a pause for replies, then of the resume, every verdict after")
+    func pauseForReplies() throws {
+        let daemon = try ListeningDaemon(arguments: LoadTests.engine + ["--reply", "--lookahead", "0", "--max-reply-backlog", "1048576"])
+        #expect(daemon.waitUntilListening())
+        let client = try HostileWireTests.Client(unix: daemon.socketPath)
+        let records = Data("{\"flow\":\"on\"}\n".utf8) + LoadClients.records(client: 3, count: 20_000, dimension: 16)
+        let sent = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            client.send(records)
+            client.halfClose()
+            sent.signal()
+        }
+        // It reads nothing until its reading has paused for its ~1 MiB of unread verdicts.
+        #expect(daemon.daemon.waitForLog("reply bytes not read by the client (--max-reply-backlog 1048576)"))
+        // Long enough for an engine pause around the hold to end: the replies are then the reason.
+        usleep(1_000_000)
+        let told = Self.lines(client.readAll())
+        #expect(sent.wait(timeout: .now() + 60) == .success)
+        #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")
+        let flow = told.filter { $0["flow"] != nil }
+        let first = try #require(flow.first { $0["flow"] as? String == "pause" && $0["reason"] as? String == "replies" },
+                                 "no pause for replies told: \(flow.prefix(6))")
+        #expect((first["reply_backlog_bytes"] as? Int ?? 0) >= 1_048_576, "\(first)")
+        #expect(first["queued_records"] == nil, "the queues are not this pause's reason: \(first)")
+        #expect(flow.last?["flow"] as? String == "resume", "\(flow.suffix(4))")
+        #expect(told.filter { $0["flow"] == nil }.map { $0["id"] as? String ?? "" } == (0..<20_000).map { "c3-\($0)" })
+    }
+
     static func lines(_ data: Data) -> [[String: Any]] {
         data.split(separator: UInt8(ascii: "\n")).compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any]

@@ -66,6 +66,8 @@ final class StreamInput: Input {
     var onReplyBacklogFull: ((Int) -> Void)?
     /// Called once the handle is closed for good (the daemon counts open connections).
     var onClosed: (() -> Void)?
+    /// The connection's end (or a read error) was read: nothing more comes from the client.
+    private var hasReachedEnd = false
     /// Whether the client opened with `FlowLine.subscribe` (reply mode only).
     private var subscription: FlowSubscription
 
@@ -132,8 +134,23 @@ final class StreamInput: Input {
     /// ends when they are read, or now when nothing waits (an idle sender, or one that
     /// stopped sending on the pause line and waits for the resume line).
     override func readingResumed(at now: UInt64) {
-        guard pauseState.isPaused, isReading, !hasBytesWaiting else { return }
+        guard let pause = pauseState.current else { return }
+        if isHeldByReplies {
+            // The queues drained but this client's unread verdicts still hold its reading: the
+            // pause goes on, told under its own reason (a resume and a pause at the same moment).
+            if pause.notice.reason != .replies {
+                endPause(at: now)
+                beginPause(repliesNotice, at: now)
+            }
+            return
+        }
+        guard isReading, !hasBytesWaiting else { return }
         endPause(at: now)
+    }
+
+    /// A pause because the client does not read its replies, as of now.
+    private var repliesNotice: PauseNotice {
+        PauseNotice(reason: .replies, queuedRecords: 0, queuedLogBytes: 0, replyBacklogBytes: pendingReplyBytes)
     }
 
     /// Bytes in the socket's receive queue (FIONREAD). On error, false: the resume is told
@@ -204,12 +221,12 @@ final class StreamInput: Input {
             }
             if isClosed && pendingReplyBytes == 0 { closeHandle() }
         }
-        if pendingReplyBytes >= maxReplyBacklog && !isHeldByReplies {
+        // After the end of its input a client sends nothing more: holding its reading tells it nothing.
+        if pendingReplyBytes >= maxReplyBacklog && !isHeldByReplies && !hasReachedEnd {
             isHeldByReplies = true
             stopReading()
             // Queued behind the replies the client does not read: it learns of the pause as it reads again.
-            beginPause(PauseNotice(reason: .replies, queuedRecords: 0, queuedLogBytes: 0, replyBacklogBytes: pendingReplyBytes),
-                       at: uv_hrtime())
+            beginPause(repliesNotice, at: uv_hrtime())
             onReplyBacklogFull?(pendingReplyBytes)
         }
     }
@@ -231,6 +248,9 @@ final class StreamInput: Input {
             if pauseState.isPaused && !isPaused && !isHeldByReplies { endPause(at: uv_hrtime()) }
             if !bytes.isEmpty && !isClosed { delegate?.input(self, didRead: bytes) }
         } else if count < 0 {
+            // Read to its end: its sender is not blocked any more.
+            hasReachedEnd = true
+            endPause(at: uv_hrtime())
             deliver(subscription.finish())
             pause()
             let error = UVError(code: Int32(count), operation: "read")
