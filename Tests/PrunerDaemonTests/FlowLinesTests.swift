@@ -121,8 +121,12 @@ struct FlowLinesTests {
         }
         // It reads nothing until its reading has paused for its ~1 MiB of unread verdicts.
         #expect(daemon.daemon.waitForLog("reply bytes not read by the client (--max-reply-backlog 1048576)"))
-        // Long enough for an engine pause around the hold to end: the replies are then the reason.
-        usleep(1_000_000)
+        // Until an engine pause around the hold has ended and the replies are the reason (status shows it).
+        let control = daemon.directory.appendingPathComponent("control.sock").path
+        #expect(pollUntil(timeout: 60, poll: 0.05) {
+            let inputs = (daemonStatus(control: control)?["reading"] as? [String: Any])?["inputs"] as? [[String: Any]] ?? []
+            return inputs.contains { $0["reason"] as? String == "replies" && $0["flow_lines"] as? Bool == true }
+        }, "status never showed the connection paused for its replies: \(daemonStatus(control: control).map { "\($0["reading"] ?? "")" } ?? "") \(daemon.daemon.stderr)")
         let told = Self.lines(client.readAll())
         #expect(sent.wait(timeout: .now() + 60) == .success)
         #expect(daemon.daemon.terminate() == 0, "\(daemon.daemon.stderr)")

@@ -226,7 +226,10 @@ final class StreamInput: Input {
             isHeldByReplies = true
             stopReading()
             // Queued behind the replies the client does not read: it learns of the pause as it reads again.
-            beginPause(repliesNotice, at: uv_hrtime())
+            // A pause still waiting for its turn after a resume now waits for the replies: told so.
+            let now = uv_hrtime()
+            if !isPaused, let pause = pauseState.current, pause.notice.reason != .replies { endPause(at: now) }
+            beginPause(repliesNotice, at: now)
             onReplyBacklogFull?(pendingReplyBytes)
         }
     }
