@@ -79,9 +79,16 @@ extension PruningOptions {
         if recomputeEvery < 1 { throw refuse(.recomputeEvery, .atLeast(1), recomputeEvery) }
         if !(dedupThreshold >= 0 && dedupThreshold < 1) { throw refuse(.dedupThreshold, .interval("[0, 1)"), dedupThreshold) }
         if dedupMemory < 1 { throw refuse(.dedupMemory, .atLeast(1), dedupMemory) }
+        if dedupMemory > Self.maxRememberedMembers {
+            throw refuse(.dedupMemory, .atMost(Self.maxRememberedMembers,
+                                               because: "each concept's ring reserves 2·d bytes per member at its first one"), dedupMemory)
+        }
         if let m = minScore, !m.isFinite { throw refuse(.minScore, .finite, m) }
         if halfLife < 0 { throw refuse(.halfLife, .nonNegative, halfLife) }
         if spawnAfter < 0 { throw refuse(.spawnAfter, .nonNegative, spawnAfter) }
+        if spawnAfter > Self.maxRememberedMembers {
+            throw refuse(.spawnAfter, .atMost(Self.maxRememberedMembers, because: "the drift pool holds 4·N far records"), spawnAfter)
+        }
         if !(driftQuantile > 0 && driftQuantile < 1) { throw refuse(.driftQuantile, .interval("(0, 1)"), driftQuantile) }
     }
 

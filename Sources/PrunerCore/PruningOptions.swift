@@ -56,6 +56,10 @@ public struct PruningOptions: Sendable, Equatable {
     /// mistyped k above it would exhaust memory (the allocation trapped) instead of
     /// being refused. The paper's recipe uses 10,000 concepts for 50M records.
     public static let maxClusters = 100_000
+    /// The most records `--dedup-memory` and `--spawn-after` may keep in memory per concept
+    /// (and in the drift pool, 4×): 2^20, beyond any machine's memory at k ≥ 100 and d = 384,
+    /// and far from where sizes computed from them could overflow.
+    public static let maxRememberedMembers = 1 << 20
     /// Records k-means sees when it fits the concepts: the warm-up, or the look-ahead
     /// when that is longer. No record is decided before `lookahead` later ones have
     /// arrived, so a warm-up shorter than the look-ahead would only cluster on part

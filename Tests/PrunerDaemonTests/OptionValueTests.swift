@@ -23,6 +23,8 @@ struct OptionValueTests {
         (["--checkpoint-every", "1e19"], "--checkpoint-every must be 0"),
         (["--clusters", "9223372036854775807"], "--clusters must be at most 100000"),
         (["--clusters", "10000000000"], "--clusters must be at most 100000"),
+        (["--dedup-memory", "4611686018427387904"], "--dedup-memory must be at most 1048576"),
+        (["--spawn-after", "4611686018427387904"], "--spawn-after must be at most 1048576"),
     ])
     func refused(arguments: [String], message: String) throws {
         let work = TestPaths.temporaryDirectory()

@@ -47,4 +47,12 @@ import Testing
             #expect(what.hasPrefix("centroid ") && what.contains("not a unit vector"), "\(what)")
         }
     }
+
+    /// An arithmetic-overflow trap in `restoreDedup`: a version-6 checkpoint (valid CRC) whose
+    /// stored options held a `dedupMemory` near 2^62, so `capacity × d` overflowed while
+    /// checking a dedup ring. Stored (and given) options now bound it, and the check divides.
+    @Test func aHugeDedupMemoryIsMalformed() throws {
+        let bytes = try Self.engineCheckpoint("regression-huge-dedup-memory")
+        #expect(throws: CheckpointError.self) { _ = try StreamingPruner(checkpoint: bytes, options: Self.options) }
+    }
 }

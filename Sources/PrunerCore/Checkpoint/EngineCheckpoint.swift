@@ -275,7 +275,7 @@ extension StreamingPruner {
         try CheckpointError.require(try r.int() == k, "dedup memory count")
         for j in 0..<k {
             let c = try r.floats(), v = try r.halves(), next = try r.int()
-            try CheckpointError.require((c.count == d || (c.isEmpty && v.isEmpty)) && v.count % d == 0 && v.count <= capacity * d
+            try CheckpointError.require((c.count == d || (c.isEmpty && v.isEmpty)) && v.count % d == 0 && v.count / d <= capacity
                                         && next >= 0 && next < max(capacity, 1), "dedup memory of concept \(j)")
             dedup[j] = DedupMemory(sketch: dedup[j].sketch, capacity: capacity, center: c, vectors: v, next: next)
         }
