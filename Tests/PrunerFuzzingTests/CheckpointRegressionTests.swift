@@ -55,4 +55,12 @@ import Testing
         let bytes = try Self.engineCheckpoint("regression-huge-dedup-memory")
         #expect(throws: CheckpointError.self) { _ = try StreamingPruner(checkpoint: bytes, options: Self.options) }
     }
+
+    /// An arithmetic-overflow trap in `restoring`: a version-5 checkpoint (valid CRC) whose
+    /// rejection counts summed past `Int.max` when they were taken out of the records seen.
+    /// Every restored count is now at most 2^53.
+    @Test func rejectionCountsThatOverflowAreMalformed() throws {
+        let bytes = try Self.engineCheckpoint("regression-rejection-count-overflow")
+        #expect(throws: CheckpointError.self) { _ = try StreamingPruner(checkpoint: bytes, options: Self.options) }
+    }
 }

@@ -179,6 +179,9 @@ extension StreamingPruner {
             try Self.requireEnd(r, "payload")
         }
         let k = engine.options.clusters, d = engine.dimension
+        try engine.requireCountsInRange()
+        try CheckpointError.require((order?.rejected.values ?? rejected.values).allSatisfy { (0...Self.maxCount).contains($0) },
+                                    "rejection counts")
         try CheckpointError.require(engine.moves.sums.count == (engine.movesCentroids ? k * d : 0), "online accumulators")
         try CheckpointError.require(engine.movesCentroids == (engine.options.update == .online) || engine.options.update == .auto,
                                     "centroid update choice")
@@ -191,6 +194,7 @@ extension StreamingPruner {
         if version < 6 {
             // Those versions counted rejections among the records seen; the engine now sees rows only.
             engine.totalSeen -= rejected.values.reduce(0, +) + entries.filter { $0.row < 0 && !$0.isDuplicateID }.count
+            try CheckpointError.require(engine.totalSeen >= 0, "records seen")
         }
         let restoredOrder = order ?? ArrivalOrder(waiting: entries, rejected: rejected)
         if pairing {
@@ -199,6 +203,23 @@ extension StreamingPruner {
             try CheckpointError.require(waitingRows == engine.warmupBuffer.count + engine.queue.count, "records waiting for the engine")
         }
         return (engine, restoredOrder)
+    }
+
+    /// The largest count a checkpoint may hold (2^53, exact in a Double): far beyond any stream,
+    /// and small enough that sums of a few counts, and their Double products, cannot overflow.
+    static let maxCount = 1 << 53
+
+    /// Checks every restored counter is in 0 ... `maxCount`: a forged one near `Int.max` made
+    /// sums of counts overflow (fuzz-checkpoint: rejections in `restoring`, a trap).
+    func requireCountsInRange() throws {
+        let range = 0...Self.maxCount
+        let scalars = [arrivals, totalSeen, totalKept, totalDropped, duplicateCount, lowScoreCount, queue.valid,
+                       quota.dInterAt, drift.next, drift.spawned]
+        try CheckpointError.require(scalars.allSatisfy(range.contains), "stream counts")
+        try CheckpointError.require(concepts.statistics.allSatisfy { range.contains($0.count) && range.contains($0.kept)
+                                        && range.contains($0.dropped) }, "concept statistics counts")
+        try CheckpointError.require([concepts.lastArrival, quota.decided, quota.quotas, queue.perConcept, moves.counts]
+                                        .allSatisfy { $0.allSatisfy(range.contains) }, "per-concept counts")
     }
 
     /// Reads every engine section of a version-5 or -6 payload into its component; version 5's
