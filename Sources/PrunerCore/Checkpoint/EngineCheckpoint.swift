@@ -180,6 +180,7 @@ extension StreamingPruner {
         }
         let k = engine.options.clusters, d = engine.dimension
         try engine.requireCountsInRange()
+        try engine.requireFiniteRows()
         try CheckpointError.require((order?.rejected.values ?? rejected.values).allSatisfy { (0...Self.maxCount).contains($0) },
                                     "rejection counts")
         try CheckpointError.require(engine.moves.sums.count == (engine.movesCentroids ? k * d : 0), "online accumulators")
@@ -220,6 +221,17 @@ extension StreamingPruner {
                                         && range.contains($0.dropped) }, "concept statistics counts")
         try CheckpointError.require([concepts.lastArrival, quota.decided, quota.quotas, queue.perConcept, moves.counts]
                                         .allSatisfy { $0.allSatisfy(range.contains) }, "per-concept counts")
+    }
+
+    /// Checks every restored row is finite: the engine only ever holds rows that passed the
+    /// reject checks, and a NaN row's similarities are all NaN, so its nearest centroid would be
+    /// no index at all (`Int32.max`, out of the concept table).
+    func requireFiniteRows() throws {
+        try CheckpointError.require(warmupBuffer.vectors.allSatisfy(\.isFinite), "warm-up rows")
+        try CheckpointError.require(queue.rows.allSatisfy(\.isFinite), "held rows")
+        try CheckpointError.require(drift.rows.allSatisfy(\.isFinite) && moves.sums.allSatisfy(\.isFinite), "drift pool and online sums")
+        try CheckpointError.require(dedup.allSatisfy { $0.center.allSatisfy(\.isFinite) && $0.vectors.allSatisfy(\.isFinite) },
+                                    "dedup memories")
     }
 
     /// Reads every engine section of a version-5 or -6 payload into its component; version 5's

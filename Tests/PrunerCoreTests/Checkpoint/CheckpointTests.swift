@@ -38,7 +38,8 @@ import Testing
     /// Values no engine writes, with a valid CRC (a damaged or forged state directory): refused
     /// by name on restore instead of trapping later (a NaN d_inter made every quota NaN and its
     /// rounding to Int trapped; a centroid of norm 1,000 sent distances below −1).
-    @Test(arguments: ["d_inter", "keep rates", "thresholds", "quotas", "centroid", "statistics"])
+    @Test(arguments: ["d_inter", "keep rates", "thresholds", "quotas", "centroid", "statistics", "stream counts",
+                      "held rows"])
     func valuesNoEngineWritesAreMalformed(what: String) throws {
         var e = try PairedPruner(options: options(.online), dimension: 12)
         _ = e.submit(Drive.batches(Self.data.vectors, dimension: 12, cuts: [700])[0])
@@ -48,6 +49,8 @@ import Testing
         case "thresholds": e.engine.quota.thresholds[0] = .nan
         case "quotas": e.engine.quota.quotas[3] = -1
         case "centroid": e.engine.concepts.centroids[12 * 4 + 5] = 1000
+        case "stream counts": e.engine.totalKept = Int.max - 3
+        case "held rows": e.engine.queue.rows[e.engine.queue.rows.count - 1] = .nan
         default: e.engine.concepts.statistics[5].count = -2
         }
         #expect { try PairedPruner(checkpoint: e.checkpoint(), options: options(.online)) } throws: { error in
