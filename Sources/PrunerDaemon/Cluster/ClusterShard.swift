@@ -92,6 +92,16 @@ final class ClusterShard {
     private(set) var lastSyncBytes = (sent: 0, received: 0)
     private(set) var coordinationNanoseconds: UInt64 = 0
     private var peers = 0
+    /// The last view read, carried forward while Redis does not answer (`LastView`).
+    private var lastView: LastView?
+    /// Loop time the view was last carried forward (once per `--sync-every` while Redis is away).
+    private var lastCarriedAt: UInt64 = 0
+    /// This shard's own statistics at its first view of the epoch: the members it counted since
+    /// give the shape of what the others receive while Redis is away (not the leader's fit,
+    /// whose members sit closer to the centroids).
+    private var firstViewOwn: ShardStatistics?
+    /// Views read so far: an estimate queued before a fresh view is not applied after it.
+    private var viewsRead = 0
 
     /// - Throws: `UVError` when the client's or the sync's timers cannot be made.
     init(configuration: ClusterConfiguration, engine: StreamingEngine, loop: EventLoop, logger: Logger, hooks: Hooks) throws(UVError) {
@@ -102,7 +112,11 @@ final class ClusterShard {
         self.logger = logger
         self.hooks = hooks
         self.view = ClusterView(own: configuration.shardID)
-        client = try RedisClient(url: configuration.url, role: "cluster \(configuration.url.name)", loop: loop, logger: logger)
+        // Retried at least as often as it syncs: a shard's view is meant to be --sync-every old at
+        // most, and after an outage the 5 s back-off left a shard on its stale view up to 5 s
+        // longer than Redis was away (docs/scale-out.md, "Failures of shared state").
+        client = try RedisClient(url: configuration.url, role: "cluster \(configuration.url.name)", loop: loop, logger: logger,
+                                 longestRetryDelay: UInt64((configuration.syncEvery * 1000).rounded()))
         let state = engine.clusterState
         if !state.warming, let d = state.dimension {
             // Restored from a checkpoint past warm-up: its centroids are the cluster's epoch 1.
@@ -214,7 +228,7 @@ final class ClusterShard {
             hurried = true
             hooks.wake()
         }
-        guard client.isConnected else { return }
+        guard client.isConnected else { return carryViewForward(now: now) }
         if role == .leader && epoch == nil && now - lastRenewalAt >= UInt64(configuration.lease * 250) {
             // Renewed from the loop, not between engine jobs: the leader's k-means is one long job.
             lastRenewalAt = now
@@ -330,10 +344,15 @@ final class ClusterShard {
                 let epochNumber = epoch?.epoch ?? 0
                 let clusters = engine.options.clusters, d = epoch?.dimension ?? 1
                 let sum = view.others(epoch: epochNumber, clusters: clusters, dimension: d)
+                let streamingArrivals = view.latest.values
+                    .filter { $0.epoch == epochNumber && kept.contains($0.shard) && !finished.contains($0.shard) }
+                    .reduce(0) { $0 + $1.statistics.arrivals }
                 coordinationNanoseconds += Self.threadNanoseconds() - started
                 hooks.whenEngineIdle { [self] in
                     let started = Self.threadNanoseconds()
                     engine.adoptClusterRemote(sum)
+                    viewsRead += 1
+                    lastView = engine.clusterStatistics.map { LastView(others: sum, streamingArrivals: streamingArrivals, own: $0) }
                     coordinationNanoseconds += Self.threadNanoseconds() - started
                     // After the engine has the final view: the finish job that passing wakes must see it.
                     if finishRequestedAt != nil, publishedFinal, !barrierPassed, everyoneFinal { passBarrier() }
@@ -341,6 +360,7 @@ final class ClusterShard {
                        kept.allSatisfy({ view.latest[$0]?.epoch == epochNumber }) {
                         endHold(reason: "every shard's statistics of epoch \(epochNumber) are in")
                     }
+                    if firstViewOwn == nil { firstViewOwn = lastView?.own }
                     done()
                 }
             }
@@ -373,6 +393,24 @@ final class ClusterShard {
                 }
             }
             fetched.arm()
+        }
+    }
+
+    /// Redis does not answer: once per `--sync-every`, the engine decides against the others'
+    /// statistics carried forward from the last view by what this shard received since, as the
+    /// others received records from the same stream meanwhile (`LastView.estimate`); frozen,
+    /// their statistics kept the early members at their weight of the outage's start and every
+    /// shard kept more than one daemon would (docs/scale-out.md, "Measured").
+    private func carryViewForward(now: UInt64) {
+        guard lastView != nil, epoch != nil, holdingSince == nil,
+              now - lastCarriedAt >= UInt64(configuration.syncEvery * 1000) else { return }
+        lastCarriedAt = now
+        let queuedAfter = viewsRead
+        hooks.whenEngineIdle { [self] in
+            guard viewsRead == queuedAfter, let lastView, let firstViewOwn, let own = engine.clusterStatistics else { return }
+            let started = Self.threadNanoseconds()
+            engine.adoptClusterRemote(lastView.estimate(ownNow: own, shapeBase: firstViewOwn))
+            coordinationNanoseconds += Self.threadNanoseconds() - started
         }
     }
 

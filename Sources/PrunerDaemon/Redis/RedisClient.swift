@@ -85,13 +85,18 @@ public final class RedisClient {
     static let firstRetryDelay: UInt64 = 100
     /// The longest back-off between reconnects, in ms.
     public static let maximumRetryDelay: UInt64 = 5000
+    /// This client's longest back-off, in ms (`maximumRetryDelay` unless its user needs Redis back sooner).
+    private let longestRetryDelay: UInt64
     /// Default `commandTimeout`, in seconds.
     public static let defaultCommandTimeout = 5.0
 
     /// Creates the client and starts connecting on `loop`'s thread (which must be the caller's).
+    /// `longestRetryDelay` (ms, 100 to `maximumRetryDelay`) bounds the back-off between reconnects.
     /// - Throws: `UVError` when a loop timer cannot be made.
     public init(url: RedisURL, role: String, loop: EventLoop, logger: Logger,
-                commandTimeout: Double = RedisClient.defaultCommandTimeout) throws(UVError) {
+                commandTimeout: Double = RedisClient.defaultCommandTimeout,
+                longestRetryDelay: UInt64 = RedisClient.maximumRetryDelay) throws(UVError) {
+        self.longestRetryDelay = min(max(longestRetryDelay, Self.firstRetryDelay), Self.maximumRetryDelay)
         self.url = url
         self.role = role
         self.loop = loop
@@ -253,14 +258,14 @@ public final class RedisClient {
         let error = RedisError.unavailable(reason)
         if unreachableSince == nil {
             unreachableSince = loop.now
-            logger.warning("\(name) unreachable: \(reason); retrying with back-off (up to \(Self.maximumRetryDelay / 1000) s apart), logged again once it is back")
+            logger.warning("\(name) unreachable: \(reason); retrying with back-off (up to \(longestRetryDelay % 1000 == 0 ? "\(longestRetryDelay / 1000)" : formatFixed(Double(longestRetryDelay) / 1000, 2)) s apart), logged again once it is back")
         } else {
             logger.debug("\(name) still unreachable: \(reason)")
         }
         guard state != .closed else { return }
         state = .waitingToRetry
         retryTimer.start(after: retryDelay)
-        retryDelay = min(retryDelay * 2, Self.maximumRetryDelay)
+        retryDelay = min(retryDelay * 2, longestRetryDelay)
         onUnavailable?(error)
     }
 

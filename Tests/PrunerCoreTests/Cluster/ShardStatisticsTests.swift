@@ -35,6 +35,29 @@ import Testing
         }
     }
 
+    /// Redis away: the others' last statistics grow by `scale` times this shard's own growth,
+    /// shaped like this shard's members since its first view, and stay consistent.
+    @Test func carriedForwardGrowsTheOthersLikeThisShard() {
+        let others = Self.random(clusters: 12, members: 9000, seed: 4)
+        let base = Self.random(clusters: 12, members: 3000, seed: 5)
+        let now = base + Self.random(clusters: 12, members: 2000, seed: 6)
+        #expect(others.carriedForward(own: base, since: base, shapeBase: base, scale: 3) == others)
+        #expect(others.carriedForward(own: now, since: base, shapeBase: base, scale: 0) == others)
+        let estimate = others.carriedForward(own: now, since: base, shapeBase: base, scale: 3)
+        #expect(estimate.arrivals == 9000 + 6000)
+        let members = estimate.concepts.map(\.count).reduce(0, +)
+        #expect(abs(members - 15_000) <= 150, "\(members) members: about 3 × 2,000 more")
+        #expect(abs(estimate.kept - (others.kept + 3 * (now.kept - base.kept))) <= 1)
+        #expect(abs(estimate.concepts.map(\.kept).reduce(0, +) - estimate.kept) <= 12, "per-concept kept counts add up to the total, to rounding")
+        for j in 0..<12 {
+            // The count is its histogram's sum, so quantiles read a consistent histogram.
+            #expect(estimate.concepts[j].count == estimate.concepts[j].histogram.reduce(0) { $0 + Int($1) })
+            // Distances uniform on [0.2, 0.8]: the estimate's median stays the stream's.
+            #expect(abs(Double(estimate.concepts[j].quantile(0.5)) - 0.5) < 0.03)
+            #expect(abs(estimate.concepts[j].meanDistance - 0.5) < 0.03)
+        }
+    }
+
     @Test func snapshotRoundTripsAndIsSmall() throws {
         let stats = Self.random(clusters: 100, members: 20_000, seed: 9)
         let snapshot = ShardSnapshot(shard: "host-a:4242", epoch: 1, sequence: 77, dimension: 384, statistics: stats)
