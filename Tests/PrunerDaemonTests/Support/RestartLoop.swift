@@ -48,9 +48,11 @@ enum RestartLoop {
     }
 
     /// Runs `command` until `signal` landed `stops` times (at most `maxRuns` runs). Most signals
-    /// come once the log grew by a random amount (up to 1.5 MB, ~10,000 lines: every run leaves
-    /// work for the next), plus a random delay of up to 30 ms; one in four at a random moment of
-    /// the run's first 0.15 s. No run may log an error.
+    /// come once the log grew by a random amount (up to 0.75 MB, ~5,000 lines: every run leaves
+    /// work for the next, and a run overshoots its target by what it writes before the signal
+    /// lands, so the input must outlast `stops` of them: at 1.5 MB the 120,000-record input was
+    /// done after 9–11 SIGTERMs on a loaded machine), plus a random delay of up to 30 ms; one
+    /// in four at a random moment of the run's first 0.15 s. No run may log an error.
     static func run(_ command: [String], log: String, signal: Int32, stops: Int, seed: UInt64, work: URL,
                     maxRuns: Int = 40) throws -> Tally {
         var moments = Moments(state: seed)
@@ -62,7 +64,7 @@ enum RestartLoop {
             if moments.next() < 0.25 {
                 usleep(UInt32(moments.next() * 150_000))
             } else {
-                let target = fileSize(log) + Int(moments.next() * 1_500_000)
+                let target = fileSize(log) + Int(moments.next() * 750_000)
                 _ = pollUntil(timeout: 20, poll: 0.002) { !process.isRunning || fileSize(log) > target }
                 usleep(UInt32(moments.next() * 30_000))
             }
