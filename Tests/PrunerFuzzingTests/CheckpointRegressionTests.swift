@@ -63,4 +63,11 @@ import Testing
         let bytes = try Self.engineCheckpoint("regression-rejection-count-overflow")
         #expect(throws: CheckpointError.self) { _ = try StreamingPruner(checkpoint: bytes, options: Self.options) }
     }
+
+    /// "Unexpectedly found nil" in `assign`: a checkpoint past its warm-up with no centroids
+    /// restored without a kernel, and the first record had nothing to be assigned with.
+    @Test func noCentroidsAfterTheWarmupIsMalformed() throws {
+        let bytes = try Self.engineCheckpoint("regression-no-centroids-after-warmup")
+        #expect(throws: CheckpointError.self) { _ = try StreamingPruner(checkpoint: bytes, options: Self.options) }
+    }
 }

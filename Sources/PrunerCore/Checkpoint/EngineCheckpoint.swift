@@ -180,6 +180,8 @@ extension StreamingPruner {
         }
         let k = engine.options.clusters, d = engine.dimension
         try engine.requireCountsInRange()
+        // Past the warm-up an engine always has centroids (and so a kernel to assign with).
+        try CheckpointError.require(engine.warming || !engine.concepts.centroids.isEmpty, "no centroids after the warm-up")
         try engine.requireFiniteRows()
         try CheckpointError.require((order?.rejected.values ?? rejected.values).allSatisfy { (0...Self.maxCount).contains($0) },
                                     "rejection counts")
