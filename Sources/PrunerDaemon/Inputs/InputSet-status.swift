@@ -13,11 +13,7 @@ extension InputSet {
         let open = openInputs
         json.key("reading")
         json.open()
-        json.field("paused", state.isPaused)
-        json.field("reason", state.current?.notice.reason.rawValue)
-        json.field("paused_for_seconds", state.isPaused ? Double(state.currentNanos(at: now)) / 1e9 : nil)
-        json.field("paused_seconds_total", Double(state.totalNanos(at: now)) / 1e9)
-        json.field("pauses", state.pauses)
+        Self.writePauseFields(of: state, into: &json, now: now)
         json.field("queued_records", queues.pendingRecords)
         json.field("queued_log_bytes", queues.logBacklog)
         json.field("inputs_paused", open.count(where: { $0.pauseState.isPaused }))
@@ -27,16 +23,21 @@ extension InputSet {
             let pause = input.pauseState
             json.open()
             json.field("name", input.name)
-            json.field("paused", pause.isPaused)
-            json.field("reason", pause.current?.notice.reason.rawValue)
-            json.field("paused_for_seconds", pause.isPaused ? Double(pause.currentNanos(at: now)) / 1e9 : nil)
-            json.field("paused_seconds_total", Double(pause.totalNanos(at: now)) / 1e9)
-            json.field("pauses", pause.pauses)
+            Self.writePauseFields(of: pause, into: &json, now: now)
             json.field("flow_lines", input.isSubscribedToFlow)
             json.close()
         }
         json.closeArray()
         json.close()
+    }
+
+    /// The fields one pause state shows, the same for all inputs and for each one.
+    private static func writePauseFields(of pause: PauseState, into json: inout JSONWriter, now: UInt64) {
+        json.field("paused", pause.isPaused)
+        json.field("reason", pause.current?.notice.reason.rawValue)
+        json.field("paused_for_seconds", pause.isPaused ? Double(pause.currentNanos(at: now)) / 1e9 : nil)
+        json.field("paused_seconds_total", Double(pause.totalNanos(at: now)) / 1e9)
+        json.field("pauses", pause.pauses)
     }
 
     /// The /metrics lines of backpressure (global only: a label per connection would grow without bound).
