@@ -2,18 +2,22 @@
 // on restore with the reason.
 import Foundation
 import PrunerCore
+@testable import PrunerFuzzing
 import Testing
 
 @Suite struct CheckpointRegressionTests {
-    /// The engine checkpoint in a fuzz input: a control byte (3: rewrite length and CRC, as the
-    /// target does), then the checkpoint, its length and CRC made right.
+    /// The engine checkpoint in a fuzz input, as fuzz-checkpoint reads it: a control byte
+    /// (bit 0: rewrite the CRCs, bit 1: the lengths), then a resume point wrapping an engine
+    /// checkpoint, or a bare one.
     static func engineCheckpoint(_ name: String) throws -> [UInt8] {
         let file = CorpusReplayTests.corpusRoot.appendingPathComponent("checkpoint/\(name)")
-        var bytes = Array(try Data(contentsOf: file).dropFirst())
-        let length = UInt64(bytes.count - 24)
-        for i in 0..<8 { bytes[12 + i] = UInt8(truncatingIfNeeded: length >> (8 * UInt64(i))) }
-        let crc = CRC32.checksum(bytes[0..<(bytes.count - 4)])
-        for i in 0..<4 { bytes[bytes.count - 4 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        let input = Array(try Data(contentsOf: file))
+        var bytes = Array(input.dropFirst())
+        if ResumePoint.isResumePoint(bytes) {
+            CheckpointFuzzing.fixResumePoint(&bytes, control: input[0])
+            return try ResumePoint(decoding: bytes).engine
+        }
+        CheckpointFuzzing.fixEngineCheckpoint(&bytes, control: input[0])
         return bytes
     }
 
@@ -69,5 +73,19 @@ import Testing
     @Test func noCentroidsAfterTheWarmupIsMalformed() throws {
         let bytes = try Self.engineCheckpoint("regression-no-centroids-after-warmup")
         #expect(throws: CheckpointError.self) { _ = try StreamingPruner(checkpoint: bytes, options: Self.options) }
+    }
+
+    /// An arithmetic-overflow trap in `ConceptStatistics.remove`: a checkpoint whose concept
+    /// histogram did not hold its count (a bin's block sum at 0 under a bin above it) restored,
+    /// and moving a held record out of that concept took a member from an empty block. Each
+    /// concept's histogram must now hold exactly its count.
+    @Test func aHistogramThatDoesNotHoldItsCountIsMalformed() throws {
+        let bytes = try Self.engineCheckpoint("regression-histogram-not-count")
+        do {
+            _ = try StreamingPruner(checkpoint: bytes, options: Self.options)
+            Issue.record("the checkpoint restored")
+        } catch CheckpointError.malformed(let what) {
+            #expect(what.hasPrefix("statistics of concept "), "\(what)")
+        }
     }
 }

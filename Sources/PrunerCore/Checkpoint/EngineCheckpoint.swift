@@ -180,6 +180,7 @@ extension StreamingPruner {
         }
         let k = engine.options.clusters, d = engine.dimension
         try engine.requireCountsInRange()
+        try engine.requireHistogramsHoldTheirCounts()
         // Past the warm-up an engine always has centroids (and so a kernel to assign with).
         try CheckpointError.require(engine.warming || !engine.concepts.centroids.isEmpty, "no centroids after the warm-up")
         try engine.requireFiniteRows()
@@ -223,6 +224,21 @@ extension StreamingPruner {
                                         && range.contains($0.dropped) }, "concept statistics counts")
         try CheckpointError.require([concepts.lastArrival, quota.decided, quota.quotas, queue.perConcept, moves.counts]
                                         .allSatisfy { $0.allSatisfy(range.contains) }, "per-concept counts")
+    }
+
+    /// Checks each concept's histogram holds exactly its count, with every quantile block's sum
+    /// a `UInt32`: add, remove, decay and merge keep it so, and a forged histogram let `remove`
+    /// take a member from an empty block (fuzz-checkpoint: an overflow trap).
+    func requireHistogramsHoldTheirCounts() throws {
+        for (j, concept) in concepts.statistics.enumerated() {
+            var total = 0
+            for block in stride(from: 0, to: ConceptStatistics.binCount, by: ConceptStatistics.quantileBlock) {
+                let blockTotal = concept.histogram[block..<(block + ConceptStatistics.quantileBlock)].reduce(0) { $0 + Int($1) }
+                try CheckpointError.require(blockTotal <= Int(UInt32.max), "statistics of concept \(j): \(blockTotal) members in one block of bins")
+                total += blockTotal
+            }
+            try CheckpointError.require(total == concept.count, "statistics of concept \(j): histogram holds \(total) members, count says \(concept.count)")
+        }
     }
 
     /// Checks every restored row is finite: the engine only ever holds rows that passed the
