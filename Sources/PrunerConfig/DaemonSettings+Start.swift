@@ -37,7 +37,7 @@ extension DaemonSettings {
                 try? FileSystem.rename(checkpoint, to: aside)
             }
         }
-        return StartingEngine(engine: try StreamingEngine(options: pruning, centroids: try output.loadCentroids()),
+        return StartingEngine(engine: try StreamingEngine(options: pruning, centroids: try output.loadCentroids(clusters: pruning.clusters)),
                               resume: nil, restoredEngine: false, idFilter: nil)
     }
 
@@ -50,7 +50,7 @@ extension DaemonSettings {
         }
         var point = try ResumePoint(decoding: bytes)
         let engine = point.engine.isEmpty
-            ? try StreamingEngine(options: pruning, centroids: try output.loadCentroids())
+            ? try StreamingEngine(options: pruning, centroids: try output.loadCentroids(clusters: pruning.clusters))
             : try StreamingEngine(restoringCheckpoint: point.engine, options: pruning)
         let filter = try point.idFilter.map { bytes throws(CheckpointError) in try IDFilter(checkpoint: bytes) }
         point.idFilter = nil   // decoded; the bytes (tens of MB) are not kept twice

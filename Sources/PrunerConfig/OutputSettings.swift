@@ -64,10 +64,11 @@ public struct OutputSettings: Sendable {
         return nil
     }
 
-    /// Loads `--centroids`.
+    /// Loads `--centroids` for `clusters` concepts: `serve` and `offline` both refuse a file
+    /// whose row count is not `--clusters` (offline used to take the file's, silently).
     /// - Throws: `SettingsError.invalid` naming the file when it cannot be read as a k × d matrix
     ///   of usable centroids.
-    public func loadCentroids() throws(SettingsError) -> (values: [Float], dimension: Int)? {
+    public func loadCentroids(clusters: Int) throws(SettingsError) -> (values: [Float], dimension: Int)? {
         guard let path = centroids else { return nil }
         let array: NPYArray
         do {
@@ -77,6 +78,10 @@ public struct OutputSettings: Sendable {
         }
         if let problem = Self.centroidProblem(array.values, columns: array.columns) {
             throw .invalid("--centroids \(path): \(problem)")
+        }
+        let rows = array.columns > 0 ? array.values.count / array.columns : 0
+        guard rows == clusters else {
+            throw .invalid("--centroids \(path): \(rows) rows, but --clusters is \(clusters) (pass --clusters \(rows), or a file of \(clusters) rows)")
         }
         return (array.values, array.columns)
     }

@@ -106,9 +106,9 @@ extension OutputSettings {
         try StartPreparation.checkLogLocation(decisions)
     }
 
-    /// Loads `--centroids`; a file that is no k × d matrix is a usage error.
-    func loadCentroidsForCommandLine() throws -> (values: [Float], dimension: Int)? {
-        try resolvingForCommandLine { () throws(SettingsError) in try loadCentroids() }
+    /// Loads `--centroids`; a file that is no `clusters` × d matrix is a usage error.
+    func loadCentroidsForCommandLine(clusters: Int) throws -> (values: [Float], dimension: Int)? {
+        try resolvingForCommandLine { () throws(SettingsError) in try loadCentroids(clusters: clusters) }
     }
 
     /// Writes `--save-centroids`.

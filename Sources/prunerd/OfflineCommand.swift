@@ -41,7 +41,7 @@ struct OfflineCommand: ParsableCommand {
             resume: nil, restoredEngine: false, inputs: configuration.inputs,
             decisionsPath: resolved.decisions, existingLog: resolved.existingLog)
         let options = try pruning.options()
-        let engine = OfflineEngine(options: options, centroids: try resolved.loadCentroidsForCommandLine())
+        let engine = OfflineEngine(options: options, centroids: try resolved.loadCentroidsForCommandLine(clusters: options.clusters))
         engine.kernel = KernelOverrides.choice
         engine.threads = max(1, threads ?? SettingsEnvironment.current().onlineCPUs)
         configuration.kernel = KernelOverrides.choice

@@ -167,6 +167,23 @@ struct MistakenInputTests {
         #expect(parseDecisions(result.stdout).count == 12)
     }
 
+    @Test("--centroids whose rows are not --clusters: serve and offline both refuse, naming the file and both counts")
+    func centroidsOfAnotherClusterCount() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let good = try goodFile(in: directory)
+        let file = directory.appendingPathComponent("three.npy")
+        try Data(NPYArray.encodeFloat32(rows: 3, columns: 8, values: (0..<24).map { Float($0 % 7) - 3 })).write(to: file)
+        for command in ["serve", "offline"] {
+            let log = directory.appendingPathComponent("three-\(command).jsonl")
+            let result = try runProcess(TestPaths.prunerd, [command, good.path, "--centroids", file.path,
+                "--decisions", log.path] + Self.options)
+            #expect(result.status != 0, "\(command)")
+            #expect(result.stderr.contains("--centroids \(file.path): 3 rows, but --clusters is 2"), "\(command): \(result.stderr)")
+            let written = (try? Data(contentsOf: log)) ?? Data()
+            #expect(written.isEmpty, "\(command) wrote decisions")
+        }
+    }
+
     @Test("--decisions into a missing directory is an error naming the directory; nothing is created")
     func decisionLogDirectoryMissing() throws {
         let directory = TestPaths.temporaryDirectory()
