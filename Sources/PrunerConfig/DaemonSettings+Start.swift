@@ -16,6 +16,9 @@ public struct StartingEngine {
     public var restoredEngine: Bool
     /// The checkpoint's `--unique-ids` filter, if it held one.
     public var idFilter: IDFilter?
+    /// Why nothing was resumed, when nothing was: said when the run then refuses a decision log
+    /// that holds lines, so the way out named is the right one.
+    public var noResume = "there is no checkpoint to resume from"
 }
 
 extension DaemonSettings {
@@ -27,6 +30,7 @@ extension DaemonSettings {
     /// and the run starts fresh: a bad file never stops a service nor half-loads.
     /// - Throws: only what a fresh start throws (`--centroids` that cannot be read, options the engine refuses).
     public func startingEngine(logger: Logger) throws -> StartingEngine {
+        var noResume = "there is no checkpoint to resume from"
         if let checkpoint = checkpointPath, !fresh, FileSystem.fileExists(atPath: checkpoint) {
             do {
                 return try restore(checkpoint, logger: logger)
@@ -35,10 +39,18 @@ extension DaemonSettings {
                 let reason = (error as? CheckpointError)?.message(naming: ServeOptions.flag(for:)) ?? "\(error)"
                 logger.error("checkpoint \(checkpoint) not restored: \(reason); moved to \(aside), starting fresh")
                 try? FileSystem.rename(checkpoint, to: aside)
+                noResume = "its checkpoint was not restored (\(reason); moved to \(aside))"
             }
+        } else if fresh {
+            noResume = "--fresh starts without the checkpoint"
+        } else if checkpointPath == nil, FileSystem.fileExists(atPath: output.stateDirectory + "/checkpoint.prnckpt") {
+            noResume = "checkpoints are off for this run, so \(output.stateDirectory)/checkpoint.prnckpt is not resumed from "
+                + "(pass --checkpoint-every 0 to resume from it and checkpoint at the stop)"
         }
-        return StartingEngine(engine: try StreamingEngine(options: pruning, centroids: try output.loadCentroids(clusters: pruning.clusters)),
-                              resume: nil, restoredEngine: false, idFilter: nil)
+        var start = StartingEngine(engine: try StreamingEngine(options: pruning, centroids: try output.loadCentroids(clusters: pruning.clusters)),
+                                   resume: nil, restoredEngine: false, idFilter: nil)
+        start.noResume = noResume
+        return start
     }
 
     private func restore(_ checkpoint: String, logger: Logger) throws -> StartingEngine {

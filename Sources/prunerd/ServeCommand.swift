@@ -136,7 +136,7 @@ struct ServeCommand: ParsableCommand {
         configuration.startPlan = try StartPreparation.prepare(
             resume: start.resume, restoredEngine: start.restoredEngine, inputs: configuration.inputs,
             matrixShards: configuration.matrixStream?.shards ?? [], decisionsPath: settings.output.decisions,
-            existingLog: settings.output.existingLog)
+            existingLog: settings.output.existingLog, noResume: start.noResume)
         configuration.resume = start.resume
         let idFilter = settings.idFilter(restored: start.idFilter.take(), resume: start.resume,
                                          restoredEngine: start.restoredEngine, plan: &configuration.startPlan)

@@ -226,4 +226,34 @@ struct MistakenInputTests {
         #expect(try runProcess(TestPaths.prunerd, command + ["--config", config.path]).status == 0)
         #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 24)
     }
+
+    @Test("the refusal of a log that holds lines says why nothing was resumed: no checkpoint, checkpoints off, or one that did not restore")
+    func existingDecisionLogSaysWhyNothingResumed() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let good = try goodFile(in: directory)
+        let log = directory.appendingPathComponent("d.jsonl").path
+        let state = directory.appendingPathComponent("state").path
+        let command = ["serve", good.path, "--decisions", log, "--state-dir", state] + Self.options
+        let first = try runProcess(TestPaths.prunerd, command + ["--checkpoint-every", "0"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(FileManager.default.fileExists(atPath: state + "/checkpoint.prnckpt"))
+
+        let off = try runProcess(TestPaths.prunerd, command)
+        #expect(off.status != 0)
+        #expect(off.stderr.contains("checkpoints are off for this run, so \(state)/checkpoint.prnckpt is not resumed from"), "\(off.stderr)")
+
+        let fresh = try runProcess(TestPaths.prunerd, command + ["--checkpoint-every", "0", "--fresh"])
+        #expect(fresh.status != 0)
+        #expect(fresh.stderr.contains("--fresh starts without the checkpoint"), "\(fresh.stderr)")
+
+        let other = try runProcess(TestPaths.prunerd, command.map { $0 == "2" ? "3" : $0 } + ["--checkpoint-every", "0"])
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("its checkpoint was not restored (") && other.stderr.contains("moved to \(state)/checkpoint.prnckpt.rejected"),
+                "\(other.stderr)")
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 12)
+
+        let none = try runProcess(TestPaths.prunerd, command + ["--checkpoint-every", "0"])
+        #expect(none.status != 0)
+        #expect(none.stderr.contains("there is no checkpoint to resume from"), "\(none.stderr)")
+    }
 }

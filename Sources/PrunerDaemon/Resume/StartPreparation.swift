@@ -25,7 +25,8 @@ public enum StartError: Error, CustomStringConvertible, Equatable {
     case logDirectoryMissing(log: String, directory: String)
     case logDirectoryNotDirectory(log: String, directory: String)
     case logIsDirectory(String)
-    case logNotEmpty(log: String, bytes: UInt64)
+    /// `noResume` says why no checkpoint was resumed from ("there is no checkpoint to resume from").
+    case logNotEmpty(log: String, bytes: UInt64, noResume: String)
     case inputChanged(input: String, reason: String)
     case system(String)
 
@@ -38,8 +39,8 @@ public enum StartError: Error, CustomStringConvertible, Equatable {
             return "decision log \(log): \(directory) is not a directory"
         case .logIsDirectory(let log):
             return "decision log \(log) is a directory; --decisions takes a file path or - for stdout"
-        case .logNotEmpty(let log, let bytes):
-            return "decision log \(log) already holds \(bytes) bytes of decisions and there is no checkpoint to resume from: "
+        case .logNotEmpty(let log, let bytes, let noResume):
+            return "decision log \(log) already holds \(bytes) bytes of decisions and \(noResume): "
                 + "pass --append to keep adding to it, or --overwrite to start it anew"
         case .inputChanged(let input, let reason):
             return "input \(input) changed since the checkpoint: \(reason); not resuming it blindly. "
@@ -91,8 +92,11 @@ public enum StartPreparation {
     ///   - resume: the restored resume point, or nil (fresh start, or a bare engine checkpoint).
     ///   - restoredEngine: whether an engine state was restored (a bare engine checkpoint: the log is appended to, as before resume points).
     ///   - matrixShards: the shards of the `.npy`/`.npz` input, each resumed like a file (its `seq` is the row).
+    ///   - noResume: why nothing was resumed, for the refusal of a log that holds lines (a checkpoint that
+    ///     did not restore, or checkpoints off for this run, is a different way out than none at all).
     public static func prepare(resume: ResumePoint?, restoredEngine: Bool, inputs: [String], matrixShards: [MatrixShard] = [],
-                               decisionsPath: String, existingLog: ExistingLogChoice) throws(StartError) -> StartPlan {
+                               decisionsPath: String, existingLog: ExistingLogChoice,
+                               noResume: String = "there is no checkpoint to resume from") throws(StartError) -> StartPlan {
         var plan = StartPlan()
         if let resume { try planInputs(resume, inputs: inputs, matrixShards: matrixShards, into: &plan) }
         guard decisionsPath != "-" else {
@@ -134,7 +138,7 @@ public enum StartPreparation {
         }
         guard let current, current.size > 0 else { return plan }
         switch existingLog {
-        case .refuse: throw .logNotEmpty(log: decisionsPath, bytes: current.size)
+        case .refuse: throw .logNotEmpty(log: decisionsPath, bytes: current.size, noResume: noResume)
         case .append: plan.notices.append("appending to decision log \(decisionsPath) (\(current.size) bytes already)")
         case .overwrite:
             try truncate(decisionsPath, to: 0)
