@@ -10,10 +10,11 @@ extension ServeOptions {
 
     /// The Markdown table: one row per option, in `--check-config`'s order.
     public static var documentationTable: String {
-        var lines = ["| option | config key | value | default | on SIGHUP |", "|---|---|---|---|---|"]
+        var lines = ["| option | config key | value | accepts | default | on SIGHUP |", "|---|---|---|---|---|---|"]
         for option in table {
             let key = option.source == .commandLineAndFile ? "`\(option.name)`" : "— (command line only)"
-            lines.append("| `--\(option.name)` | \(key) | \(option.kind.documentation) | \(escaped(option.defaultText)) | \(option.reload.documentation) |")
+            let accepts = acceptedValues[option.name].map { escaped($0.text) } ?? "—"
+            lines.append("| `--\(option.name)` | \(key) | \(option.kind.documentation) | \(accepts) | \(escaped(option.defaultText)) | \(option.reload.documentation) |")
         }
         return lines.joined(separator: "\n")
     }
