@@ -159,7 +159,8 @@ struct ClusterTests {
         #expect(outcome.overlap >= 0.95)
         let leaders = shards.filter { $0.errors.contains("this shard leads") }.count
         #expect(leaders == 1, "one leader fits epoch 1")
-        #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3)
+        #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3,
+                "\(shards.map { "shard \($0.index): " + $0.errors.split(separator: "\n").filter { $0.contains("cluster") }.suffix(8).joined(separator: " | ") })")
         // The shards agree on the centroids bit for bit: identical --save-centroids.
         let c0 = try Data(contentsOf: work.appendingPathComponent("centroids0.npy"))
         for s in 1..<4 { #expect(try Data(contentsOf: work.appendingPathComponent("centroids\(s).npy")) == c0) }
@@ -244,7 +245,8 @@ struct ClusterTests {
         waitUntil("three shards to adopt epoch 1", timeout: 30) {
             shards.filter { $0.errors.contains("adopted epoch 1") }.count >= 3
         }
-        #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3)
+        #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3,
+                "\(shards.map { "shard \($0.index): " + $0.errors.split(separator: "\n").filter { $0.contains("cluster") }.suffix(8).joined(separator: " | ") })")
         usleep(500_000)   // deliberate: the shards decide against the epoch for a while before the outage
         redis.stop()
         usleep(10_000_000)   // deliberate: the 10 s outage is what the test is about
@@ -333,7 +335,8 @@ struct ClusterTests {
         let ids = Set(all.map(\.id))
         #expect(all.count == 8000 && ids.count == 8000, "\(all.count) lines, \(ids.count) ids: every record decided exactly once")
         #expect(shards.filter { $0.errors.contains("this shard leads") }.count == 1, "one leader fits epoch 1")
-        #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3)
+        #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3,
+                "\(shards.map { "shard \($0.index): " + $0.errors.split(separator: "\n").filter { $0.contains("cluster") }.suffix(8).joined(separator: " | ") })")
         let c0 = try Data(contentsOf: work.appendingPathComponent("centroids0.npy"))
         for s in 1..<4 { #expect(try Data(contentsOf: work.appendingPathComponent("centroids\(s).npy")) == c0) }
         let kept = Set(all.filter { $0.decision == "keep" }.map(\.id))

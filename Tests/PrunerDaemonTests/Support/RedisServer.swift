@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 final class RedisServer: @unchecked Sendable {
-    let port: UInt16
+    private(set) var port: UInt16
     let directory: URL
     private var process: Process?
     private let lock = NSLock()
@@ -20,9 +20,23 @@ final class RedisServer: @unchecked Sendable {
     }
 
     /// Starts a server and waits until it answers PING.
+    ///
+    /// A free port is only free when it was asked for: a test running beside this one may
+    /// take it before the server binds it. Then this server exits and the PING is answered
+    /// by the other test's, whose keys the two tests would share (a cluster test once
+    /// adopted another's epoch); `start` refuses a server that is not its own, and a new
+    /// port is tried.
     init() throws {
         port = SocketClient.freePort()
         directory = TestPaths.temporaryDirectory()
+        for _ in 1..<5 {
+            do {
+                try start()
+                return
+            } catch RedisServerError.notOurs {
+                port = SocketClient.freePort()
+            }
+        }
         try start()
     }
 
@@ -45,8 +59,16 @@ final class RedisServer: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         lock.lock(); self.process = process; lock.unlock()
-        let answers = pollUntil(timeout: 20) { (try? cli(["PING"]))?.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG" }
+        let answers = pollUntil(timeout: 20) {
+            !process.isRunning || (try? cli(["PING"]))?.trimmingCharacters(in: .whitespacesAndNewlines) == "PONG"
+        }
         guard answers else { throw POSIXError(.ETIMEDOUT) }
+        // The server that answered must be this process (its port may have been taken meanwhile).
+        let info = (try? raw(["INFO", "server"])) ?? ""
+        guard process.isRunning, info.contains("process_id:\(process.processIdentifier)\r") || info.contains("process_id:\(process.processIdentifier)\n") else {
+            stop()
+            throw RedisServerError.notOurs(port: port)
+        }
     }
 
     /// Stops the server (SIGKILL: nothing saved, like a crash) and waits for it to exit.
@@ -80,4 +102,10 @@ final class RedisServer: @unchecked Sendable {
         guard result.status == 0 else { throw POSIXError(.EIO) }
         return String(decoding: result.stdout, as: UTF8.self)
     }
+}
+
+/// Why a test's redis-server did not start.
+enum RedisServerError: Error {
+    /// Another process answers on the port (this server could not bind it).
+    case notOurs(port: UInt16)
 }
