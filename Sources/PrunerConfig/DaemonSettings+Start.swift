@@ -1,6 +1,7 @@
 // How `prunerd serve` starts from its state directory: the checkpoint restored
 // when there is one and `--fresh` is not given; a checkpoint that does not
-// restore is moved aside (never half-loaded) and the run starts fresh; the
+// restore is moved aside (never half-loaded) once the run is sure to start, and
+// the run starts fresh; the
 // `--unique-ids` filter taken from the checkpoint or made new.
 import Logging
 import PrunerCore
@@ -19,6 +20,19 @@ public struct StartingEngine {
     /// Why nothing was resumed, when nothing was: said when the run then refuses a decision log
     /// that holds lines, so the way out named is the right one.
     public var noResume = "there is no checkpoint to resume from"
+    /// A checkpoint that did not restore, and why: moved aside by `setRejectedCheckpointAside`
+    /// once the run is sure to start, so that a start refused for another reason (a log that
+    /// holds lines) leaves it where the corrected command will find it.
+    public var rejectedCheckpoint: (path: String, reason: String)?
+
+    /// Renames the checkpoint that did not restore to `<checkpoint>.rejected` (kept for
+    /// inspection; the run's own checkpoints take its place) and logs why.
+    public func setRejectedCheckpointAside(logger: Logger) {
+        guard let (checkpoint, reason) = rejectedCheckpoint else { return }
+        let aside = checkpoint + DaemonSettings.rejectedCheckpointSuffix
+        logger.error("checkpoint \(checkpoint) not restored: \(reason); moved to \(aside), starting fresh")
+        try? FileSystem.rename(checkpoint, to: aside)
+    }
 }
 
 extension DaemonSettings {
@@ -26,20 +40,21 @@ extension DaemonSettings {
     public static let rejectedCheckpointSuffix = ".rejected"
 
     /// The engine, restored from the state directory's checkpoint when there is one (and no `--fresh`).
-    /// A checkpoint that cannot be restored is renamed to `<checkpoint>.rejected`, logged as an error,
-    /// and the run starts fresh: a bad file never stops a service nor half-loads.
+    /// A checkpoint that cannot be restored is not loaded at all, and the run starts fresh: a bad
+    /// file never stops a service nor half-loads. It is named in `rejectedCheckpoint`, for the
+    /// caller to move aside (`setRejectedCheckpointAside`) once nothing else stops the start.
     /// - Throws: only what a fresh start throws (`--centroids` that cannot be read, options the engine refuses).
     public func startingEngine(logger: Logger) throws -> StartingEngine {
         var noResume = "there is no checkpoint to resume from"
+        var rejected: (path: String, reason: String)?
         if let checkpoint = checkpointPath, !fresh, FileSystem.fileExists(atPath: checkpoint) {
             do {
                 return try restore(checkpoint, logger: logger)
             } catch {
-                let aside = checkpoint + Self.rejectedCheckpointSuffix
                 let reason = (error as? CheckpointError)?.message(naming: ServeOptions.flag(for:)) ?? "\(error)"
-                logger.error("checkpoint \(checkpoint) not restored: \(reason); moved to \(aside), starting fresh")
-                try? FileSystem.rename(checkpoint, to: aside)
-                noResume = "its checkpoint was not restored (\(reason); moved to \(aside))"
+                rejected = (checkpoint, reason)
+                noResume = "its checkpoint was not restored (\(reason); it is left at \(checkpoint), "
+                    + "for a start with the options it was written under)"
             }
         } else if fresh {
             noResume = "--fresh starts without the checkpoint"
@@ -50,6 +65,7 @@ extension DaemonSettings {
         var start = StartingEngine(engine: try StreamingEngine(options: pruning, centroids: try output.loadCentroids(clusters: pruning.clusters)),
                                    resume: nil, restoredEngine: false, idFilter: nil)
         start.noResume = noResume
+        start.rejectedCheckpoint = rejected
         return start
     }
 

@@ -137,6 +137,7 @@ struct ServeCommand: ParsableCommand {
             resume: start.resume, restoredEngine: start.restoredEngine, inputs: configuration.inputs,
             matrixShards: configuration.matrixStream?.shards ?? [], decisionsPath: settings.output.decisions,
             existingLog: settings.output.existingLog, noResume: start.noResume)
+        start.setRejectedCheckpointAside(logger: logger)
         configuration.resume = start.resume
         let idFilter = settings.idFilter(restored: start.idFilter.take(), resume: start.resume,
                                          restoredEngine: start.restoredEngine, plan: &configuration.startPlan)

@@ -194,6 +194,9 @@ struct DaemonSettingsTests {
 
         let start = try settings.startingEngine(logger: logger)
         #expect(!start.restoredEngine && start.resume == nil && start.idFilter == nil)
+        #expect(start.rejectedCheckpoint?.path == checkpoint)
+        #expect(FileManager.default.fileExists(atPath: checkpoint), "moved aside only once the run is sure to start")
+        start.setRejectedCheckpointAside(logger: logger)
         #expect(!FileManager.default.fileExists(atPath: checkpoint))
         #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoint + DaemonSettings.rejectedCheckpointSuffix)) == garbage)
         #expect(start.engine.warmupProgress != nil, "a fresh engine, warming up")

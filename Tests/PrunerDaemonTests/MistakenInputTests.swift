@@ -246,12 +246,27 @@ struct MistakenInputTests {
         #expect(fresh.status != 0)
         #expect(fresh.stderr.contains("--fresh starts without the checkpoint"), "\(fresh.stderr)")
 
+        // Written under --clusters 2: a start with 3 is refused, and the checkpoint stays where the
+        // corrected command finds it.
         let other = try runProcess(TestPaths.prunerd, command.map { $0 == "2" ? "3" : $0 } + ["--checkpoint-every", "0"])
         #expect(other.status != 0)
-        #expect(other.stderr.contains("its checkpoint was not restored (") && other.stderr.contains("moved to \(state)/checkpoint.prnckpt.rejected"),
+        #expect(other.stderr.contains("its checkpoint was not restored (") && other.stderr.contains("--clusters 2 in checkpoint, 3 configured")
+                    && other.stderr.contains("it is left at \(state)/checkpoint.prnckpt, for a start with the options it was written under"),
                 "\(other.stderr)")
+        #expect(FileManager.default.fileExists(atPath: state + "/checkpoint.prnckpt"))
+        #expect(!FileManager.default.fileExists(atPath: state + "/checkpoint.prnckpt.rejected"))
         #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 12)
+        let corrected = try runProcess(TestPaths.prunerd, command + ["--checkpoint-every", "0"])
+        #expect(corrected.status == 0, "\(corrected.stderr)")
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: log))).count == 12, "resumed: nothing decided twice")
 
+        // When the run does start (here: --overwrite), the checkpoint that did not restore is moved aside.
+        let anew = try runProcess(TestPaths.prunerd, command.map { $0 == "2" ? "3" : $0 } + ["--checkpoint-every", "0", "--overwrite"])
+        #expect(anew.status == 0, "\(anew.stderr)")
+        #expect(anew.stderr.contains("moved to \(state)/checkpoint.prnckpt.rejected, starting fresh"), "\(anew.stderr)")
+        #expect(FileManager.default.fileExists(atPath: state + "/checkpoint.prnckpt.rejected"))
+
+        try FileManager.default.removeItem(atPath: state + "/checkpoint.prnckpt")
         let none = try runProcess(TestPaths.prunerd, command + ["--checkpoint-every", "0"])
         #expect(none.status != 0)
         #expect(none.stderr.contains("there is no checkpoint to resume from"), "\(none.stderr)")
