@@ -19,7 +19,7 @@ public struct StartingEngine {
     public var idFilter: IDFilter?
     /// Why nothing was resumed, when nothing was: said when the run then refuses a decision log
     /// that holds lines, so the way out named is the right one.
-    public var noResume = "there is no checkpoint to resume from"
+    public var noResume = StartPreparation.noCheckpoint
     /// A checkpoint that did not restore, and why: moved aside by `setRejectedCheckpointAside`
     /// once the run is sure to start, so that a start refused for another reason (a log that
     /// holds lines) leaves it where the corrected command will find it.
@@ -45,7 +45,7 @@ extension DaemonSettings {
     /// caller to move aside (`setRejectedCheckpointAside`) once nothing else stops the start.
     /// - Throws: only what a fresh start throws (`--centroids` that cannot be read, options the engine refuses).
     public func startingEngine(logger: Logger) throws -> StartingEngine {
-        var noResume = "there is no checkpoint to resume from"
+        var noResume = StartPreparation.noCheckpoint
         var rejected: (path: String, reason: String)?
         if let checkpoint = checkpointPath, !fresh, FileSystem.fileExists(atPath: checkpoint) {
             do {
@@ -58,8 +58,8 @@ extension DaemonSettings {
             }
         } else if fresh {
             noResume = "--fresh starts without the checkpoint"
-        } else if checkpointPath == nil, FileSystem.fileExists(atPath: output.stateDirectory + "/checkpoint.prnckpt") {
-            noResume = "checkpoints are off for this run, so \(output.stateDirectory)/checkpoint.prnckpt is not resumed from "
+        } else if checkpointPath == nil, FileSystem.fileExists(atPath: checkpointFile) {
+            noResume = "checkpoints are off for this run, so \(checkpointFile) is not resumed from "
                 + "(pass --checkpoint-every 0 to resume from it and checkpoint at the stop)"
         }
         var start = StartingEngine(engine: try StreamingEngine(options: pruning, centroids: try output.loadCentroids(clusters: pruning.clusters)),

@@ -75,10 +75,12 @@ public struct DaemonSettings: Sendable {
         public var maxHold: Double?
     }
 
-    /// The checkpoint's path: `checkpoint.prnckpt` in the state directory, when checkpoints are on.
-    public var checkpointPath: String? {
-        checkpointEvery == nil ? nil : output.stateDirectory + "/checkpoint.prnckpt"
-    }
+    /// The checkpoint's path: `checkpointFile`, when checkpoints are on.
+    public var checkpointPath: String? { checkpointEvery == nil ? nil : checkpointFile }
+
+    /// `checkpoint.prnckpt` in the state directory, where checkpoints are written when they are on
+    /// (and where a run with them off still finds an earlier run's, to say it does not resume it).
+    public var checkpointFile: String { output.stateDirectory + "/checkpoint.prnckpt" }
 
     /// Whether the state directory must exist before the daemon starts (checkpoints, or the control socket in it).
     public var needsStateDirectory: Bool { checkpointEvery != nil || control?.inStateDirectory == true }

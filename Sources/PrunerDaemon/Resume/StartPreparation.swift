@@ -25,7 +25,7 @@ public enum StartError: Error, CustomStringConvertible, Equatable {
     case logDirectoryMissing(log: String, directory: String)
     case logDirectoryNotDirectory(log: String, directory: String)
     case logIsDirectory(String)
-    /// `noResume` says why no checkpoint was resumed from ("there is no checkpoint to resume from").
+    /// `noResume` says why no checkpoint was resumed from (`StartPreparation.noCheckpoint` when there was none).
     case logNotEmpty(log: String, bytes: UInt64, noResume: String)
     case inputChanged(input: String, reason: String)
     case system(String)
@@ -69,6 +69,9 @@ public struct StartPlan: Sendable {
 }
 
 public enum StartPreparation {
+    /// Why nothing was resumed when there simply was no checkpoint (the refusal's plain case).
+    public static let noCheckpoint = "there is no checkpoint to resume from"
+
     /// Checks that the decision log can be created where it is asked for, without creating directories.
     public static func checkLogLocation(_ path: String) throws(StartError) {
         guard path != "-" else { return }
@@ -96,7 +99,7 @@ public enum StartPreparation {
     ///     did not restore, or checkpoints off for this run, is a different way out than none at all).
     public static func prepare(resume: ResumePoint?, restoredEngine: Bool, inputs: [String], matrixShards: [MatrixShard] = [],
                                decisionsPath: String, existingLog: ExistingLogChoice,
-                               noResume: String = "there is no checkpoint to resume from") throws(StartError) -> StartPlan {
+                               noResume: String = noCheckpoint) throws(StartError) -> StartPlan {
         var plan = StartPlan()
         if let resume { try planInputs(resume, inputs: inputs, matrixShards: matrixShards, into: &plan) }
         guard decisionsPath != "-" else {
