@@ -18,9 +18,9 @@ extension ShardStatistics {
     /// few held records. Each part of the estimate comes from a sample without that bias: the
     /// concepts' mix from every member in the view, a concept's distances from this shard's
     /// members since its first view (after the leader's fit), the decisions' mix from the
-    /// others' own. What was tried and measured is in docs/scale-out.md ("Measured"). Bins are
-    /// rounded and a concept's count is the sum of its bins, so quantiles read a consistent
-    /// histogram.
+    /// others' own. What was tried and measured is in docs/scale-out.md ("Measured"). A concept's
+    /// growth is rounded once, cumulatively over its bins, and its count is the sum of its bins, so
+    /// quantiles read a consistent histogram that grew by the estimate.
     public func carriedForward(own: ShardStatistics, since base: ShardStatistics, shapeBase: ShardStatistics,
                                scale: Double) -> ShardStatistics {
         precondition(own.clusters == clusters && base.clusters == clusters && shapeBase.clusters == clusters,
@@ -38,9 +38,12 @@ extension ShardStatistics {
                 guard grown > 0, shapeCount > 0, now.distanceSum >= shape.distanceSum else { continue }
                 let ownBins = now.histogram, shapeBins = shape.histogram
                 var bins = out.concepts[j].histogram
-                var added = 0
+                var added = 0, shaped = 0
                 for b in bins.indices where ownBins[b] > shapeBins[b] {
-                    let extra = Int((grown * Double(ownBins[b] - shapeBins[b]) / Double(shapeCount)).rounded())
+                    // Rounded cumulatively, so the bins add up to the growth: rounded one by one, a
+                    // concept spread thin over many bins (under half a member each) grew by nothing.
+                    shaped += Int(ownBins[b] - shapeBins[b])
+                    let extra = Int((grown * Double(shaped) / Double(shapeCount)).rounded()) - added
                     bins[b] &+= UInt32(extra)
                     added += extra
                 }

@@ -58,6 +58,20 @@ import Testing
         }
     }
 
+    /// A concept whose members since the first view are spread thin (about one a bin) still grows
+    /// by the whole estimate: rounded bin by bin, each bin's share (under half a member) rounded to
+    /// nothing and the others' members stopped growing, as if the view were frozen.
+    @Test func carriedForwardGrowsAThinlySpreadConceptByTheWholeEstimate() {
+        let others = Self.random(clusters: 1, members: 900, seed: 7)
+        let base = Self.random(clusters: 1, members: 300, seed: 8)
+        let now = base + Self.random(clusters: 1, members: 100, seed: 10)
+        let occupied = zip(now.concepts[0].histogram, base.concepts[0].histogram).filter { $0 > $1 }.count
+        #expect(occupied > 80, "the 100 new members sit in \(occupied) bins")
+        let estimate = others.carriedForward(own: now, since: base, shapeBase: base, scale: 0.4)
+        #expect(estimate.concepts[0].count == 900 + 40)
+        #expect(estimate.concepts[0].count == estimate.concepts[0].histogram.reduce(0) { $0 + Int($1) })
+    }
+
     @Test func snapshotRoundTripsAndIsSmall() throws {
         let stats = Self.random(clusters: 100, members: 20_000, seed: 9)
         let snapshot = ShardSnapshot(shard: "host-a:4242", epoch: 1, sequence: 77, dimension: 384, statistics: stats)

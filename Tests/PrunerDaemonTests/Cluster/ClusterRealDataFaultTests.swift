@@ -12,8 +12,25 @@ import Glibc
 
 extension ClusterTests {
     /// The options of the real-data streaming runs (shards and the one daemon alike).
-    static let realStreaming = ["--keep-ratio", "0.3", "--clusters", "100", "--seed", "3",
-                                "--warmup", "2000", "--lookahead", "1000"]
+    static let realStreaming = realStreaming(warmup: 2000)
+
+    /// The same options with another warm-up (`heldByCluster` for the one daemon held as the cluster is).
+    static func realStreaming(warmup: Int) -> [String] {
+        ["--keep-ratio", "0.3", "--clusters", "100", "--seed", "3", "--warmup", String(warmup), "--lookahead", "1000"]
+    }
+
+    /// What 4 shards at `--warmup 2000` hold before their first decision: each buffers its records
+    /// while the leader fills its warm-up, so the cluster first decides with ~8,000 records counted.
+    /// One daemon with the cluster's centroids and that hold decides its first records on as many
+    /// statistics; at `--warmup 2000` it decides them on a quarter as many, and its first 8,000
+    /// decisions differ from the cluster's by that alone (4–5 % of them, against < 1 % later with
+    /// a fresh view; docs/scale-out.md, "Measured").
+    static let heldByCluster = 4 * 2000
+
+    /// |kept ∩ reference| / |reference|.
+    static func overlap(_ kept: Set<String>, _ reference: Set<String>) -> Double {
+        Double(kept.intersection(reference).count) / Double(max(reference.count, 1))
+    }
 
     /// The real set shuffled (seed 42, as `realDataStream`), one PRN1 record (raw float16) per element, in stream order.
     struct RealSet {
@@ -82,11 +99,11 @@ extension ClusterTests {
         let work = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let entries = try RealSet(data: data, work: work).entries(perEntry: 500)
-        func daemon(_ s: Int, group: String, extra: [String]) throws -> Shard {
+        func daemon(_ s: Int, group: String, extra: [String], options: [String] = Self.realStreaming) throws -> Shard {
             try Shard(s, arguments: ["serve", "--listen", redis.url("crawl?group=\(group)"), "--consumer", "s\(s)",
                                      "--decisions", work.appendingPathComponent("shard\(s).jsonl").path, "--log-level", "info",
                                      "--state-dir", work.appendingPathComponent("state\(s)").path,
-                                     "--control", work.appendingPathComponent("s\(s).sock").path] + extra + Self.realStreaming, work: work)
+                                     "--control", work.appendingPathComponent("s\(s).sock").path] + extra + options, work: work)
         }
         func shard(_ s: Int) throws -> Shard {
             try daemon(s, group: "g", extra: ["--cluster", redis.url("real"), "--shard-id", "s\(s)", "--sync-every", "0.25",
@@ -127,15 +144,21 @@ extension ClusterTests {
         #expect(all.count == 40_000 && ids.count == 40_000, "\(all.count) lines, \(ids.count) ids: every record decided exactly once")
         let kept = Set(all.filter { $0.decision == "keep" }.map(\.id))
         let ratio = Double(kept.count) / Double(max(all.count, 1))
-        let one = try daemon(9, group: "one", extra: ["--centroids", work.appendingPathComponent("centroids0.npy").path])
+        // One daemon on the same stream (its own groups) with the cluster's centroids: held as the
+        // cluster is (the reference), and at the shards' own warm-up (printed beside it).
+        let centroids = ["--centroids", work.appendingPathComponent("centroids0.npy").path]
+        let one = try daemon(9, group: "one", extra: centroids, options: Self.realStreaming(warmup: Self.heldByCluster))
+        let atWarmup = try daemon(10, group: "warmup", extra: centroids)
         Self.stopOnceRead([one], redis: redis, group: "one", count: entries.count)
-        #expect(one.wait(seconds: 600), "the one daemon did not end: \(one.errors)")
-        let reference = Self.keptIDs(one.log)
-        let overlap = Double(kept.intersection(reference).count) / Double(max(reference.count, 1))
-        print("cluster, real data on one Redis stream, look-ahead 1,000, shard 2 killed (\(loggedAtKill) lines logged, \(fedAtKill) entries added) and restarted: lines per shard \(decisions.map(\.count)), kept per shard \(decisions.map { $0.filter { $0.decision == "keep" }.count }), keep ratio \(ratio), overlap with one daemon \(overlap)")
+        Self.stopOnceRead([atWarmup], redis: redis, group: "warmup", count: entries.count)
+        #expect(one.wait(seconds: 600) && atWarmup.wait(seconds: 600), "the one daemon did not end: \(one.errors) \(atWarmup.errors)")
+        let overlap = Self.overlap(kept, Self.keptIDs(one.log))
+        let overlapAtWarmup = Self.overlap(kept, Self.keptIDs(atWarmup.log))
+        print("cluster, real data on one Redis stream, look-ahead 1,000, shard 2 killed (\(loggedAtKill) lines logged, \(fedAtKill) entries added) and restarted: lines per shard \(decisions.map(\.count)), kept per shard \(decisions.map { $0.filter { $0.decision == "keep" }.count }), keep ratio \(ratio), overlap with one daemon \(overlap) (at --warmup 2000: \(overlapAtWarmup))")
         #expect(abs(ratio - 0.3) <= 0.005)
-        // Measured 0.951–0.957 (docs/scale-out.md, "Measured"): at the bar, so it may miss it.
-        #expect(overlap >= 0.92)
+        // Measured 0.954–0.963 against one daemon held as the cluster is (0.952–0.956 at --warmup
+        // 2000; docs/scale-out.md, "Measured"): above the bar by less than its run-to-run spread.
+        #expect(overlap >= 0.93)
         withKnownIssue("a shard killed and restarted while the stream flows: overlap ≥ 0.95 is met narrowly (issue 18)", isIntermittent: true) {
             #expect(overlap >= 0.95)
         }
@@ -198,24 +221,30 @@ extension ClusterTests {
         #expect(zip(before, during).allSatisfy { $0 < $1 }, "every shard went on deciding while Redis was away: \(before) → \(during)")
         let kept = Set(all.filter { $0.decision == "keep" }.map(\.id))
         let ratio = Double(kept.count) / Double(max(all.count, 1))
-        // One daemon on the whole stream in the same order (record i went to shard i mod 4), same centroids.
-        let single = work.appendingPathComponent("single.jsonl")
-        let run = try runProcess(TestPaths.prunerd, ["serve", work.appendingPathComponent("whole.prn1").path, "--decisions", single.path,
-                                                     "--centroids", work.appendingPathComponent("centroids0.npy").path] + Self.realStreaming)
-        try #require(run.status == 0, "\(run.stderr)")
-        let reference = Self.keptIDs(single)
-        let overlap = Double(kept.intersection(reference).count) / Double(max(reference.count, 1))
+        // One daemon on the whole stream in the same order (record i went to shard i mod 4), same
+        // centroids: held as the cluster is (the reference), and at the shards' own warm-up.
+        func oneDaemon(warmup: Int) throws -> Set<String> {
+            let log = work.appendingPathComponent("single-\(warmup).jsonl")
+            let run = try runProcess(TestPaths.prunerd, ["serve", work.appendingPathComponent("whole.prn1").path, "--decisions", log.path,
+                                                         "--centroids", work.appendingPathComponent("centroids0.npy").path]
+                                                        + Self.realStreaming(warmup: warmup))
+            try #require(run.status == 0, "\(run.stderr)")
+            return Self.keptIDs(log)
+        }
+        let reference = try oneDaemon(warmup: Self.heldByCluster)
+        let overlap = Self.overlap(kept, reference)
+        let overlapAtWarmup = Self.overlap(kept, try oneDaemon(warmup: 2000))
         // Where the kept sets differ, by when each shard logged the decision: before the outage,
         // during it, after Redis is back until the shard reconnected, with a fresh view, and at
         // its end; and per shard, each window's kept count less one daemon's on the same records.
-        print("cluster, real data, Redis away 10 s, look-ahead 1,000: lines logged before/after the outage \(before) → \(during), keep ratio \(ratio), overlap with one daemon \(overlap); \(marks.report(decisions, reference: reference, before: before, during: during))")
+        print("cluster, real data, Redis away 10 s, look-ahead 1,000: lines logged before/after the outage \(before) → \(during), keep ratio \(ratio), overlap with one daemon \(overlap) (at --warmup 2000: \(overlapAtWarmup)); \(marks.report(decisions, reference: reference, before: before, during: during))")
         #expect(abs(ratio - 0.3) <= 0.005)
-        // Known short of issue 18 (docs/scale-out.md, "Measured"): 0.933–0.948 with the view carried
-        // forward (0.932–0.942 frozen). The loss is in the decisions made during the outage: 3.1–3.6 %
-        // of them differ from one daemon's, against 0.8 % of the same window without the outage,
-        // since the others' members are estimated, not seen.
-        #expect(overlap >= 0.9)
-        withKnownIssue("Redis away 10 s while the stream flows: overlap ≥ 0.95 (issue 18)", isIntermittent: true) {
+        // Measured 0.955–0.959 against one daemon held as the cluster is (0.942–0.948 at --warmup
+        // 2000; docs/scale-out.md, "Measured"): above the bar by less than its run-to-run spread. The
+        // loss is in the decisions made during the outage: ~2.9 % of them differ from one daemon's,
+        // against ~1 % before it, since the others' members are estimated, not seen.
+        #expect(overlap >= 0.93)
+        withKnownIssue("Redis away 10 s while the stream flows: overlap ≥ 0.95 is met narrowly (issue 18)", isIntermittent: true) {
             #expect(overlap >= 0.95)
         }
     }

@@ -341,17 +341,24 @@ struct ClusterTests {
         for s in 1..<4 { #expect(try Data(contentsOf: work.appendingPathComponent("centroids\(s).npy")) == c0) }
         let kept = Set(all.filter { $0.decision == "keep" }.map(\.id))
         let ratio = Double(kept.count) / Double(max(all.count, 1))
-        // One daemon on the same stream (its own group), with the cluster's centroids and the same options.
-        let one = try Shard(9, arguments: ["serve", "--listen", redis.url("crawl?group=one"), "--consumer", "one",
-                                           "--decisions", work.appendingPathComponent("shard9.jsonl").path,
-                                           "--state-dir", work.appendingPathComponent("state9").path,
-                                           "--control", work.appendingPathComponent("s9.sock").path,
-                                           "--centroids", work.appendingPathComponent("centroids0.npy").path] + options, work: work)
-        Self.stopOnceRead([one], redis: redis, group: "one", count: 80)
-        #expect(one.wait(seconds: 120), "the one daemon did not end: \(one.errors)")
-        let reference = Set(parseDecisions(try Data(contentsOf: one.log)).filter { $0.decision == "keep" }.map(\.id))
-        let overlap = Double(kept.intersection(reference).count) / Double(max(reference.count, 1))
-        print("cluster on one Redis stream, 4 shards, look-ahead \(lookahead.map(String.init) ?? "default"): lines per shard \(decisions.map(\.count)), keep ratio \(ratio), overlap with one daemon \(overlap)")
+        // One daemon on the same stream (its own group), with the cluster's centroids and the same
+        // options; at look-ahead 1,000 also held as the cluster is (its warm-up the 4 × 1,000 records
+        // the shards buffer while the leader fills its clustering warm-up; heldByCluster).
+        func oneDaemon(_ index: Int, group: String, options: [String]) throws -> Set<String> {
+            let one = try Shard(index, arguments: ["serve", "--listen", redis.url("crawl?group=\(group)"), "--consumer", group,
+                                                   "--decisions", work.appendingPathComponent("shard\(index).jsonl").path,
+                                                   "--state-dir", work.appendingPathComponent("state\(index)").path,
+                                                   "--control", work.appendingPathComponent("s\(index).sock").path,
+                                                   "--centroids", work.appendingPathComponent("centroids0.npy").path] + options, work: work)
+            Self.stopOnceRead([one], redis: redis, group: group, count: 80)
+            #expect(one.wait(seconds: 120), "the one daemon did not end: \(one.errors)")
+            return Set(parseDecisions(try Data(contentsOf: one.log)).filter { $0.decision == "keep" }.map(\.id))
+        }
+        let atOptions = Self.overlap(kept, try oneDaemon(9, group: "one", options: options))
+        let overlap = try lookahead.map { _ in
+            Self.overlap(kept, try oneDaemon(10, group: "held", options: options + ["--warmup", "4000"]))
+        } ?? atOptions
+        print("cluster on one Redis stream, 4 shards, look-ahead \(lookahead.map(String.init) ?? "default"): lines per shard \(decisions.map(\.count)), keep ratio \(ratio), overlap with one daemon \(overlap) (with the same options: \(atOptions))")
         guard lookahead != nil else {
             #expect(abs(ratio - 0.3) <= 0.005)
             #expect(overlap >= 0.95)
@@ -359,7 +366,8 @@ struct ClusterTests {
         }
         // Known short of issue 18 (docs/scale-out.md, "Measured"): decided as the stream flows, the order
         // alone moves a streaming kept set (one daemon on two shuffles: 0.905 at look-ahead 1,000); measured
-        // 0.925–0.952. The keep ratio holds: the end's budget (docs/scale-out.md).
+        // 0.944–0.959 against one daemon held as the cluster is (0.925–0.938 with the same options). The
+        // keep ratio holds: the end's budget (docs/scale-out.md).
         #expect(abs(ratio - 0.3) <= 0.005)
         #expect(overlap >= 0.85)
         withKnownIssue("decided while the stream flows: overlap ≥ 0.95 (issue 18)", isIntermittent: true) {
