@@ -35,12 +35,32 @@ enum TestPaths {
         return nil
     }
 
-    /// A fresh temporary directory.
+    /// A fresh temporary directory, under this test process's own root (`testRoot`), which goes
+    /// when the process exits: a test that stops at a failed `#require`, or keeps its directory
+    /// to the end of its body, leaves nothing behind in /tmp.
     static func temporaryDirectory() -> URL {
-        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("prunerd-test-\(UUID().uuidString.prefix(8))")
+        let url = testRoot.appendingPathComponent("prunerd-test-\(UUID().uuidString.prefix(8))")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
+
+    /// `$TMPDIR/prunerd-tests-PID`, removed at exit. Roots of test processes no longer running
+    /// (killed, so their exit handler never ran) are removed when the first one is made.
+    static let testRoot: URL = {
+        let temporary = URL(fileURLWithPath: NSTemporaryDirectory())
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        for name in names where name.hasPrefix("prunerd-tests-") {
+            if let pid = Int32(name.dropFirst("prunerd-tests-".count)), kill(pid, 0) != 0, errno == ESRCH {
+                try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+            }
+        }
+        let root = temporary.appendingPathComponent("prunerd-tests-\(getpid())")
+        try! FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        atexit {
+            try? FileManager.default.removeItem(at: URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("prunerd-tests-\(getpid())"))
+        }
+        return root
+    }()
 }
 
 /// The result of a finished process.
