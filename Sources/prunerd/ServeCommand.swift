@@ -127,7 +127,10 @@ struct ServeCommand: ParsableCommand {
         let meter = settings.isService ? nil : ProgressMeter.standardError(total: ProgressMeter.inputSize(streams: configuration.inputs, matrices: matrices))
         configuration.progress = meter?.daemonCallback()
         try settings.output.checkDecisionLogLocation()
-        if settings.needsStateDirectory { try FileSystem.createDirectory(atPath: settings.output.stateDirectory) }
+        if settings.needsStateDirectory {
+            try FileSystem.createDirectory(atPath: settings.output.stateDirectory)
+            try StartPreparation.lockStateDirectory(settings.output.stateDirectory)
+        }
         configuration.reloadOptions = settings.optionsReload(configPath: config)
 
         var start: StartingEngine

@@ -271,4 +271,27 @@ struct MistakenInputTests {
         #expect(none.status != 0)
         #expect(none.stderr.contains("there is no checkpoint to resume from"), "\(none.stderr)")
     }
+
+    @Test("a second daemon on a state directory in use is refused, naming it and the holder's pid, and writes nothing; once the first has exited it starts")
+    func stateDirectoryInUse() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let state = directory.appendingPathComponent("state").path
+        let good = try goodFile(in: directory)
+        let first = try BackgroundDaemon(arguments: ["serve", "--listen", "unix:" + directory.appendingPathComponent("in.sock").path,
+                                                     "--state-dir", state, "--decisions", directory.appendingPathComponent("first.jsonl").path]
+                                         + Self.options)
+        #expect(first.waitForLog("listening on unix:"), "\(first.stderr)")
+        let second = directory.appendingPathComponent("second.jsonl").path
+        let command = ["serve", good.path, "--state-dir", state, "--checkpoint-every", "0", "--decisions", second] + Self.options
+        let refused = try runProcess(TestPaths.prunerd, command)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("state directory \(state) is in use by another prunerd (pid \(first.process.processIdentifier))"
+                                        + ": its checkpoint and control socket belong to that daemon; give each daemon its own --state-dir"),
+                "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: second), "the refused daemon wrote no decision log")
+        #expect(first.terminate() == 0)
+        let started = try runProcess(TestPaths.prunerd, command)
+        #expect(started.status == 0, "\(started.stderr)")
+        #expect(parseDecisions(try Data(contentsOf: URL(fileURLWithPath: second))).count == 12)
+    }
 }

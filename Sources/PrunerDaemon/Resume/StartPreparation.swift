@@ -28,6 +28,8 @@ public enum StartError: Error, CustomStringConvertible, Equatable {
     /// `noResume` says why no checkpoint was resumed from (`StartPreparation.noCheckpoint` when there was none).
     case logNotEmpty(log: String, bytes: UInt64, noResume: String)
     case inputChanged(input: String, reason: String)
+    /// Another process holds the state directory's lock; `holder` is the pid it wrote (or empty).
+    case stateDirectoryInUse(directory: String, holder: String)
     case system(String)
 
     public var description: String {
@@ -45,6 +47,9 @@ public enum StartError: Error, CustomStringConvertible, Equatable {
         case .inputChanged(let input, let reason):
             return "input \(input) changed since the checkpoint: \(reason); not resuming it blindly. "
                 + "Restore the original file, or start anew with --fresh (with --overwrite or --append for the decision log)"
+        case .stateDirectoryInUse(let directory, let holder):
+            return "state directory \(directory) is in use by another prunerd" + (holder.isEmpty ? "" : " (pid \(holder))")
+                + ": its checkpoint and control socket belong to that daemon; give each daemon its own --state-dir"
         case .system(let message):
             return message
         }
