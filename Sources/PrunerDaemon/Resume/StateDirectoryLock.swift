@@ -25,16 +25,13 @@ extension StartPreparation {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .system("state directory \(directory): cannot open \(path): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let failure = errno
-            if failure == EWOULDBLOCK {
-                var bytes = [UInt8](repeating: 0, count: 32)
-                let count = read(fd, &bytes, bytes.count)
-                close(fd)
-                let holder = count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "" : ""
-                throw .stateDirectoryInUse(directory: directory, holder: holder)
-            }
+            let held = errno == EWOULDBLOCK
+            var bytes = [UInt8](repeating: 0, count: 32)
+            let count = held ? read(fd, &bytes, bytes.count) : 0
             close(fd)
-            return
+            guard held else { return }
+            let holder = String(decoding: bytes.prefix(max(count, 0)), as: UTF8.self).split(separator: "\n").first.map(String.init)
+            throw .stateDirectoryInUse(directory: directory, holder: holder ?? "")
         }
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)

@@ -19,13 +19,17 @@ extension ClusterTests {
         ["--keep-ratio", "0.3", "--clusters", "100", "--seed", "3", "--warmup", String(warmup), "--lookahead", "1000"]
     }
 
-    /// What 4 shards at `--warmup 2000` hold before their first decision: each buffers its records
-    /// while the leader fills its warm-up, so the cluster first decides with ~8,000 records counted.
-    /// One daemon with the cluster's centroids and that hold decides its first records on as many
-    /// statistics; at `--warmup 2000` it decides them on a quarter as many, and its first 8,000
-    /// decisions differ from the cluster's by that alone (4–5 % of them, against < 1 % later with
-    /// a fresh view; docs/scale-out.md, "Measured").
-    static let heldByCluster = 4 * 2000
+    /// What `shards` shards hold before their first decision: each buffers its records while the
+    /// leader fills its clustering warm-up (the longer of `--warmup` and `--lookahead`), so 4 shards
+    /// at `--warmup 2000` first decide with ~8,000 records counted. One daemon with the cluster's
+    /// centroids and that hold decides its first records on as many statistics; at `--warmup 2000`
+    /// it decides them on a quarter as many, and its first 8,000 decisions differ from the
+    /// cluster's by that alone (4–5 % of them, against < 1 % later with a fresh view;
+    /// docs/scale-out.md, "Measured").
+    static func heldByCluster(shards: Int, warmup: Int, lookahead: Int) -> Int { shards * max(warmup, lookahead) }
+
+    /// `heldByCluster` for the real-data runs: 4 shards of `realStreaming`.
+    static let realHeldByCluster = heldByCluster(shards: 4, warmup: 2000, lookahead: 1000)
 
     /// |kept ∩ reference| / |reference|.
     static func overlap(_ kept: Set<String>, _ reference: Set<String>) -> Double {
@@ -147,7 +151,7 @@ extension ClusterTests {
         // One daemon on the same stream (its own groups) with the cluster's centroids: held as the
         // cluster is (the reference), and at the shards' own warm-up (printed beside it).
         let centroids = ["--centroids", work.appendingPathComponent("centroids0.npy").path]
-        let one = try daemon(9, group: "one", extra: centroids, options: Self.realStreaming(warmup: Self.heldByCluster))
+        let one = try daemon(9, group: "one", extra: centroids, options: Self.realStreaming(warmup: Self.realHeldByCluster))
         let atWarmup = try daemon(10, group: "warmup", extra: centroids)
         Self.stopOnceRead([one], redis: redis, group: "one", count: entries.count)
         Self.stopOnceRead([atWarmup], redis: redis, group: "warmup", count: entries.count)
@@ -231,7 +235,7 @@ extension ClusterTests {
             try #require(run.status == 0, "\(run.stderr)")
             return Self.keptIDs(log)
         }
-        let reference = try oneDaemon(warmup: Self.heldByCluster)
+        let reference = try oneDaemon(warmup: Self.realHeldByCluster)
         let overlap = Self.overlap(kept, reference)
         let overlapAtWarmup = Self.overlap(kept, try oneDaemon(warmup: 2000))
         // Where the kept sets differ, by when each shard logged the decision: before the outage,

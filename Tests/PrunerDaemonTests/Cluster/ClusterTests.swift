@@ -160,7 +160,7 @@ struct ClusterTests {
         let leaders = shards.filter { $0.errors.contains("this shard leads") }.count
         #expect(leaders == 1, "one leader fits epoch 1")
         #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3,
-                "\(shards.map { "shard \($0.index): " + $0.errors.split(separator: "\n").filter { $0.contains("cluster") }.suffix(8).joined(separator: " | ") })")
+                Self.clusterLogTails(shards))
         // The shards agree on the centroids bit for bit: identical --save-centroids.
         let c0 = try Data(contentsOf: work.appendingPathComponent("centroids0.npy"))
         for s in 1..<4 { #expect(try Data(contentsOf: work.appendingPathComponent("centroids\(s).npy")) == c0) }
@@ -246,7 +246,7 @@ struct ClusterTests {
             shards.filter { $0.errors.contains("adopted epoch 1") }.count >= 3
         }
         #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3,
-                "\(shards.map { "shard \($0.index): " + $0.errors.split(separator: "\n").filter { $0.contains("cluster") }.suffix(8).joined(separator: " | ") })")
+                Self.clusterLogTails(shards))
         usleep(500_000)   // deliberate: the shards decide against the epoch for a while before the outage
         redis.stop()
         usleep(10_000_000)   // deliberate: the 10 s outage is what the test is about
@@ -288,6 +288,14 @@ struct ClusterTests {
     }
 
     /// Waits until `group` has read every one of the stream's `count` entries, then SIGTERMs `shards`.
+    /// Each shard's last `cluster` log lines: what an epoch check prints when it fails (did a
+    /// follower give up waiting for the epoch, or adopt another's?).
+    static func clusterLogTails(_ shards: [Shard]) -> Comment {
+        Comment(rawValue: shards.map { shard in
+            "shard \(shard.index): " + shard.errors.split(separator: "\n").filter { $0.contains("cluster") }.suffix(8).joined(separator: " | ")
+        }.joined(separator: "; "))
+    }
+
     static func stopOnceRead(_ shards: [Shard], redis: RedisServer, group: String, count: Int) {
         func allRead() -> Bool {
             // XINFO GROUPS --raw: per group "name", NAME, …, "entries-read", N, "lag", L.
@@ -336,14 +344,13 @@ struct ClusterTests {
         #expect(all.count == 8000 && ids.count == 8000, "\(all.count) lines, \(ids.count) ids: every record decided exactly once")
         #expect(shards.filter { $0.errors.contains("this shard leads") }.count == 1, "one leader fits epoch 1")
         #expect(shards.filter { $0.errors.contains("adopted epoch 1") }.count == 3,
-                "\(shards.map { "shard \($0.index): " + $0.errors.split(separator: "\n").filter { $0.contains("cluster") }.suffix(8).joined(separator: " | ") })")
+                Self.clusterLogTails(shards))
         let c0 = try Data(contentsOf: work.appendingPathComponent("centroids0.npy"))
         for s in 1..<4 { #expect(try Data(contentsOf: work.appendingPathComponent("centroids\(s).npy")) == c0) }
         let kept = Set(all.filter { $0.decision == "keep" }.map(\.id))
         let ratio = Double(kept.count) / Double(max(all.count, 1))
         // One daemon on the same stream (its own group), with the cluster's centroids and the same
-        // options; at look-ahead 1,000 also held as the cluster is (its warm-up the 4 × 1,000 records
-        // the shards buffer while the leader fills its clustering warm-up; heldByCluster).
+        // options; at look-ahead 1,000 also held as the cluster is (`heldByCluster`).
         func oneDaemon(_ index: Int, group: String, options: [String]) throws -> Set<String> {
             let one = try Shard(index, arguments: ["serve", "--listen", redis.url("crawl?group=\(group)"), "--consumer", group,
                                                    "--decisions", work.appendingPathComponent("shard\(index).jsonl").path,
@@ -355,8 +362,8 @@ struct ClusterTests {
             return Set(parseDecisions(try Data(contentsOf: one.log)).filter { $0.decision == "keep" }.map(\.id))
         }
         let atOptions = Self.overlap(kept, try oneDaemon(9, group: "one", options: options))
-        let overlap = try lookahead.map { _ in
-            Self.overlap(kept, try oneDaemon(10, group: "held", options: options + ["--warmup", "4000"]))
+        let overlap = try lookahead.map {
+            Self.overlap(kept, try oneDaemon(10, group: "held", options: options + ["--warmup", String(Self.heldByCluster(shards: 4, warmup: 500, lookahead: $0))]))
         } ?? atOptions
         print("cluster on one Redis stream, 4 shards, look-ahead \(lookahead.map(String.init) ?? "default"): lines per shard \(decisions.map(\.count)), keep ratio \(ratio), overlap with one daemon \(overlap) (with the same options: \(atOptions))")
         guard lookahead != nil else {
